@@ -1,0 +1,50 @@
+"""mqlab: learn message passing and asynchronous communication by watching messages move.
+
+Build a system of producers, brokers, queues and consumers with :class:`Network`, run it, and
+read what happened from its :class:`Trace`::
+
+    import mqlab as mq
+    net = mq.Network(seed=7)
+    ...
+    run = net.run(until=60)
+    run.summary(); run.play()
+
+Importing mqlab sets nothing up: no plotting backend, no global random state. The widgets and
+plots load the first time you use them.
+"""
+
+from mqlab import dist, metrics, theory
+from mqlab.dist import choice, exponential, normal, uniform
+from mqlab.engine import Engine
+from mqlab.message import Message
+from mqlab.network import Network
+from mqlab.queues import FifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, SortedQueue
+from mqlab.routing import topic_matches
+from mqlab.run import Run, Summary
+from mqlab.trace import Event, Trace
+
+__all__ = [
+    "Engine",
+    "Event",
+    "FifoQueue",
+    "Message",
+    "Network",
+    "PriorityQueue",
+    "Queue",
+    "QueueEmpty",
+    "QueueFull",
+    "Run",
+    "SortedQueue",
+    "Summary",
+    "Trace",
+    "choice",
+    "dist",
+    "exponential",
+    "metrics",
+    "normal",
+    "theory",
+    "topic_matches",
+    "uniform",
+]
+
+__version__ = "0.1.0"

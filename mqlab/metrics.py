@@ -1,0 +1,184 @@
+"""Measure a run from its Trace alone: throughput, latency, queue length, the message account.
+
+Every function here takes a :class:`~mqlab.Trace` (from a simulation, traced threads or a real
+broker) and nothing else, so the same numbers come out whatever produced the run.
+
+- **throughput** of a node = messages it finished / length of the time window (messages/s);
+  the system's throughput is the sum over its consumers.
+- **latency** of a message = time from one event (default: its ``publish``) to another (default:
+  its ``ack``), in seconds.
+- **queue length** over time = messages waiting in a queue at each moment.
+- **Little's law**: in a steady state the average number in the system L equals the arrival rate
+  lambda times the average time in the system W.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from mqlab.trace import Trace
+
+__all__ = [
+    "Account",
+    "account",
+    "latencies",
+    "little",
+    "percentile",
+    "queue_length",
+    "system_throughput",
+    "throughput",
+    "time_average",
+]
+
+# changes to the number of messages waiting in a queue (the queue is the event's node)
+_QUEUE_DELTA = {"enqueue": 1, "requeue": 1, "deliver": -1, "expire": -1, "dead-letter": -1}
+
+
+def throughput(trace: Trace, node: str | None = None, start: float = 0.0,
+               stop: float | None = None, kind: str = "ack") -> float:
+    """Messages finished per second (``ack`` events) at ``node`` (or everywhere) in a window."""
+    stop = trace.duration if stop is None else stop
+    if stop <= start:
+        raise ValueError(f"stop must be after start ({start}), got {stop}")
+    n = sum(1 for t, k, _, nd, _, _ in trace.rows
+            if k == kind and start <= t < stop and (node is None or nd == node))
+    return n / (stop - start)
+
+
+def system_throughput(trace: Trace, start: float = 0.0, stop: float | None = None) -> float:
+    """The sum of every consumer's throughput (messages/s)."""
+    nodes = {nd for _, k, _, nd, _, _ in trace.rows if k == "ack"}
+    return sum(throughput(trace, n, start, stop) for n in sorted(nodes))
+
+
+def latencies(trace: Trace, start: str = "publish", end: str = "ack",
+              since: float = 0.0) -> list[float]:
+    """Seconds from each message's first ``start`` event to its first ``end`` event.
+
+    ``since`` skips messages whose ``start`` came earlier (to leave out a warm-up period).
+    Messages that never reached ``end`` are left out.
+    """
+    began: dict[int, float] = {}
+    out = []
+    for t, k, m, *_ in trace.rows:
+        if k == start and m not in began:
+            began[m] = t
+        elif k == end and m in began:
+            t0 = began.pop(m)
+            if t0 >= since:
+                out.append(t - t0)
+            began[m] = math.inf  # count each message once
+    return [x for x in out if x >= 0]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) with linear interpolation; NaN for no values."""
+    if not 0 <= q <= 100:
+        raise ValueError(f"q must be between 0 and 100, got {q}")
+    if not values:
+        return math.nan
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
+    """The number of ready messages in ``queue`` as a step function: (times, lengths)."""
+    times, lengths, n = [0.0], [0], 0
+    for t, k, _, nd, _, info in trace.rows:
+        if nd != queue:
+            continue
+        d = _QUEUE_DELTA.get(k, 0)
+        if k == "drop":
+            d = -1 if info == "overflow" else 0  # drop-head pushed the head out
+        elif k == "dead-letter" and info == "rejected":
+            d = 0  # a nacked message was at the consumer, not in the queue
+        if d:
+            n += d
+            times.append(t)
+            lengths.append(n)
+    return times, lengths
+
+
+def time_average(times: list[float], values: list[float], stop: float) -> float:
+    """The time-weighted mean of a step function up to ``stop``."""
+    if stop <= times[0]:
+        return float(values[0])
+    area = 0.0
+    for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        t_next = times[i + 1] if i + 1 < len(times) else stop
+        area += v * (min(t_next, stop) - t)
+    return area / (stop - times[0])
+
+
+def little(trace: Trace, since: float = 0.0) -> dict:
+    """Check Little's law, L = lambda * W, on the whole system (publish -> ack).
+
+    Returns the measured L (time-average number of messages in the system), lambda (arrival
+    rate) and W (mean time in system), and lambda * W for comparison.
+    """
+    stop = trace.duration
+    n, times, counts = 0, [since], [0]
+    arrivals = 0
+    for t, k, *_ in trace.rows:
+        d = 1 if k == "publish" else -1 if k == "ack" else 0
+        if d:
+            n += d
+            if t >= since:
+                times.append(t)
+                counts.append(n)
+            if k == "publish" and t >= since:
+                arrivals += 1
+            elif t < since:
+                counts[0] = n
+    lam = arrivals / (stop - since)
+    w = latencies(trace, since=since)
+    mean_w = sum(w) / len(w) if w else math.nan
+    return {"L": time_average(times, counts, stop), "lambda": lam, "W": mean_w,
+            "lambda*W": lam * mean_w}
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where every message ended up. ``published + copies == ended + still_in_system``."""
+
+    published: int
+    copies: int  # extra copies made by fan-out and link duplication
+    acked: int
+    dropped: dict  # reason -> count (overflow, rejected, unroutable, ttl, loss, crash, ...)
+    dead_lettered: int  # messages that went through dead-lettering (not an end in itself)
+    in_system: int  # still queued, blocked, on a link or at a consumer, from the trace
+
+    @property
+    def ended(self) -> int:
+        return self.acked + sum(self.dropped.values())
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+
+def account(trace: Trace) -> Account:
+    """Count, from the trace, how every message ended (see :class:`Account`)."""
+    kinds = Counter(r[1] for r in trace.rows)
+    roles = dict(trace.graph.nodes(data="role")) if trace.graph is not None else {}
+    broker_arrivals = sum(1 for r in trace.rows
+                          if r[1] == "arrive" and roles.get(r[3]) == "broker")
+    dropped: Counter = Counter()
+    for r in trace.rows:
+        if r[1] == "drop":
+            dropped[r[5] or "dropped"] += 1
+    if kinds["expire"]:
+        dropped["ttl"] += kinds["expire"]
+    if kinds["loss"]:
+        dropped["loss"] += kinds["loss"]
+    # every broker arrival or dead-lettering routes to k >= 1 queues (k - 1 new copies) or is
+    # dropped as unroutable; a duplicated publish is one more copy
+    copies = (kinds["route"] - broker_arrivals - kinds["dead-letter"]
+              + dropped["unroutable"] + kinds["duplicate"])
+    published = kinds["publish"]
+    ended = kinds["ack"] + sum(dropped.values())
+    return Account(published, copies, kinds["ack"], dict(sorted(dropped.items())),
+                   kinds["dead-letter"], published + copies - ended)

@@ -1,0 +1,421 @@
+"""Build a messaging system as a graph: producers, brokers, exchanges, queues and consumers.
+
+:class:`Network` is a thin builder over a plain ``networkx.DiGraph`` (``net.graph``): every
+call adds a node or an edge and checks its arguments at once, so a mistake is reported where
+it was made. ``net.run(until=...)`` simulates the system and returns a :class:`~mqlab.Run`.
+
+Messages flow left to right::
+
+    producer --link--> broker --> exchange --binding--> queue --link--> consumer
+
+Each broker also has a *default exchange* (the broker node itself): a message published with
+routing key ``"jobs"`` and no exchange goes straight to the queue named ``"jobs"``. That is
+point-to-point messaging.
+
+>>> net = Network(seed=7)
+>>> net.producer("sensor", interval=1.0, routing_key="jobs", count=3)
+>>> net.broker("hub")
+>>> net.queue("hub", "jobs")
+>>> net.consumer("worker", queue="jobs", service=0.5)
+>>> net.link("sensor", "hub", latency=0.1)
+>>> run = net.run(until=10)
+>>> run.summary().account["acked"]
+3
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from mqlab import dist
+from mqlab.queues import FifoQueue, PriorityQueue, SortedQueue, check_capacity, check_overflow
+from mqlab.routing import EXCHANGE_TYPES
+
+__all__ = ["QUEUE_KINDS", "Network"]
+
+QUEUE_KINDS = ("fifo", "priority", "sorted")
+ROLES = ("producer", "broker", "exchange", "queue", "consumer")
+
+
+@dataclass
+class ProducerSpec:
+    name: str
+    gap: Callable | None  # f(rng) -> seconds to the next message, or None with a schedule
+    schedule: list[float] | None
+    count: int | None
+    routing_key: Callable
+    priority: Callable
+    payload: Callable | None
+    headers: dict
+    exchange: str
+    mode: str
+    expiration: float | None
+    to: str | None = None  # the broker, resolved at run time
+
+
+@dataclass
+class QueueSpec:
+    name: str
+    broker: str
+    kind: str
+    capacity: int | None
+    overflow: str
+    max_priority: int | None
+    message_ttl: float | None
+    dead_letter: str | None
+    sort_key: Callable | None
+
+    def make(self):
+        if self.kind == "priority":
+            return PriorityQueue(self.capacity, self.overflow, self.max_priority)
+        if self.kind == "sorted":
+            return SortedQueue(self.sort_key, self.capacity, self.overflow)
+        return FifoQueue(self.capacity, self.overflow)
+
+
+@dataclass
+class ExchangeSpec:
+    name: str
+    broker: str
+    type: str
+    bindings: list[tuple[str, str]] = field(default_factory=list)  # (pattern, queue)
+
+
+@dataclass
+class ConsumerSpec:
+    name: str
+    queue: str
+    service: Callable
+    prefetch: int
+    ack: str
+    nack: float
+    requeue: bool
+    crash: list[tuple[float, float]]
+    handler: Callable | None
+
+
+@dataclass
+class LinkSpec:
+    latency: Callable
+    loss: float
+    duplicate: float
+    fixed_latency: float | None  # the number, when latency was given as one (for drawing)
+
+
+class Network:
+    """A messaging system under construction: add parts, link them, then ``run``."""
+
+    def __init__(self, seed: int | None = 0) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None, got {seed!r}")
+        self.seed = seed
+        self.graph = nx.DiGraph()
+        self.producers: dict[str, ProducerSpec] = {}
+        self.brokers: list[str] = []
+        self.exchanges: dict[str, ExchangeSpec] = {}
+        self.queues: dict[str, QueueSpec] = {}
+        self.consumers: dict[str, ConsumerSpec] = {}
+        self.links: dict[tuple[str, str], LinkSpec] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _new_node(self, name: str, role: str, **attrs: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        if name in self.graph:
+            raise ValueError(f"name {name!r} is already used by a {self.role(name)}; "
+                             "every node needs its own name")
+        self.graph.add_node(name, role=role, **attrs)
+
+    def role(self, name: str) -> str:
+        """The role of a node: producer, broker, exchange, queue or consumer."""
+        if name not in self.graph:
+            raise ValueError(f"no node named {name!r}; nodes: {sorted(self.graph)}")
+        return self.graph.nodes[name]["role"]
+
+    def _need(self, param: str, name: str, role: str) -> None:
+        if not isinstance(name, str) or name not in self.graph or self.role(name) != role:
+            known = sorted(n for n, r in self.graph.nodes(data="role") if r == role)
+            raise ValueError(f"{param} must name an existing {role} (known: {known}), "
+                             f"got {name!r}")
+
+    # -- the parts -----------------------------------------------------------------------------
+    def producer(
+        self,
+        name: str,
+        rate: float | None = None,
+        interval: float | Callable | None = None,
+        schedule: list[float] | None = None,
+        count: int | None = None,
+        routing_key: str | dict | list | Callable = "",
+        priority: int | dict | list | Callable | None = None,
+        payload: Callable[[int], Any] | None = None,
+        headers: dict | None = None,
+        exchange: str = "",
+        mode: str = "async",
+        expiration: float | None = None,
+    ) -> None:
+        """Add a producer that publishes messages.
+
+        When to send, exactly one of: ``rate`` (Poisson arrivals, messages per second),
+        ``interval`` (seconds between messages, a number or a distribution) or ``schedule``
+        (a list of send times). ``count`` caps how many it sends.
+
+        ``mode="async"`` publishes and moves on (fire-and-forget); ``mode="sync"`` waits for
+        the consumer's reply before sending the next message (request/response): messages
+        produced meanwhile wait at the producer.
+
+        ``routing_key`` and ``priority`` may be fixed, a list, a ``{value: weight}`` dict or a
+        function of a ``random.Random``. ``exchange=""`` is the broker's default exchange
+        (routes by queue name). ``payload(i)`` makes the payload of message number ``i``.
+        """
+        given = [p for p, v in (("rate", rate), ("interval", interval), ("schedule", schedule))
+                 if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of rate (messages/s), interval (s between "
+                             f"messages) or schedule (list of times); got {given or 'none'}")
+        gap, times = None, None
+        if rate is not None:
+            rate = dist._positive("rate", rate)
+            gap = dist.Exponential(1.0 / rate)
+        elif interval is not None:
+            gap = dist.time_sampler("interval", interval, allow_zero=False)
+        else:
+            if not isinstance(schedule, (list, tuple)):
+                raise TypeError(f"schedule must be a list of times in seconds, got {schedule!r}")
+            times = [dist._non_negative("schedule time", t) for t in schedule]
+            if times != sorted(times):
+                raise ValueError("schedule must list times in increasing order")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or count < 1):
+            raise ValueError(f"count must be None (no limit) or an int >= 1, got {count!r}")
+        if mode not in ("async", "sync"):
+            raise ValueError(f"mode must be 'async' (fire-and-forget) or 'sync' "
+                             f"(wait for the reply), got {mode!r}")
+        if payload is not None and not callable(payload):
+            raise TypeError(f"payload must be None or a function of the message number, "
+                            f"got {payload!r}")
+        if headers is not None and not isinstance(headers, dict):
+            raise TypeError(f"headers must be a dict, got {headers!r}")
+        if not isinstance(exchange, str):
+            raise TypeError(f"exchange must be an exchange name or '' (default), got {exchange!r}")
+        if expiration is not None:
+            expiration = dist._positive("expiration", expiration)
+        spec = ProducerSpec(
+            name, gap, times, count,
+            dist.value_sampler("routing_key", routing_key, str),
+            dist.value_sampler("priority", priority, int),
+            payload, dict(headers or {}), exchange, mode, expiration,
+        )
+        self._new_node(name, "producer", mode=mode)
+        self.producers[name] = spec
+
+    def broker(self, name: str) -> None:
+        """Add a broker: it receives published messages and routes them into its queues."""
+        self._new_node(name, "broker")
+        self.brokers.append(name)
+
+    def exchange(self, broker: str, name: str, type: str = "direct") -> None:
+        """Add an exchange to a broker: ``"direct"`` (exact key), ``"fanout"`` (every bound
+        queue) or ``"topic"`` (patterns with ``*`` and ``#``)."""
+        self._need("broker", broker, "broker")
+        if type not in EXCHANGE_TYPES:
+            raise ValueError(f"type must be one of {', '.join(map(repr, EXCHANGE_TYPES))}, "
+                             f"got {type!r}")
+        self._new_node(name, "exchange", broker=broker, type=type)
+        self.graph.add_edge(broker, name, kind="internal")
+        self.exchanges[name] = ExchangeSpec(name, broker, type)
+
+    def queue(
+        self,
+        broker: str,
+        name: str,
+        kind: str = "fifo",
+        capacity: int | None = None,
+        overflow: str = "drop-head",
+        max_priority: int | None = None,
+        message_ttl: float | None = None,
+        dead_letter: str | None = None,
+        sort_key: Callable | None = None,
+    ) -> None:
+        """Add a queue to a broker.
+
+        ``kind``: ``"fifo"``, ``"priority"`` (higher first) or ``"sorted"`` (by ``sort_key``).
+        ``capacity`` counts *ready* messages only, as RabbitMQ's ``x-max-length`` does:
+        messages already delivered to a consumer and not yet acked do not count.
+        ``overflow``: ``"drop-head"``, ``"reject-publish"`` or ``"block"`` (backpressure: the
+        publisher waits). ``message_ttl``: seconds a message may wait before it expires.
+        ``dead_letter``: a queue or exchange of the same broker that receives expired,
+        rejected and overflowed messages.
+        """
+        self._need("broker", broker, "broker")
+        if kind not in QUEUE_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(map(repr, QUEUE_KINDS))}, "
+                             f"got {kind!r}")
+        check_capacity(capacity)
+        check_overflow(overflow)
+        if max_priority is not None:
+            if kind != "priority":
+                raise ValueError("max_priority only applies to kind='priority'")
+            if isinstance(max_priority, bool) or not isinstance(max_priority, int) or not (
+                    0 <= max_priority <= 255):
+                raise ValueError(f"max_priority must be an int from 0 to 255, "
+                                 f"got {max_priority!r}")
+        if message_ttl is not None:
+            message_ttl = dist._positive("message_ttl", message_ttl)
+        if dead_letter is not None and not isinstance(dead_letter, str):
+            raise TypeError(f"dead_letter must be a queue or exchange name, got {dead_letter!r}")
+        if sort_key is not None and not callable(sort_key):
+            raise TypeError(f"sort_key must be a function of a Message, got {sort_key!r}")
+        if sort_key is not None and kind != "sorted":
+            raise ValueError("sort_key only applies to kind='sorted'")
+        self._new_node(name, "queue", broker=broker, kind=kind, capacity=capacity)
+        self.graph.add_edge(broker, name, kind="internal")
+        self.queues[name] = QueueSpec(name, broker, kind, capacity, overflow, max_priority,
+                                      message_ttl, dead_letter, sort_key)
+
+    def bind(self, exchange: str, queue: str, pattern: str | None = None) -> None:
+        """Bind a queue to an exchange. ``pattern`` is the binding key: the exact routing key
+        for a direct exchange (default: the queue's name), a topic pattern such as
+        ``"temp.#"`` for a topic exchange (default ``"#"``); a fanout exchange ignores it."""
+        if exchange not in self.exchanges:
+            raise ValueError(f"exchange must name an existing exchange "
+                             f"(known: {sorted(self.exchanges)}), got {exchange!r}")
+        self._need("queue", queue, "queue")
+        ex = self.exchanges[exchange]
+        if self.queues[queue].broker != ex.broker:
+            raise ValueError(f"queue {queue!r} lives on broker {self.queues[queue].broker!r} but "
+                             f"exchange {exchange!r} on {ex.broker!r}: bind within one broker")
+        if pattern is None:
+            pattern = {"direct": queue, "topic": "#", "fanout": ""}[ex.type]
+        if not isinstance(pattern, str):
+            raise TypeError(f"pattern must be a string, got {pattern!r}")
+        ex.bindings.append((pattern, queue))
+        self.graph.add_edge(exchange, queue, kind="binding", pattern=pattern)
+
+    def consumer(
+        self,
+        name: str,
+        queue: str,
+        service: float | Callable = 0.1,
+        prefetch: int = 1,
+        ack: str = "manual",
+        nack: float = 0.0,
+        requeue: bool = True,
+        crash: list[tuple[float, float]] | None = None,
+        handler: Callable | None = None,
+    ) -> None:
+        """Add a consumer that takes messages from ``queue``, one at a time.
+
+        ``service``: seconds to process one message (a number or a distribution).
+        ``prefetch``: how many unacknowledged messages it may hold (RabbitMQ's basic.qos).
+        ``ack="manual"`` acknowledges after processing (a crash sends unacked messages back to
+        the queue); ``ack="auto"`` lets the broker forget a message once delivered (a crash
+        loses it). ``nack``: probability that processing fails; the message is then requeued
+        (``requeue=True``) or dead-lettered/dropped. ``crash``: ``[(down, up), ...]`` times.
+        ``handler(message)`` is called when a message is processed; returning False nacks it.
+        """
+        self._need("queue", queue, "queue")
+        service_fn = dist.time_sampler("service", service)
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError(f"prefetch must be an int >= 1, got {prefetch!r}")
+        if ack not in ("auto", "manual"):
+            raise ValueError(f"ack must be 'auto' or 'manual', got {ack!r}")
+        nack = dist.probability("nack", nack)
+        if nack > 0 and ack == "auto":
+            raise ValueError("nack needs ack='manual': with ack='auto' the broker has already "
+                             "forgotten the message")
+        if handler is not None and not callable(handler):
+            raise TypeError(f"handler must be a function of a Message, got {handler!r}")
+        windows = []
+        for w in crash or []:
+            if not (isinstance(w, (tuple, list)) and len(w) == 2):
+                raise ValueError(f"crash must be a list of (down, up) time pairs, got {w!r}")
+            down = dist._non_negative("crash down time", w[0])
+            up = dist._non_negative("crash up time", w[1])
+            if up <= down:
+                raise ValueError(f"crash: each (down, up) needs up > down, got {w!r}")
+            windows.append((down, up))
+        self._new_node(name, "consumer", queue=queue)
+        self.graph.add_edge(queue, name, kind="deliver")
+        self.consumers[name] = ConsumerSpec(name, queue, service_fn, prefetch, ack, nack,
+                                            bool(requeue), sorted(windows), handler)
+
+    def link(self, source: str, target: str, latency: float | Callable = 0.0,
+             loss: float = 0.0, duplicate: float = 0.0) -> None:
+        """Connect two nodes over a network link with a ``latency`` (seconds, a number or a
+        distribution). A producer links to a broker; a broker or queue links to a consumer.
+        ``loss`` and ``duplicate`` (probabilities) apply to producer -> broker links."""
+        for param, name in (("source", source), ("target", target)):
+            if not isinstance(name, str) or name not in self.graph:
+                raise ValueError(f"{param} must name an existing node "
+                                 f"(known: {sorted(self.graph)}), got {name!r}")
+        pair = (self.role(source), self.role(target))
+        allowed = {("producer", "broker"), ("broker", "consumer"), ("queue", "consumer")}
+        if pair not in allowed:
+            raise ValueError(f"a link goes producer -> broker, or broker/queue -> consumer; "
+                             f"got {pair[0]} {source!r} -> {pair[1]} {target!r}")
+        sampler = dist.time_sampler("latency", latency)
+        loss = dist.probability("loss", loss)
+        duplicate = dist.probability("duplicate", duplicate)
+        if pair != ("producer", "broker") and (loss or duplicate):
+            raise ValueError("loss and duplicate are modelled on producer -> broker links only")
+        fixed = float(latency) if not callable(latency) else None
+        self.links[(source, target)] = LinkSpec(sampler, loss, duplicate, fixed)
+        if pair == ("producer", "broker"):
+            self.graph.add_edge(source, target, kind="link", latency=fixed)
+        else:
+            self.graph.edges[self.consumers[target].queue, target]["latency"] = fixed
+
+    # -- running -------------------------------------------------------------------------------
+    def resolve(self) -> None:
+        """Check the whole system is wired up; fill in implicit producer -> broker links."""
+        for spec in self.producers.values():
+            linked = [t for (s, t) in self.links if s == spec.name]
+            if spec.exchange:
+                if spec.exchange not in self.exchanges:
+                    raise ValueError(f"producer {spec.name!r}: exchange must name an existing "
+                                     f"exchange (known: {sorted(self.exchanges)}), "
+                                     f"got {spec.exchange!r}")
+                spec.to = self.exchanges[spec.exchange].broker
+            elif linked:
+                spec.to = linked[0]
+            elif len(self.brokers) == 1:
+                spec.to = self.brokers[0]
+            else:
+                raise ValueError(f"producer {spec.name!r} does not know its broker: "
+                                 f"call net.link({spec.name!r}, BROKER)")
+            if linked and linked[0] != spec.to:
+                raise ValueError(f"producer {spec.name!r} links to {linked[0]!r} but its "
+                                 f"exchange {spec.exchange!r} lives on {spec.to!r}")
+            if not self.graph.has_edge(spec.name, spec.to):
+                self.graph.add_edge(spec.name, spec.to, kind="link", latency=0.0)
+        for q in self.queues.values():
+            if q.dead_letter is None:
+                continue
+            target = q.dead_letter
+            where = (self.queues[target].broker if target in self.queues else
+                     self.exchanges[target].broker if target in self.exchanges else None)
+            if where != q.broker:
+                raise ValueError(f"queue {q.name!r}: dead_letter must name a queue or exchange "
+                                 f"on broker {q.broker!r}, got {target!r}")
+            self.graph.add_edge(q.name, target, kind="dead-letter")
+
+    def run(self, until: float | None = None, trace: bool = True, progress: bool = True):
+        """Simulate the system from time 0 to ``until`` seconds and return a :class:`Run`.
+
+        ``until=None`` runs until nothing is left to happen (every producer needs a ``count``
+        or a ``schedule`` then).
+        """
+        from mqlab.simulation import simulate
+
+        if until is not None:
+            until = dist._positive("until", until)
+        elif any(p.count is None and p.schedule is None for p in self.producers.values()):
+            raise ValueError("until must be a time in seconds when a producer has no count "
+                             "(it would publish forever)")
+        self.resolve()
+        return simulate(self, until, record=trace, progress=progress)

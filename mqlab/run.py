@@ -1,0 +1,133 @@
+"""A finished run: its trace, a summary of what happened, and ways to look at it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mqlab import metrics
+from mqlab.trace import Trace
+
+__all__ = ["Run", "Summary"]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Figures of a run: per consumer, per queue, and the account of every message."""
+
+    duration: float
+    account: metrics.Account
+    still: dict  # where the messages still in the system are, from the simulator itself
+    consumers: dict  # name -> {"processed", "throughput", "latency_p50", "latency_p99"}
+    queues: dict  # name -> {"enqueued", "delivered", "max_length", "mean_length", "final"}
+
+    @property
+    def balanced(self) -> bool:
+        """True when published + copies == ended + what the simulator still holds."""
+        held = (sum(self.still["queued"].values()) + sum(self.still["blocked"].values())
+                + sum(self.still["at_consumers"].values()) + self.still["on_links"])
+        return self.account.in_system == held
+
+    def text(self) -> str:
+        a = self.account
+        drops = ", ".join(f"{k} {v}" for k, v in a.dropped.items()) or "none"
+        s = self.still
+        lines = [
+            f"run of {self.duration:g} s",
+            f"messages: published {a.published} + copies {a.copies} = "
+            f"acked {a.acked} + dropped {sum(a.dropped.values())} ({drops}) "
+            f"+ still in the system {a.in_system}",
+            f"  still in the system: queued {sum(s['queued'].values())}, "
+            f"blocked {sum(s['blocked'].values())}, at consumers "
+            f"{sum(s['at_consumers'].values())}, on links {s['on_links']}"
+            + ("" if self.balanced else "   <-- DOES NOT ADD UP"),
+        ]
+        if a.dead_lettered:
+            lines.append(f"  dead-lettered on the way: {a.dead_lettered}")
+        waiting = sum(s["waiting_at_producers"].values())
+        if waiting:
+            lines.append(f"  not yet sent, waiting at producers: {waiting}")
+        lines.append(f"{'consumer':<12}{'processed':>10}{'msg/s':>9}{'p50 s':>9}{'p99 s':>9}")
+        for name, c in self.consumers.items():
+            lines.append(f"{name:<12}{c['processed']:>10}{c['throughput']:>9.3g}"
+                         f"{c['latency_p50']:>9.3g}{c['latency_p99']:>9.3g}")
+        lines.append(f"{'queue':<12}{'enqueued':>10}{'max len':>9}{'mean len':>9}{'now':>9}")
+        for name, q in self.queues.items():
+            lines.append(f"{name:<12}{q['enqueued']:>10}{q['max_length']:>9}"
+                         f"{q['mean_length']:>9.3g}{q['final']:>9}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.text())
+
+
+class Run:
+    """The result of ``Network.run``: ``run.trace``, ``run.summary()``, ``run.play()``."""
+
+    def __init__(self, network, trace: Trace, still: dict) -> None:
+        self.network = network
+        self.trace = trace
+        self.still = still
+
+    @property
+    def graph(self):
+        return self.trace.graph
+
+    def summary(self) -> Summary:
+        """Per consumer and per queue figures and the account of every message."""
+        tr, stop = self.trace, self.trace.duration
+        per_consumer = {}
+        for name in self.network.consumers:
+            lat = _latencies_at(tr, name)
+            done = sum(1 for r in tr.rows if r[1] == "ack" and r[3] == name)
+            per_consumer[name] = {
+                "processed": done,
+                "throughput": done / stop if stop > 0 else 0.0,
+                "latency_p50": metrics.percentile(lat, 50),
+                "latency_p99": metrics.percentile(lat, 99),
+            }
+        per_queue = {}
+        for name in self.network.queues:
+            times, lengths = metrics.queue_length(tr, name)
+            per_queue[name] = {
+                "enqueued": sum(1 for r in tr.rows if r[1] == "enqueue" and r[3] == name),
+                "delivered": sum(1 for r in tr.rows if r[1] == "deliver" and r[3] == name),
+                "max_length": max(lengths),
+                "mean_length": metrics.time_average(times, lengths, stop) if stop > 0 else 0.0,
+                "final": lengths[-1],
+            }
+        return Summary(stop, metrics.account(tr), self.still, per_consumer, per_queue)
+
+    def play(self, **options):
+        """Show the animated Player widget for this run."""
+        from mqlab.player import Player
+
+        return Player(self, **options)
+
+    def save_gif(self, path, **options):
+        """Write the animation to an animated GIF (for READMEs and kernel-free viewers)."""
+        from mqlab.export import save_gif
+
+        return save_gif(self, path, **options)
+
+    def to_html(self, **options) -> str:
+        """The animation as self-contained HTML (JavaScript player, no kernel needed)."""
+        from mqlab.export import to_html
+
+        return to_html(self, **options)
+
+    def __repr__(self) -> str:
+        return f"<Run {len(self.trace)} events over {self.trace.duration:g} s>"
+
+
+def _latencies_at(trace: Trace, consumer: str) -> list[float]:
+    published: dict[int, float] = {}
+    out = []
+    for t, k, m, node, _, _ in trace.rows:
+        if k == "publish":
+            published.setdefault(m, t)
+        elif k == "ack" and node == consumer and m in published:
+            out.append(t - published[m])
+    return out

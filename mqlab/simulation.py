@@ -1,0 +1,388 @@
+"""The simulated broker at work: what each part does when an event reaches it.
+
+:func:`simulate` takes a wired-up :class:`~mqlab.Network`, plays it on an
+:class:`~mqlab.engine.Engine` and records every step in a :class:`~mqlab.Trace`. The rules
+follow RabbitMQ wherever it has one: routing by exchange type, round-robin delivery to
+competing consumers limited by prefetch, requeue on nack or consumer crash, dead-lettering of
+expired, rejected and overflowed messages.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+
+from mqlab.engine import Engine
+from mqlab.message import Message
+from mqlab.routing import topic_matches
+from mqlab.trace import Trace
+
+__all__ = ["simulate"]
+
+_ZERO = (lambda rng: 0.0)
+
+
+class _Producer:
+    def __init__(self, spec, link):
+        self.spec, self.name, self.to = spec, spec.name, spec.to
+        self.latency = link.latency if link else _ZERO
+        self.loss = link.loss if link else 0.0
+        self.duplicate = link.duplicate if link else 0.0
+        self.made = 0  # messages created so far (sent or waiting in the backlog)
+        self.backlog: deque[float] = deque()  # creation times of messages not yet sent
+        self.awaiting = 0  # id of the sync request in flight, or 0
+        self.blocked = 0  # id of the message a full "block" queue holds back, or 0
+
+
+class _QueueState:
+    def __init__(self, spec):
+        self.spec, self.name = spec, spec.name
+        self.q = spec.make()
+        self.ttl = spec.message_ttl
+        self.consumers: list[_Consumer] = []
+        self.rr = 0  # round-robin position among the consumers
+        self.blocked: deque = deque()  # (message, producer) held back by overflow="block"
+
+
+class _Consumer:
+    def __init__(self, spec, link):
+        self.spec, self.name = spec, spec.name
+        self.latency = link.latency if link else _ZERO
+        self.up = True
+        self.epoch = 0  # bumped by a crash: events from before it are ignored
+        self.held: dict[int, Message] = {}  # delivered, not yet acked: id(msg) -> msg
+        self.inbox: deque[Message] = deque()  # arrived, waiting to be processed
+        self.busy = False
+
+
+class Simulation:
+    """The state of one run, and the event handlers that change it."""
+
+    def __init__(self, net, record: bool = True):
+        self.net = net
+        self.engine = Engine(net.seed)
+        self.rng = self.engine.rng
+        self.trace = Trace(graph=net.graph)
+        self.record = self.trace.record if record else (lambda *a: None)
+        self.next_id = 0
+        self.on_links = 0  # messages travelling on a link right now
+        self.queues = {n: _QueueState(s) for n, s in net.queues.items()}
+        self.consumers = {}
+        for name, spec in net.consumers.items():
+            link = net.links.get((spec.queue, name)) or net.links.get(
+                (net.queues[spec.queue].broker, name))
+            c = self.consumers[name] = _Consumer(spec, link)
+            c.queue = self.queues[spec.queue]
+            c.queue.consumers.append(c)
+        self.producers = {n: _Producer(s, net.links.get((n, s.to)))
+                          for n, s in net.producers.items()}
+        self._routes: dict = {}  # (exchange, key) -> queue names, cached
+
+    # -- producers -----------------------------------------------------------------------------
+    def start(self) -> None:
+        for p in self.producers.values():
+            if p.spec.schedule is not None:
+                for t in p.spec.schedule[: p.spec.count]:
+                    self.engine.at(t, self.produce, p)
+            else:
+                self.engine.schedule(p.spec.gap(self.rng), self.produce, p)
+        for c in self.consumers.values():
+            for down, up in c.spec.crash:
+                self.engine.at(down, self.crash, c)
+                self.engine.at(up, self.recover, c)
+
+    def produce(self, p: _Producer) -> None:
+        """The producer's application has a new message: send it now or queue it up."""
+        spec = p.spec
+        if spec.count is not None and p.made >= spec.count:
+            return
+        p.made += 1
+        p.backlog.append(self.engine.now)
+        if spec.schedule is None and (spec.count is None or p.made < spec.count):
+            self.engine.schedule(spec.gap(self.rng), self.produce, p)
+        if not (p.awaiting or p.blocked):
+            self.publish(p)
+
+    def publish(self, p: _Producer) -> None:
+        spec, now, rng = p.spec, self.engine.now, self.rng
+        self.next_id += 1
+        mid = self.next_id
+        i = p.made - len(p.backlog)  # the message's number at this producer
+        key = spec.routing_key(rng)
+        msg = Message(
+            spec.payload(i) if spec.payload else None, spec.name, key, "", key,
+            spec.priority(rng), dict(spec.headers) if spec.headers else {}, spec.expiration,
+            mid, p.backlog.popleft(), now,
+        )
+        self.trace.messages[mid] = msg
+        self.record(now, "publish", mid, p.name, p.to, key)
+        if spec.mode == "sync":
+            p.awaiting = mid
+        if p.duplicate and rng.random() < p.duplicate:
+            self.record(now, "duplicate", mid, p.name, p.to)
+            self.travel(p, copy.copy(msg))
+        self.travel(p, msg)
+
+    def travel(self, p: _Producer, msg: Message) -> None:
+        delay = p.latency(self.rng)
+        self.on_links += 1
+        if p.loss and self.rng.random() < p.loss:
+            self.engine.schedule(delay, self.lost, p, msg)
+        else:
+            self.engine.schedule(delay, self.arrive, p, msg)
+
+    def lost(self, p: _Producer, msg: Message) -> None:
+        self.on_links -= 1
+        self.record(self.engine.now, "loss", msg.id, p.name, p.to)
+        self.settled(msg, "lost")
+
+    def resume(self, p: _Producer) -> None:
+        """The producer may send again (its reply came, or the queue made room)."""
+        if p.backlog and not (p.awaiting or p.blocked):
+            self.publish(p)
+
+    # -- the broker ----------------------------------------------------------------------------
+    def arrive(self, p: _Producer, msg: Message) -> None:
+        self.on_links -= 1
+        self.record(self.engine.now, "arrive", msg.id, p.to, p.name)
+        self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
+
+    def route(self, exchange: str, key: str, msg: Message, p: _Producer | None) -> None:
+        """Find the queues for ``key`` at ``exchange`` and enqueue a copy in each."""
+        targets = self._routes.get((exchange, key))
+        if targets is None:
+            targets = self._routes[(exchange, key)] = self._match(exchange, key)
+        now = self.engine.now
+        if not targets:
+            self.record(now, "drop", msg.id, exchange, "", "unroutable")
+            self.settled(msg, "unroutable")
+            return
+        for name in targets:
+            self.record(now, "route", msg.id, exchange, name, key)
+        for i, name in enumerate(targets):
+            self.enqueue(self.queues[name], msg if i == 0 else _copy(msg), p)
+
+    def _match(self, exchange: str, key: str) -> list[str]:
+        ex = self.net.exchanges.get(exchange)
+        if ex is None:  # the broker's default exchange: the key names a queue
+            q = self.net.queues.get(key)
+            return [key] if q is not None and q.broker == exchange else []
+        if ex.type == "fanout":
+            hits = [q for _, q in ex.bindings]
+        elif ex.type == "direct":
+            hits = [q for pattern, q in ex.bindings if pattern == key]
+        else:
+            hits = [q for pattern, q in ex.bindings if topic_matches(pattern, key)]
+        return list(dict.fromkeys(hits))  # a queue bound twice still gets one copy
+
+    def enqueue(self, qs: _QueueState, msg: Message, p: _Producer | None) -> None:
+        q, now = qs.q, self.engine.now
+        if q.full():
+            if q.overflow == "block":
+                self.record(now, "block", msg.id, qs.name)
+                qs.blocked.append((msg, p))
+                if p is not None:
+                    p.blocked = msg.id
+                return
+            if q.overflow == "reject-publish":
+                self.record(now, "drop", msg.id, qs.name, "", "rejected")
+                self.settled(msg, "rejected")
+                return
+            self.dead_letter_or_drop(qs, q.get(), "maxlen", "overflow")
+        msg.enqueued = now
+        q.put(msg)
+        self.record(now, "enqueue", msg.id, qs.name)
+        ttl = _ttl(qs, msg)
+        if ttl is not None:
+            self.engine.schedule(ttl, self.expire_head, qs)
+        self.dispatch(qs)
+
+    def dead_letter_or_drop(self, qs: _QueueState, msg: Message, dl_reason: str,
+                            drop_reason: str) -> None:
+        now, target = self.engine.now, qs.spec.dead_letter
+        if target is None:
+            if drop_reason == "ttl":
+                self.record(now, "expire", msg.id, qs.name)
+            else:
+                self.record(now, "drop", msg.id, qs.name, "", drop_reason)
+            self.settled(msg, drop_reason)
+            return
+        self.record(now, "dead-letter", msg.id, qs.name, target, dl_reason)
+        msg.headers = {**msg.headers, "x-death": dl_reason, "x-first-death-queue": qs.name}
+        if target in self.queues:
+            self.record(now, "route", msg.id, qs.name, target, msg.routing_key)
+            self.enqueue(self.queues[target], msg, None)
+        else:
+            self.route(target, msg.routing_key, msg, None)
+
+    def expire_head(self, qs: _QueueState) -> None:
+        """Messages expire at the head of the queue, as in RabbitMQ."""
+        q, now = qs.q, self.engine.now
+        while len(q):
+            head = q.peek()
+            ttl = _ttl(qs, head)
+            if ttl is None or head.enqueued + ttl > now + 1e-12:
+                break
+            self.dead_letter_or_drop(qs, q.get(), "expired", "ttl")
+            self.admit_blocked(qs)
+
+    def admit_blocked(self, qs: _QueueState) -> None:
+        while qs.blocked and not qs.q.full():
+            msg, p = qs.blocked.popleft()
+            self.enqueue(qs, msg, p)
+            if p is not None and p.blocked == msg.id:
+                p.blocked = 0
+                self.resume(p)
+
+    def dispatch(self, qs: _QueueState) -> None:
+        """Hand ready messages to consumers with room under their prefetch, round-robin."""
+        q, consumers = qs.q, qs.consumers
+        n = len(consumers)
+        while len(q) and n:
+            for k in range(n):
+                c = consumers[(qs.rr + k) % n]
+                if c.up and len(c.held) < c.spec.prefetch:
+                    qs.rr = (qs.rr + k + 1) % n
+                    break
+            else:
+                return  # every consumer is full or down
+            msg = q.get()
+            if qs.ttl is not None or msg.expiration is not None:
+                ttl = _ttl(qs, msg)
+                if msg.enqueued + ttl <= self.engine.now:
+                    self.dead_letter_or_drop(qs, msg, "expired", "ttl")
+                    continue
+            self.deliver(qs, c, msg)
+        if qs.blocked:
+            self.admit_blocked(qs)
+
+    def deliver(self, qs: _QueueState, c: _Consumer, msg: Message) -> None:
+        now = self.engine.now
+        msg.delivered = now
+        c.held[id(msg)] = msg
+        self.record(now, "deliver", msg.id, qs.name, c.name)
+        self.engine.schedule(c.latency(self.rng), self.received, c, msg, c.epoch)
+
+    # -- consumers -----------------------------------------------------------------------------
+    def received(self, c: _Consumer, msg: Message, epoch: int) -> None:
+        if epoch != c.epoch:
+            return  # it was handled when the consumer crashed
+        self.record(self.engine.now, "arrive", msg.id, c.name, c.queue.name)
+        c.inbox.append(msg)
+        if not c.busy:
+            self.begin(c)
+
+    def begin(self, c: _Consumer) -> None:
+        msg = c.inbox.popleft()
+        c.busy = True
+        self.record(self.engine.now, "start", msg.id, c.name)
+        self.engine.schedule(c.spec.service(self.rng), self.finish, c, msg, c.epoch)
+
+    def finish(self, c: _Consumer, msg: Message, epoch: int) -> None:
+        if epoch != c.epoch:
+            return
+        spec, now = c.spec, self.engine.now
+        ok = True
+        if spec.handler is not None:
+            ok = spec.handler(msg) is not False
+        if ok and spec.nack and self.rng.random() < spec.nack:
+            ok = False
+        del c.held[id(msg)]
+        qs = c.queue
+        if ok:
+            self.record(now, "ack", msg.id, c.name, qs.name, spec.ack)
+            self.settled(msg, "acked", c)
+        elif spec.ack == "auto":
+            self.record(now, "drop", msg.id, c.name, "", "failed")
+            self.settled(msg, "failed")
+        elif spec.requeue:
+            self.record(now, "nack", msg.id, c.name, qs.name, "requeue")
+            self.requeue(qs, msg)
+        else:
+            self.record(now, "nack", msg.id, c.name, qs.name, "reject")
+            self.dead_letter_or_drop(qs, msg, "rejected", "nacked")
+        c.busy = False
+        if c.inbox:
+            self.begin(c)
+        self.dispatch(qs)
+
+    def requeue(self, qs: _QueueState, msg: Message) -> None:
+        msg.redelivered = True
+        qs.q.requeue(msg)
+        self.record(self.engine.now, "requeue", msg.id, qs.name)
+
+    def crash(self, c: _Consumer) -> None:
+        if not c.up:
+            return
+        now = self.engine.now
+        c.up, c.busy = False, False
+        c.epoch += 1
+        self.record(now, "crash", 0, c.name)
+        held, c.held = list(c.held.values()), {}
+        c.inbox.clear()
+        for msg in held:
+            if c.spec.ack == "manual":
+                self.requeue(c.queue, msg)
+            else:
+                self.record(now, "drop", msg.id, c.name, "", "crash")
+                self.settled(msg, "crash")
+        self.dispatch(c.queue)
+
+    def recover(self, c: _Consumer) -> None:
+        if c.up:
+            return
+        c.up = True
+        self.record(self.engine.now, "recover", 0, c.name)
+        self.dispatch(c.queue)
+
+    # -- sync replies --------------------------------------------------------------------------
+    def settled(self, msg: Message, outcome: str, c: _Consumer | None = None) -> None:
+        """A message reached its end: a waiting synchronous producer gets its answer."""
+        p = self.producers.get(msg.source)
+        if p is None or p.awaiting != msg.id:
+            return
+        delay = 0.0
+        if c is not None:  # the reply travels back the way the request came
+            delay = c.latency(self.rng) + p.latency(self.rng)
+        self.engine.schedule(delay, self.reply, p, msg.id, outcome)
+
+    def reply(self, p: _Producer, mid: int, outcome: str) -> None:
+        if p.awaiting != mid:
+            return
+        self.record(self.engine.now, "reply", mid, p.name, "", outcome)
+        p.awaiting = 0
+        self.resume(p)
+
+    # -- the end -------------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """Where the messages that have not ended are, read from the simulator's own state."""
+        return {
+            "queued": {n: len(qs.q) for n, qs in self.queues.items()},
+            "blocked": {n: len(qs.blocked) for n, qs in self.queues.items()},
+            "at_consumers": {n: len(c.held) for n, c in self.consumers.items()},
+            "on_links": self.on_links,
+            "waiting_at_producers": {n: len(p.backlog) for n, p in self.producers.items()},
+        }
+
+
+def _ttl(qs: _QueueState, msg: Message) -> float | None:
+    if msg.expiration is None:
+        return qs.ttl
+    return msg.expiration if qs.ttl is None else min(qs.ttl, msg.expiration)
+
+
+def _copy(msg: Message) -> Message:
+    dup = copy.copy(msg)
+    dup.headers = dict(msg.headers)
+    return dup
+
+
+def simulate(net, until: float | None, record: bool = True, progress: bool = True):
+    """Run a resolved network and return a :class:`~mqlab.Run`."""
+    from mqlab.run import Run
+
+    sim = Simulation(net, record)
+    sim.start()
+    sim.engine.run(until)
+    sim.trace.end_time = sim.engine.now
+    return Run(net, sim.trace, sim.snapshot())

@@ -1,0 +1,176 @@
+"""The Trace: one flat, time-ordered table of everything that happened in a run.
+
+Every run (simulated, real threads, asyncio, or a real RabbitMQ) produces a Trace, and every
+picture, metric and exercise check reads only the Trace. A row is an :class:`Event`:
+
+========  ==============================================================================
+field     meaning
+========  ==============================================================================
+time      seconds since the start of the run
+kind      what happened (see ``KINDS`` below)
+msg       the message id (0 for events about a node, such as a crash)
+node      where it happened (a producer, broker, exchange, queue or consumer name)
+peer      the other end: link destination, queue routed to, consumer delivered to ("" if none)
+info      extra detail: routing key, drop reason, ... ("" if none)
+========  ==============================================================================
+
+Event kinds and where they happen (node -> peer):
+
+- ``publish``  producer -> broker/exchange it publishes to; info = routing key
+- ``send`` / ``arrive`` / ``loss`` / ``duplicate``  a link hop: node = sender, peer = receiver
+  for send/loss/duplicate; node = receiver, peer = sender for arrive
+- ``route``  exchange (or broker, for its default exchange) -> queue; info = routing key
+- ``enqueue``  the message enters queue ``node``
+- ``block``  queue ``node`` is full with overflow="block": the message waits for room
+- ``drop``  a message is dropped at ``node``; info = reason
+  (overflow, rejected, unroutable, crash, nacked)
+- ``expire``  its time to live ran out in queue ``node``
+- ``dead-letter``  queue ``node`` moves it to its dead-letter target ``peer``; info = reason
+  (expired, maxlen, rejected)
+- ``deliver``  queue ``node`` hands it to consumer ``peer``
+- ``start``  consumer ``node`` starts processing it
+- ``ack`` / ``nack``  consumer ``node`` finished it (ack) or failed it (nack); peer = queue
+- ``requeue``  it goes back into queue ``node``
+- ``reply``  the answer to a synchronous request reaches producer ``node``
+- ``crash`` / ``recover``  node ``node`` goes down / comes back (msg = 0)
+
+>>> t = Trace()
+>>> t.record(0.0, "publish", 1, "sensor", "hub", "jobs")
+>>> t.record(0.5, "enqueue", 1, "jobs")
+>>> len(t), t[1].kind, t.filter(kind="publish")[0].node
+(2, 'enqueue', 'sensor')
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+__all__ = ["KINDS", "Event", "Trace"]
+
+KINDS = (
+    "publish", "send", "arrive", "loss", "duplicate", "route", "enqueue", "block", "drop",
+    "expire", "dead-letter", "deliver", "start", "ack", "nack", "requeue", "reply", "crash",
+    "recover",
+)
+
+
+class Event(NamedTuple):
+    """One row of a Trace."""
+
+    time: float
+    kind: str
+    msg: int
+    node: str
+    peer: str = ""
+    info: str = ""
+
+
+class Trace:
+    """A flat, append-only list of :class:`Event` rows, plus what is needed to read them.
+
+    ``messages`` maps a message id to its :class:`~mqlab.Message` (payload, priority, topic...);
+    ``graph`` is the network the events happened on (an ``nx.DiGraph``, or None).
+    """
+
+    def __init__(self, rows: Iterable[tuple] = (), graph: Any = None,
+                 messages: dict | None = None) -> None:
+        self.rows: list[tuple] = list(rows)
+        self.graph = graph
+        self.messages: dict = messages if messages is not None else {}
+        self.end_time: float | None = None
+
+    def record(self, time: float, kind: str, msg: int, node: str, peer: str = "",
+               info: str = "") -> None:
+        """Append one event (cheap: a tuple onto a list)."""
+        self.rows.append((time, kind, msg, node, peer, info))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Event]:
+        return (Event(*row) for row in self.rows)
+
+    def __getitem__(self, i: int) -> Event:
+        return Event(*self.rows[i])
+
+    @property
+    def duration(self) -> float:
+        """How long the run lasted: its end time, or the time of the last event."""
+        if self.end_time is not None:
+            return self.end_time
+        return self.rows[-1][0] if self.rows else 0.0
+
+    def filter(self, kind: str | Iterable[str] | None = None, node: str | None = None,
+               msg: int | None = None, peer: str | None = None,
+               start: float | None = None, stop: float | None = None) -> Trace:
+        """A new Trace with only the rows that match every given condition.
+
+        ``kind`` may be one kind or several; ``start``/``stop`` bound the time (start <= t < stop).
+        """
+        kinds = {kind} if isinstance(kind, str) else (set(kind) if kind is not None else None)
+        if kinds is not None and not kinds <= set(KINDS):
+            raise ValueError(f"kind must be among {KINDS}, got {sorted(kinds - set(KINDS))}")
+        rows = [
+            r for r in self.rows
+            if (kinds is None or r[1] in kinds)
+            and (node is None or r[3] == node)
+            and (msg is None or r[2] == msg)
+            and (peer is None or r[4] == peer)
+            and (start is None or r[0] >= start)
+            and (stop is None or r[0] < stop)
+        ]
+        out = Trace(rows, graph=self.graph, messages=self.messages)
+        out.end_time = self.end_time
+        return out
+
+    def column(self, name: str) -> list:
+        """One column as a plain list, e.g. ``trace.column("time")``."""
+        try:
+            i = Event._fields.index(name)
+        except ValueError:
+            raise ValueError(f"name must be one of {Event._fields}, got {name!r}") from None
+        return [r[i] for r in self.rows]
+
+    def to_columns(self) -> dict[str, list]:
+        """All columns as ``{name: list}`` (pass to ``numpy.asarray`` or pandas)."""
+        return {name: self.column(name) for name in Event._fields}
+
+    def to_numpy(self) -> dict:
+        """All columns as numpy arrays (time: float64, msg: int64, the rest: str)."""
+        import numpy as np
+
+        cols = self.to_columns()
+        return {
+            "time": np.asarray(cols["time"], dtype=float),
+            "kind": np.asarray(cols["kind"], dtype=str),
+            "msg": np.asarray(cols["msg"], dtype=np.int64),
+            "node": np.asarray(cols["node"], dtype=str),
+            "peer": np.asarray(cols["peer"], dtype=str),
+            "info": np.asarray(cols["info"], dtype=str),
+        }
+
+    def digest(self) -> str:
+        """A SHA-256 of every row, to compare two runs byte for byte."""
+        h = hashlib.sha256()
+        for t, kind, msg, node, peer, info in self.rows:
+            h.update(f"{t!r}|{kind}|{msg}|{node}|{peer}|{info}\n".encode())
+        return h.hexdigest()
+
+    def sorted(self) -> Trace:
+        """A copy ordered by time (stable), for traces recorded from several threads."""
+        out = Trace(sorted(self.rows, key=lambda r: r[0]), graph=self.graph,
+                    messages=self.messages)
+        out.end_time = self.end_time
+        return out
+
+    def __repr__(self) -> str:
+        return f"<Trace {len(self)} events over {self.duration:.3g} s>"
+
+    def head(self, n: int = 10) -> str:
+        """The first ``n`` events as a small text table."""
+        lines = [f"{'time':>9}  {'kind':<11} {'msg':>5}  {'node':<10} {'peer':<10} info"]
+        for t, kind, msg, node, peer, info in self.rows[:n]:
+            lines.append(f"{t:9.4f}  {kind:<11} {msg:>5}  {node:<10} {peer:<10} {info}")
+        return "\n".join(lines)
