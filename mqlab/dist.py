@@ -14,12 +14,13 @@ True
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Choice", "Exponential", "Normal", "Uniform", "choice", "exponential", "normal",
+__all__ = ["Choice", "Exponential", "Fixed", "Normal", "Uniform", "choice", "exponential", "normal",
            "uniform"]
 
 
@@ -33,7 +34,7 @@ class Exponential:
         _positive("mean", self.mean)
 
     def __call__(self, rng: random.Random) -> float:
-        return rng.expovariate(1.0 / self.mean)
+        return -math.log(1.0 - rng.random()) * self.mean  # what rng.expovariate does, inlined
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,16 @@ class Normal:
 
     def __call__(self, rng: random.Random) -> float:
         return max(0.0, rng.gauss(self.mean, self.sd))
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """Always the same value (the simulator reads ``value`` directly and skips the call)."""
+
+    value: Any
+
+    def __call__(self, rng: random.Random) -> Any:
+        return self.value
 
 
 class Choice:
@@ -144,8 +155,7 @@ def time_sampler(name: str, value: Any, allow_zero: bool = True) -> Callable[[ra
     """Turn a number or a distribution into ``f(rng) -> seconds``, checking it on the way."""
     if callable(value):
         return value
-    v = _non_negative(name, value) if allow_zero else _positive(name, value)
-    return lambda rng: v
+    return Fixed(_non_negative(name, value) if allow_zero else _positive(name, value))
 
 
 def value_sampler(name: str, value: Any, kind: type | tuple) -> Callable[[random.Random], Any]:
@@ -158,7 +168,7 @@ def value_sampler(name: str, value: Any, kind: type | tuple) -> Callable[[random
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
         raise TypeError(f"{name} must be a {names}, a list, a {{value: weight}} dict or a "
                         f"function of a random.Random, got {value!r}")
-    return lambda rng: value
+    return Fixed(value)
 
 
 def probability(name: str, value: Any) -> float:

@@ -18,6 +18,7 @@ generator, makes every run with the same seed identical.
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 from collections.abc import Callable
 
@@ -31,12 +32,11 @@ class Engine:
         self.now = 0.0
         self.rng = random.Random(seed)  # the run's only source of randomness
         self._heap: list = []
-        self._seq = 0  # tie-breaker: same-time events run in scheduling order
+        self._seq = itertools.count()  # tie-breaker: same-time events run in scheduling order
 
     def schedule(self, delay: float, action: Callable, *args) -> None:
         """Call ``action(*args)`` ``delay`` seconds from now."""
-        self._seq += 1
-        heapq.heappush(self._heap, (self.now + delay, self._seq, action, args))
+        heapq.heappush(self._heap, (self.now + delay, next(self._seq), action, args))
 
     def at(self, time: float, action: Callable, *args) -> None:
         """Call ``action(*args)`` at absolute ``time`` (not in the past)."""

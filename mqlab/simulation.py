@@ -40,7 +40,9 @@ class _QueueState:
         self.q = spec.make()
         self.ttl = spec.message_ttl
         self.consumers: list[_Consumer] = []
-        self.rr = 0  # round-robin position among the consumers
+        # consumers that are up and below their prefetch, in round-robin order: the next
+        # message goes to the first, who then moves to the back (or leaves, if now full)
+        self.ready: deque[_Consumer] = deque()
         self.blocked: deque = deque()  # (message, producer) held back by overflow="block"
 
 
@@ -53,6 +55,7 @@ class _Consumer:
         self.held: dict[int, Message] = {}  # delivered, not yet acked: id(msg) -> msg
         self.inbox: deque[Message] = deque()  # arrived, waiting to be processed
         self.busy = False
+        self.ready = False  # is it in its queue's ready line?
 
 
 class Simulation:
@@ -63,7 +66,9 @@ class Simulation:
         self.engine = Engine(net.seed)
         self.rng = self.engine.rng
         self.trace = Trace(graph=net.graph)
-        self.record = self.trace.record if record else (lambda *a: None)
+        # hot-path events append a row tuple directly; the rest go through record()
+        self.rec = self.trace.rows.append if record else (lambda row: None)
+        self.record = lambda *row: self.rec(row + ("",) * (6 - len(row)))
         self.next_id = 0
         self.on_links = 0  # messages travelling on a link right now
         self.queues = {n: _QueueState(s) for n, s in net.queues.items()}
@@ -74,6 +79,8 @@ class Simulation:
             c = self.consumers[name] = _Consumer(spec, link)
             c.queue = self.queues[spec.queue]
             c.queue.consumers.append(c)
+            c.queue.ready.append(c)
+            c.ready = True
         self.producers = {n: _Producer(s, net.links.get((n, s.to)))
                           for n, s in net.producers.items()}
         self._routes: dict = {}  # (exchange, key) -> queue names, cached
@@ -115,7 +122,7 @@ class Simulation:
             mid, p.backlog.popleft(), now,
         )
         self.trace.messages[mid] = msg
-        self.record(now, "publish", mid, p.name, p.to, key)
+        self.rec((now, "publish", mid, p.name, p.to, key))
         if spec.mode == "sync":
             p.awaiting = mid
         if p.duplicate and rng.random() < p.duplicate:
@@ -144,7 +151,7 @@ class Simulation:
     # -- the broker ----------------------------------------------------------------------------
     def arrive(self, p: _Producer, msg: Message) -> None:
         self.on_links -= 1
-        self.record(self.engine.now, "arrive", msg.id, p.to, p.name)
+        self.rec((self.engine.now, "arrive", msg.id, p.to, p.name, ""))
         self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
 
     def route(self, exchange: str, key: str, msg: Message, p: _Producer | None) -> None:
@@ -158,7 +165,7 @@ class Simulation:
             self.settled(msg, "unroutable")
             return
         for name in targets:
-            self.record(now, "route", msg.id, exchange, name, key)
+            self.rec((now, "route", msg.id, exchange, name, key))
         for i, name in enumerate(targets):
             self.enqueue(self.queues[name], msg if i == 0 else _copy(msg), p)
 
@@ -191,7 +198,7 @@ class Simulation:
             self.dead_letter_or_drop(qs, q.get(), "maxlen", "overflow")
         msg.enqueued = now
         q.put(msg)
-        self.record(now, "enqueue", msg.id, qs.name)
+        self.rec((now, "enqueue", msg.id, qs.name, "", ""))
         ttl = _ttl(qs, msg)
         if ttl is not None:
             self.engine.schedule(ttl, self.expire_head, qs)
@@ -236,23 +243,20 @@ class Simulation:
 
     def dispatch(self, qs: _QueueState) -> None:
         """Hand ready messages to consumers with room under their prefetch, round-robin."""
-        q, consumers = qs.q, qs.consumers
-        n = len(consumers)
-        while len(q) and n:
-            for k in range(n):
-                c = consumers[(qs.rr + k) % n]
-                if c.up and len(c.held) < c.spec.prefetch:
-                    qs.rr = (qs.rr + k + 1) % n
-                    break
-            else:
-                return  # every consumer is full or down
+        q, ready = qs.q, qs.ready
+        while ready and len(q):
+            c = ready.popleft()
             msg = q.get()
             if qs.ttl is not None or msg.expiration is not None:
-                ttl = _ttl(qs, msg)
-                if msg.enqueued + ttl <= self.engine.now:
+                if msg.enqueued + _ttl(qs, msg) <= self.engine.now:
+                    ready.appendleft(c)  # nothing was delivered: it keeps its turn
                     self.dead_letter_or_drop(qs, msg, "expired", "ttl")
                     continue
             self.deliver(qs, c, msg)
+            if len(c.held) < c.spec.prefetch:
+                ready.append(c)
+            else:
+                c.ready = False
         if qs.blocked:
             self.admit_blocked(qs)
 
@@ -260,14 +264,14 @@ class Simulation:
         now = self.engine.now
         msg.delivered = now
         c.held[id(msg)] = msg
-        self.record(now, "deliver", msg.id, qs.name, c.name)
+        self.rec((now, "deliver", msg.id, qs.name, c.name, ""))
         self.engine.schedule(c.latency(self.rng), self.received, c, msg, c.epoch)
 
     # -- consumers -----------------------------------------------------------------------------
     def received(self, c: _Consumer, msg: Message, epoch: int) -> None:
         if epoch != c.epoch:
             return  # it was handled when the consumer crashed
-        self.record(self.engine.now, "arrive", msg.id, c.name, c.queue.name)
+        self.rec((self.engine.now, "arrive", msg.id, c.name, c.queue.name, ""))
         c.inbox.append(msg)
         if not c.busy:
             self.begin(c)
@@ -275,7 +279,7 @@ class Simulation:
     def begin(self, c: _Consumer) -> None:
         msg = c.inbox.popleft()
         c.busy = True
-        self.record(self.engine.now, "start", msg.id, c.name)
+        self.rec((self.engine.now, "start", msg.id, c.name, "", ""))
         self.engine.schedule(c.spec.service(self.rng), self.finish, c, msg, c.epoch)
 
     def finish(self, c: _Consumer, msg: Message, epoch: int) -> None:
@@ -289,8 +293,11 @@ class Simulation:
             ok = False
         del c.held[id(msg)]
         qs = c.queue
+        if not c.ready:  # it has room again: back in line
+            c.ready = True
+            qs.ready.append(c)
         if ok:
-            self.record(now, "ack", msg.id, c.name, qs.name, spec.ack)
+            self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
             self.settled(msg, "acked", c)
         elif spec.ack == "auto":
             self.record(now, "drop", msg.id, c.name, "", "failed")
@@ -317,6 +324,9 @@ class Simulation:
         now = self.engine.now
         c.up, c.busy = False, False
         c.epoch += 1
+        if c.ready:
+            c.queue.ready.remove(c)
+            c.ready = False
         self.record(now, "crash", 0, c.name)
         held, c.held = list(c.held.values()), {}
         c.inbox.clear()
@@ -332,6 +342,8 @@ class Simulation:
         if c.up:
             return
         c.up = True
+        c.ready = True
+        c.queue.ready.append(c)
         self.record(self.engine.now, "recover", 0, c.name)
         self.dispatch(c.queue)
 
