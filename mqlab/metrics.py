@@ -109,6 +109,8 @@ def time_average(times: list[float], values: list[float], stop: float) -> float:
         return float(values[0])
     area = 0.0
     for i, (t, v) in enumerate(zip(times, values, strict=True)):
+        if t >= stop:
+            break  # steps after ``stop`` do not count
         t_next = times[i + 1] if i + 1 < len(times) else stop
         area += v * (min(t_next, stop) - t)
     return area / (stop - times[0])

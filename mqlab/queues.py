@@ -141,10 +141,10 @@ class Queue:
 
         Raises :class:`QueueFull` if the queue is full and its policy refuses the message.
         """
-        if not isinstance(msg, Message):
+        if type(msg) is not Message and not isinstance(msg, Message):
             raise TypeError(f"msg must be an mqlab.Message, got {type(msg).__name__}")
         dropped = None
-        if self.full():
+        if self.capacity is not None and len(self) >= self.capacity:
             if self.overflow != "drop-head":
                 self._drops[self.overflow] = self._drops.get(self.overflow, 0) + 1
                 raise QueueFull(f"queue is full ({self.capacity}) and overflow={self.overflow!r}")
@@ -152,7 +152,9 @@ class Queue:
             self._drops["overflow"] = self._drops.get("overflow", 0) + 1
         self._push(msg, next(self._seq))
         self._puts += 1
-        self._max = max(self._max, len(self))
+        n = len(self)
+        if n > self._max:
+            self._max = n
         return dropped
 
     def try_put(self, msg: Message) -> bool:
@@ -165,10 +167,12 @@ class Queue:
 
     def get(self) -> Message:
         """Remove and return the head. Raises :class:`QueueEmpty` if there is none."""
-        if not len(self):
-            raise QueueEmpty("queue is empty")
+        try:
+            msg = self._pop()
+        except IndexError:  # every storage raises it when empty
+            raise QueueEmpty("queue is empty") from None
         self._gets += 1
-        return self._pop()
+        return msg
 
     def try_get(self) -> Message | None:
         """Like ``get`` but return None instead of raising :class:`QueueEmpty`."""

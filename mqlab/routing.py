@@ -24,7 +24,12 @@ def topic_matches(pattern: str, routing_key: str) -> bool:
     """True if ``routing_key`` matches the topic ``pattern`` (``*`` one word, ``#`` zero or more)."""
     if not isinstance(pattern, str) or not isinstance(routing_key, str):
         raise TypeError("pattern and routing_key must be strings")
-    return _match(tuple(pattern.split(".")), tuple(routing_key.split(".")))
+    return _match(_words(pattern), _words(routing_key))
+
+
+def _words(key: str) -> tuple[str, ...]:
+    # as in RabbitMQ, the empty key has no words at all (so "#" matches it and "*" does not)
+    return tuple(key.split(".")) if key else ()
 
 
 @lru_cache(maxsize=4096)

@@ -10,8 +10,10 @@ expired, rejected and overflowed messages.
 from __future__ import annotations
 
 import copy
+import gc
 from collections import deque
 
+from mqlab.dist import Fixed
 from mqlab.engine import Engine
 from mqlab.message import Message
 from mqlab.routing import topic_matches
@@ -19,16 +21,26 @@ from mqlab.trace import Trace
 
 __all__ = ["simulate"]
 
-_ZERO = (lambda rng: 0.0)
+_ZERO = Fixed(0.0)
+_VARIES = object()  # marks a quantity drawn afresh each time
+
+
+def _fixed(sampler):
+    """The value of a fixed quantity, or _VARIES: lets the hot path skip a function call."""
+    return sampler.value if isinstance(sampler, Fixed) else _VARIES
 
 
 class _Producer:
     def __init__(self, spec, link):
         self.spec, self.name, self.to = spec, spec.name, spec.to
         self.latency = link.latency if link else _ZERO
+        self.delay = _fixed(self.latency)
+        self.key = _fixed(spec.routing_key)
+        self.priority = _fixed(spec.priority)
         self.loss = link.loss if link else 0.0
         self.duplicate = link.duplicate if link else 0.0
         self.made = 0  # messages created so far (sent or waiting in the backlog)
+        self.sent = 0
         self.backlog: deque[float] = deque()  # creation times of messages not yet sent
         self.awaiting = 0  # id of the sync request in flight, or 0
         self.blocked = 0  # id of the message a full "block" queue holds back, or 0
@@ -50,6 +62,8 @@ class _Consumer:
     def __init__(self, spec, link):
         self.spec, self.name = spec, spec.name
         self.latency = link.latency if link else _ZERO
+        self.delay = _fixed(self.latency)
+        self.service = _fixed(spec.service)
         self.up = True
         self.epoch = 0  # bumped by a crash: events from before it are ignored
         self.held: dict[int, Message] = {}  # delivered, not yet acked: id(msg) -> msg
@@ -64,6 +78,7 @@ class Simulation:
     def __init__(self, net, record: bool = True):
         self.net = net
         self.engine = Engine(net.seed)
+        self.schedule = self.engine.schedule
         self.rng = self.engine.rng
         self.trace = Trace(graph=net.graph)
         # hot-path events append a row tuple directly; the rest go through record()
@@ -83,6 +98,7 @@ class Simulation:
             c.ready = True
         self.producers = {n: _Producer(s, net.links.get((n, s.to)))
                           for n, s in net.producers.items()}
+        self.any_sync = any(p.mode == "sync" for p in net.producers.values())
         self._routes: dict = {}  # (exchange, key) -> queue names, cached
 
     # -- producers -----------------------------------------------------------------------------
@@ -92,7 +108,7 @@ class Simulation:
                 for t in p.spec.schedule[: p.spec.count]:
                     self.engine.at(t, self.produce, p)
             else:
-                self.engine.schedule(p.spec.gap(self.rng), self.produce, p)
+                self.schedule(p.spec.gap(self.rng), self.produce, p)
         for c in self.consumers.values():
             for down, up in c.spec.crash:
                 self.engine.at(down, self.crash, c)
@@ -104,22 +120,25 @@ class Simulation:
         if spec.count is not None and p.made >= spec.count:
             return
         p.made += 1
-        p.backlog.append(self.engine.now)
         if spec.schedule is None and (spec.count is None or p.made < spec.count):
-            self.engine.schedule(spec.gap(self.rng), self.produce, p)
-        if not (p.awaiting or p.blocked):
-            self.publish(p)
+            self.schedule(spec.gap(self.rng), self.produce, p)
+        if p.awaiting or p.blocked:
+            p.backlog.append(self.engine.now)  # it waits at the producer
+        else:
+            self.publish(p, self.engine.now)
 
-    def publish(self, p: _Producer) -> None:
+    def publish(self, p: _Producer, created: float) -> None:
         spec, now, rng = p.spec, self.engine.now, self.rng
         self.next_id += 1
         mid = self.next_id
-        i = p.made - len(p.backlog)  # the message's number at this producer
-        key = spec.routing_key(rng)
+        p.sent += 1
+        key = p.key if p.key is not _VARIES else spec.routing_key(rng)
         msg = Message(
-            spec.payload(i) if spec.payload else None, spec.name, key, "", key,
-            spec.priority(rng), dict(spec.headers) if spec.headers else {}, spec.expiration,
-            mid, p.backlog.popleft(), now,
+            spec.payload(p.sent - 1) if spec.payload else None,
+            spec.name, key, "", key,
+            p.priority if p.priority is not _VARIES else spec.priority(rng),
+            dict(spec.headers) if spec.headers else {}, spec.expiration,
+            mid, created, now,
         )
         self.trace.messages[mid] = msg
         self.rec((now, "publish", mid, p.name, p.to, key))
@@ -131,12 +150,12 @@ class Simulation:
         self.travel(p, msg)
 
     def travel(self, p: _Producer, msg: Message) -> None:
-        delay = p.latency(self.rng)
+        delay = p.delay if p.delay is not _VARIES else p.latency(self.rng)
         self.on_links += 1
         if p.loss and self.rng.random() < p.loss:
-            self.engine.schedule(delay, self.lost, p, msg)
+            self.schedule(delay, self.lost, p, msg)
         else:
-            self.engine.schedule(delay, self.arrive, p, msg)
+            self.schedule(delay, self.arrive, p, msg)
 
     def lost(self, p: _Producer, msg: Message) -> None:
         self.on_links -= 1
@@ -146,7 +165,7 @@ class Simulation:
     def resume(self, p: _Producer) -> None:
         """The producer may send again (its reply came, or the queue made room)."""
         if p.backlog and not (p.awaiting or p.blocked):
-            self.publish(p)
+            self.publish(p, p.backlog.popleft())
 
     # -- the broker ----------------------------------------------------------------------------
     def arrive(self, p: _Producer, msg: Message) -> None:
@@ -158,16 +177,22 @@ class Simulation:
         """Find the queues for ``key`` at ``exchange`` and enqueue a copy in each."""
         targets = self._routes.get((exchange, key))
         if targets is None:
-            targets = self._routes[(exchange, key)] = self._match(exchange, key)
-        now = self.engine.now
+            targets = [self.queues[n] for n in self._match(exchange, key)]
+            self._routes[(exchange, key)] = targets
+        now, mid = self.engine.now, msg.id
+        if len(targets) == 1:  # the common case, kept cheap
+            qs = targets[0]
+            self.rec((now, "route", mid, exchange, qs.name, key))
+            self.enqueue(qs, msg, p)
+            return
         if not targets:
-            self.record(now, "drop", msg.id, exchange, "", "unroutable")
+            self.record(now, "drop", mid, exchange, "", "unroutable")
             self.settled(msg, "unroutable")
             return
-        for name in targets:
-            self.rec((now, "route", msg.id, exchange, name, key))
-        for i, name in enumerate(targets):
-            self.enqueue(self.queues[name], msg if i == 0 else _copy(msg), p)
+        for qs in targets:
+            self.rec((now, "route", mid, exchange, qs.name, key))
+        for i, qs in enumerate(targets):
+            self.enqueue(qs, msg if i == 0 else _copy(msg), p)
 
     def _match(self, exchange: str, key: str) -> list[str]:
         ex = self.net.exchanges.get(exchange)
@@ -184,7 +209,7 @@ class Simulation:
 
     def enqueue(self, qs: _QueueState, msg: Message, p: _Producer | None) -> None:
         q, now = qs.q, self.engine.now
-        if q.full():
+        if q.capacity is not None and q.full():
             if q.overflow == "block":
                 self.record(now, "block", msg.id, qs.name)
                 qs.blocked.append((msg, p))
@@ -199,10 +224,10 @@ class Simulation:
         msg.enqueued = now
         q.put(msg)
         self.rec((now, "enqueue", msg.id, qs.name, "", ""))
-        ttl = _ttl(qs, msg)
-        if ttl is not None:
-            self.engine.schedule(ttl, self.expire_head, qs)
-        self.dispatch(qs)
+        if qs.ttl is not None or msg.expiration is not None:
+            self.schedule(_ttl(qs, msg), self.expire_head, qs)
+        if qs.ready:
+            self.dispatch(qs)
 
     def dead_letter_or_drop(self, qs: _QueueState, msg: Message, dl_reason: str,
                             drop_reason: str) -> None:
@@ -265,22 +290,24 @@ class Simulation:
         msg.delivered = now
         c.held[id(msg)] = msg
         self.rec((now, "deliver", msg.id, qs.name, c.name, ""))
-        self.engine.schedule(c.latency(self.rng), self.received, c, msg, c.epoch)
+        delay = c.delay if c.delay is not _VARIES else c.latency(self.rng)
+        self.schedule(delay, self.received, c, msg, c.epoch)
 
     # -- consumers -----------------------------------------------------------------------------
     def received(self, c: _Consumer, msg: Message, epoch: int) -> None:
         if epoch != c.epoch:
             return  # it was handled when the consumer crashed
         self.rec((self.engine.now, "arrive", msg.id, c.name, c.queue.name, ""))
-        c.inbox.append(msg)
-        if not c.busy:
-            self.begin(c)
+        if c.busy:
+            c.inbox.append(msg)
+        else:
+            self.begin(c, msg)
 
-    def begin(self, c: _Consumer) -> None:
-        msg = c.inbox.popleft()
+    def begin(self, c: _Consumer, msg: Message) -> None:
         c.busy = True
         self.rec((self.engine.now, "start", msg.id, c.name, "", ""))
-        self.engine.schedule(c.spec.service(self.rng), self.finish, c, msg, c.epoch)
+        service = c.service if c.service is not _VARIES else c.spec.service(self.rng)
+        self.schedule(service, self.finish, c, msg, c.epoch)
 
     def finish(self, c: _Consumer, msg: Message, epoch: int) -> None:
         if epoch != c.epoch:
@@ -298,7 +325,8 @@ class Simulation:
             qs.ready.append(c)
         if ok:
             self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
-            self.settled(msg, "acked", c)
+            if self.any_sync:
+                self.settled(msg, "acked", c)
         elif spec.ack == "auto":
             self.record(now, "drop", msg.id, c.name, "", "failed")
             self.settled(msg, "failed")
@@ -310,8 +338,9 @@ class Simulation:
             self.dead_letter_or_drop(qs, msg, "rejected", "nacked")
         c.busy = False
         if c.inbox:
-            self.begin(c)
-        self.dispatch(qs)
+            self.begin(c, c.inbox.popleft())
+        if qs.blocked or len(qs.q):
+            self.dispatch(qs)
 
     def requeue(self, qs: _QueueState, msg: Message) -> None:
         msg.redelivered = True
@@ -356,7 +385,7 @@ class Simulation:
         delay = 0.0
         if c is not None:  # the reply travels back the way the request came
             delay = c.latency(self.rng) + p.latency(self.rng)
-        self.engine.schedule(delay, self.reply, p, msg.id, outcome)
+        self.schedule(delay, self.reply, p, msg.id, outcome)
 
     def reply(self, p: _Producer, mid: int, outcome: str) -> None:
         if p.awaiting != mid:
@@ -395,6 +424,15 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
 
     sim = Simulation(net, record)
     sim.start()
-    sim.engine.run(until)
+    # A run allocates millions of small objects and frees almost none until it ends, which
+    # makes the cyclic garbage collector rescan them again and again; it finds nothing to
+    # free here (a run makes no reference cycles), so it is paused for the run.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        sim.engine.run(until)
+    finally:
+        if was_enabled:
+            gc.enable()
     sim.trace.end_time = sim.engine.now
     return Run(net, sim.trace, sim.snapshot())

@@ -1,0 +1,808 @@
+"""Draw a messaging network, and animate a run on it.
+
+Everything here reads only the network graph (``trace.graph``) and the Trace, so a simulated
+run, traced threads and a real broker are drawn the same way. Messages flow left to right::
+
+    producers -> brokers -> exchanges -> queues -> consumers
+
+- :func:`layout` places the nodes in columns by role;
+- :func:`draw_network` draws the graph once, networkx style (``ax=None``);
+- :class:`Scene` shows the state of a run at any time ``t``: messages as dots on the links,
+  queue contents as boxes, messages in service at the consumers, drops and dead-letters marked.
+
+A Scene draws the unchanging picture once and then, for each frame, only the parts that move
+(blitting), so a frame costs milliseconds instead of redrawing the whole figure.
+
+>>> import mqlab as mq
+>>> net = mq.Network(seed=1)
+>>> net.producer("p", interval=1.0, routing_key="jobs", count=2)
+>>> net.broker("hub"); net.queue("hub", "jobs"); net.consumer("c", queue="jobs")
+>>> run = net.run(until=5)
+>>> pos = layout(run.graph)
+>>> pos["p"][0] < pos["hub"][0] < pos["jobs"][0] < pos["c"][0]
+True
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, Rectangle
+
+from mqlab import metrics
+from mqlab.trace import Trace
+
+__all__ = ["OKABE_ITO", "Scene", "Snapshot", "draw_network", "layout"]
+
+# Okabe & Ito's palette: its colours stay distinct under every common colour-vision deficiency.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+}
+COLUMNS = ("producer", "broker", "exchange", "queue", "consumer")
+# gap (x units) before each column: queues are wide trays, so they get more room
+_GAP = {"broker": 1.2, "exchange": 1.1, "queue": 1.6, "consumer": 1.6}
+_ROLE_STYLE = {  # marker, fill (pale, so the message colours stand out), size in points^2
+    "producer": (">", "#F4CB7A", 520),
+    "broker": ("s", "#A9D6F3", 900),
+    "exchange": ("D", "#8ED3BF", 420),
+    "consumer": ("o", "#B9CFE6", 600),
+}
+TRAY_WIDTH = 1.0  # x units: a queue is drawn as a tray of boxes, head on the right
+TRAY_HEIGHT = 0.36  # y units (rows are 1 unit apart)
+_DROP = OKABE_ITO["vermillion"]
+_DEAD = OKABE_ITO["purple"]
+_DOWN = "#9A9A9A"
+_PLAIN_MESSAGE = "#1F1F1F"
+_KEY_COLOURS = ["blue", "orange", "green", "purple", "sky", "vermillion", "yellow", "black"]
+
+
+# -- layout ------------------------------------------------------------------------------------
+def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    """Place the nodes left to right in columns by role, each column spread top to bottom.
+
+    Producers, brokers, exchanges, queues and consumers each get a column (a missing role's
+    column is skipped). A queue sits level with its consumers and an exchange level with its
+    queues, so lines cross as little as possible. Rows are one unit apart; the first node of a
+    column is at the top.
+    """
+    columns = _columns(graph)
+    x, xs = 0.0, {}
+    for role in COLUMNS:
+        if columns[role]:
+            x += _GAP.get(role, 1.0) if xs else 0.0
+            xs[role] = x
+    ys = {}
+    consumers = columns["consumer"]
+    ys.update({c: float(i) for i, c in enumerate(consumers)})
+    # each column is placed level with the column it feeds, right to left
+    for role, fed in (("queue", "consumer"), ("exchange", "queue"), ("broker", None),
+                      ("producer", None)):
+        nodes = columns[role]
+        if role in ("broker", "producer"):
+            wanted = _spread(len(nodes), _mean([ys[n] for n in ys]))
+            if role == "broker":
+                wanted = [_mean([ys[s] for s in graph.successors(b) if s in ys], w)
+                          for b, w in zip(nodes, wanted, strict=True)]
+        else:
+            wanted, last = [], -1.0
+            for n in nodes:
+                near = [ys[s] for s in graph.successors(n)
+                        if s in ys and _role(graph, s) == fed]
+                last = _mean(near, last + 1.0)
+                wanted.append(last)
+        ys.update(zip(nodes, _no_overlap(wanted), strict=True))
+    return {n: (xs[_role(graph, n)], -ys[n]) for n in graph}
+
+
+def _role(graph: nx.DiGraph, node: str) -> str:
+    role = graph.nodes[node].get("role")
+    return role if role in COLUMNS else "broker"  # unknown parts sit in the middle
+
+
+def _columns(graph: nx.DiGraph) -> dict[str, list[str]]:
+    """The nodes of each role, ordered so that related nodes end up side by side."""
+    cols: dict[str, list[str]] = {role: [] for role in COLUMNS}
+    for n in graph:
+        cols[_role(graph, n)].append(n)
+    index = {n: i for i, n in enumerate(graph)}
+    brokers = {b: i for i, b in enumerate(cols["broker"])}
+    cols["exchange"].sort(key=lambda e: (brokers.get(graph.nodes[e].get("broker"), 0), index[e]))
+    exchanges = {e: i for i, e in enumerate(cols["exchange"])}
+
+    def queue_key(q):
+        feeders = [exchanges[p] for p in graph.predecessors(q) if p in exchanges]
+        dead_letter_target = any(graph.edges[p, q].get("kind") == "dead-letter"
+                                 for p in graph.predecessors(q))
+        return (dead_letter_target, min(feeders, default=len(exchanges)),
+                brokers.get(graph.nodes[q].get("broker"), 0), index[q])
+
+    cols["queue"].sort(key=queue_key)
+    queues = {q: i for i, q in enumerate(cols["queue"])}
+    cols["consumer"].sort(key=lambda c: (min((queues[p] for p in graph.predecessors(c)
+                                               if p in queues), default=len(queues)), index[c]))
+    return cols
+
+
+def _mean(values: list[float], default: float = 0.0) -> float:
+    return sum(values) / len(values) if values else default
+
+
+def _spread(n: int, centre: float) -> list[float]:
+    return [centre + i - (n - 1) / 2 for i in range(n)]
+
+
+def _no_overlap(wanted: list[float], gap: float = 1.0) -> list[float]:
+    """Keep the order, push nodes at least ``gap`` apart, and stay centred on the wishes."""
+    out: list[float] = []
+    for w in wanted:
+        out.append(max(w, out[-1] + gap) if out else w)
+    shift = _mean(wanted) - _mean(out)
+    return [y + shift for y in out]
+
+
+# -- the static picture ------------------------------------------------------------------------
+def draw_network(trace_or_graph: Trace | nx.DiGraph, ax: Axes | None = None,
+                 pos: dict | None = None, legend: bool = True) -> Axes:
+    """Draw the network: nodes shaped and coloured by role, queues as trays, links as arrows.
+
+    Accepts a Trace (its ``graph`` is drawn), a Run or a plain ``nx.DiGraph`` built by
+    :class:`~mqlab.Network`. Returns the Axes (a new figure's when ``ax`` is None).
+    """
+    graph = _graph_of(trace_or_graph)
+    if ax is None:
+        ax = Figure(figsize=(9.6, 4.8), dpi=100).add_subplot()
+    pos = layout(graph) if pos is None else pos
+    _frame_axes(ax, pos)
+    for u, v, kind in graph.edges(data="kind"):
+        _draw_edge(ax, graph, pos, u, v, kind)
+    for role, (marker, fill, size) in _ROLE_STYLE.items():
+        nodes = [n for n in graph if _role(graph, n) == role]
+        if nodes:
+            xy = np.array([pos[n] for n in nodes])
+            ax.scatter(xy[:, 0], xy[:, 1], s=size, marker=marker, c=fill, edgecolors="#333333",
+                       linewidths=1.2, zorder=3)
+    for n in graph:
+        _label(ax, graph, n, pos[n])
+    if legend:
+        _role_legend(ax, graph)
+    return ax
+
+
+def _graph_of(obj: Any) -> nx.DiGraph:
+    graph = obj if isinstance(obj, nx.DiGraph) else getattr(obj, "graph", None)
+    if not isinstance(graph, nx.DiGraph):
+        raise TypeError("expected a Run, a Trace with a graph, or an nx.DiGraph; "
+                        f"got {type(obj).__name__}")
+    return graph
+
+
+def _frame_axes(ax: Axes, pos: dict) -> None:
+    xy = np.array(list(pos.values())) if pos else np.zeros((1, 2))
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    ax.set_xlim(lo[0] - 0.5, hi[0] + 1.1)  # room for the consumers' labels
+    height = max(hi[1] - lo[1], 3.0)  # a small network keeps its trays small
+    mid = (hi[1] + lo[1]) / 2
+    ax.set_ylim(mid - height / 2 - 0.75, mid + height / 2 + 0.6)
+    ax.set_axis_off()
+
+
+def ports(graph: nx.DiGraph, pos: dict, u: str, v: str) -> tuple[np.ndarray, np.ndarray]:
+    """Where the line from ``u`` to ``v`` starts and ends: node centres, or a tray's ends."""
+    (x0, y0), (x1, y1) = pos[u], pos[v]
+    if _role(graph, u) == "queue":
+        x0 += TRAY_WIDTH / 2 if x1 > x0 else -TRAY_WIDTH / 2
+    if _role(graph, v) == "queue":
+        x1 -= TRAY_WIDTH / 2 if x1 > x0 or _role(graph, u) == "queue" else -TRAY_WIDTH / 2
+    return np.array([x0, y0]), np.array([x1, y1])
+
+
+def _bend(graph: nx.DiGraph, pos: dict, u: str, v: str) -> float:
+    """Curvature of an edge: straight forward, curved when it goes back or down a column."""
+    return 0.0 if pos[v][0] > pos[u][0] else 0.6
+
+
+def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str | None) -> None:
+    p0, p1 = ports(graph, pos, u, v)
+    style = {"color": "#555555", "lw": 1.3, "ls": "-"}
+    if kind == "internal" and _role(graph, v) == "queue":
+        style = {"color": "#BBBBBB", "lw": 1.0, "ls": ":"}  # the default exchange's path
+    elif kind == "dead-letter":
+        style = {"color": _DEAD, "lw": 1.3, "ls": "--"}
+    shrink_a = 0 if _role(graph, u) == "queue" else 11
+    shrink_b = 0 if _role(graph, v) == "queue" else 12
+    arrow = FancyArrowPatch(
+        p0, p1, arrowstyle="-|>", mutation_scale=9, shrinkA=shrink_a, shrinkB=shrink_b,
+        connectionstyle=f"arc3,rad={_bend(graph, pos, u, v)}", color=style["color"],
+        lw=style["lw"], ls=style["ls"], zorder=1)
+    ax.add_patch(arrow)
+    pattern = graph.edges[u, v].get("pattern")
+    if kind == "binding" and pattern:
+        at = p0 + 0.62 * (p1 - p0)
+        ax.text(at[0], at[1] + 0.08, pattern, fontsize=7, color="#444444", style="italic",
+                ha="center", va="bottom", zorder=2,
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+
+
+def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None:
+    role, attrs = _role(graph, n), graph.nodes[n]
+    if role == "queue":
+        x, y = xy
+        ax.add_patch(Rectangle((x - TRAY_WIDTH / 2, y - TRAY_HEIGHT / 2), TRAY_WIDTH,
+                               TRAY_HEIGHT, fc="#F7F7F7", ec="#333333", lw=1.2, zorder=2))
+        bits = [attrs.get("kind") or ""]
+        if attrs.get("capacity"):
+            bits.append(f"max {attrs['capacity']}")
+        extra = ", ".join(b for b in bits if b and b != "fifo")
+        text = f"{n}  ({extra})" if extra else n
+        ax.annotate(text, (x, y + TRAY_HEIGHT / 2), xytext=(0, 2), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8.5, weight="bold", zorder=4)
+    elif role == "consumer":
+        ax.annotate(n, xy, xytext=(13, 0), textcoords="offset points", ha="left",
+                    va="center", fontsize=8.5, zorder=4)
+    else:
+        text = f"{n}\n({attrs['type']})" if role == "exchange" and attrs.get("type") else n
+        ax.annotate(text, xy, xytext=(0, -15), textcoords="offset points", ha="center",
+                    va="top", fontsize=8.5, zorder=4, linespacing=0.95)
+
+
+def _role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
+    roles = {_role(graph, n) for n in graph}
+    handles = [Line2D([], [], ls="", marker=m, ms=8, mfc=fill, mec="#333333", label=role)
+               for role, (m, fill, _) in _ROLE_STYLE.items() if role in roles and role != "queue"]
+    if "queue" in roles:
+        handles.insert(-1 if "consumer" in roles else len(handles),
+                       Line2D([], [], ls="", marker="s", ms=9, mfc="#F7F7F7", mec="#333333",
+                              label="queue"))
+    handles += extra or []
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
+              fontsize=7.5, frameon=False, handletextpad=0.3, columnspacing=1.0)
+
+
+# -- message colours ---------------------------------------------------------------------------
+def _message_colours(trace: Trace, color_by: str | None) -> tuple[dict, list, list]:
+    """Colour each message by priority or routing key: (msg -> colour index, RGBA list,
+    legend entries)."""
+    if color_by not in ("auto", "priority", "key", None):
+        raise ValueError(f"color_by must be 'auto', 'priority', 'key' or None, got {color_by!r}")
+    keys = {r[2]: r[5] for r in trace.rows if r[1] == "publish"}
+    prios = {m: msg.priority for m, msg in trace.messages.items()
+             if getattr(msg, "priority", None) is not None}
+    if color_by == "auto":
+        color_by = ("priority" if len(set(prios.values())) > 1 else
+                    "key" if len(set(keys.values())) > 1 else None)
+    if color_by == "priority":
+        from matplotlib import colormaps
+
+        levels = sorted(set(prios.values()) | ({0} if len(prios) < len(keys) else set()))
+        cmap = colormaps["plasma"]
+        cols = [cmap(0.05 + 0.8 * i / max(len(levels) - 1, 1)) for i in range(len(levels))]
+        rank = {p: i for i, p in enumerate(levels)}
+        which = {m: rank[prios.get(m, 0)] for m in keys}
+        return which, cols, [(f"priority {p}", c) for p, c in zip(levels, cols, strict=True)]
+    if color_by == "key":
+        by_count: dict[str, int] = {}
+        for k in keys.values():
+            by_count[k] = by_count.get(k, 0) + 1
+        order = sorted(by_count, key=lambda k: (-by_count[k], k))
+        cols = [to_rgba(OKABE_ITO[_KEY_COLOURS[i % 8]]) for i in range(len(order))]
+        rank = {k: i for i, k in enumerate(order)}
+        return ({m: rank[k] for m, k in keys.items()}, cols,
+                [(k or "''", c) for k, c in zip(order[:8], cols, strict=False)])
+    return {}, [to_rgba(_PLAIN_MESSAGE)], [("message", to_rgba(_PLAIN_MESSAGE))]
+
+
+# -- where every message is, over time ---------------------------------------------------------
+_HOP_START = ("publish", "send", "duplicate", "deliver")
+
+
+class _Timeline:
+    """Every message's whereabouts as time intervals, read from the trace in one pass.
+
+    Intervals are kept in numpy arrays sorted by start time, so the state at any time ``t`` is
+    a few vectorised comparisons instead of a replay of the trace.
+    """
+
+    def __init__(self, trace: Trace, graph: nx.DiGraph, colour_of: dict) -> None:
+        self.end = trace.duration
+        roles = {n: _role(graph, n) for n in graph}
+        hops, stays, holds, blocks, downs, marks, pulses = [], [], [], [], [], [], []
+        open_hops: dict = {}
+        open_stays: dict = {}
+        open_holds: dict = {}
+        open_blocks: dict = {}
+        open_downs: dict = {}
+        for i, (t, kind, m, node, peer, info) in enumerate(trace.rows):
+            c = colour_of.get(m, 0)
+            if kind in _HOP_START and graph.has_edge(node, peer):
+                open_hops.setdefault((m, node, peer), []).append((t, c))
+            elif kind in ("arrive", "loss"):
+                key = (m, peer, node) if kind == "arrive" else (m, node, peer)
+                if open_hops.get(key):
+                    t0, c0 = open_hops[key].pop(0)
+                    hops.append((t0, t, key[1], key[2], m, c0))
+                if kind == "loss":
+                    marks.append((t, "loss", node, peer))
+                elif roles.get(node) == "consumer":
+                    open_holds.setdefault((m, node), []).append([t, np.inf, c])
+            if roles.get(node) == "queue":
+                self._queue_event(t, kind, m, node, peer, info, i, c, open_stays, stays,
+                                  open_blocks, blocks)
+            if roles.get(node) == "consumer" and kind in ("start", "ack", "nack", "drop"):
+                held = open_holds.get((m, node))
+                if held and kind == "start":
+                    next((h for h in held if h[1] == np.inf), held[0])[1] = t
+                elif held:
+                    t0, ts, c0 = held.pop(0)
+                    holds.append((t0, min(ts, t), t, node, m, c0))
+            if kind == "crash":
+                open_downs[node] = t
+                for key in [k for k in open_holds if k[1] == node]:
+                    for t0, ts, c0 in open_holds.pop(key):
+                        holds.append((t0, min(ts, t), t, node, key[0], c0))
+                for key in [k for k in open_hops if k[2] == node]:
+                    for t0, c0 in open_hops.pop(key):
+                        hops.append((t0, t, key[1], key[2], key[0], c0))
+            elif kind == "recover" and node in open_downs:
+                downs.append((open_downs.pop(node), t, node))
+            if kind in ("drop", "expire") or (kind == "dead-letter"):
+                marks.append((t, kind, node, peer))
+            if kind in ("route", "dead-letter") and graph.has_edge(node, peer):
+                pulses.append((t, node, peer, c))
+                broker = graph.nodes[node].get("broker")
+                if roles.get(node) == "exchange" and graph.has_edge(broker, node):
+                    pulses.append((t, broker, node, c))
+        end = self.end
+        hops += [(t0, end, a, b, m, c) for (m, a, b), v in open_hops.items() for t0, c in v]
+        stays += [(t0, end, q, key, m, c) for (m, q), v in open_stays.items()
+                  for t0, key, c in v]
+        holds += [(t0, min(ts, end), end, n, m, c) for (m, n), v in open_holds.items()
+                  for t0, ts, c in v]
+        blocks += [(t0, end, q) for (_, q), v in open_blocks.items() for t0 in v]
+        downs += [(t0, end, n) for n, t0 in open_downs.items()]
+        self.hops, self.stays, self.holds = _table(hops), _table(stays), _table(holds)
+        self.blocks, self.downs = _table(blocks), _table(downs)
+        self.marks, self.pulses = _table(marks), _table(pulses)
+        self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if hops else 0.0
+
+    @staticmethod
+    def _queue_event(t, kind, m, q, peer, info, i, c, open_stays, stays, open_blocks, blocks):
+        """Track a message's stay in a queue, mirroring :func:`mqlab.metrics.queue_length`."""
+        if kind in ("enqueue", "requeue"):
+            blocked = open_blocks.get((m, q))
+            if kind == "enqueue" and blocked:
+                blocks.append((blocked.pop(0), t, q))
+            # the head is on the right: a requeued message goes back to the front
+            key = -1e12 - i if kind == "requeue" else float(i)
+            open_stays.setdefault((m, q), []).append((t, key, c))
+        elif kind == "block":
+            open_blocks.setdefault((m, q), []).append(t)
+        elif (kind in ("deliver", "expire") or (kind == "dead-letter" and info != "rejected")
+              or (kind == "drop" and info == "overflow")):
+            if open_stays.get((m, q)):
+                t0, key, c0 = open_stays[(m, q)].pop(0)
+                stays.append((t0, t, q, key, m, c0))
+
+
+def _table(rows: list[tuple]) -> list[np.ndarray]:
+    """Rows of (start, ...) as one array per column, sorted by start time."""
+    rows = sorted(rows, key=lambda r: r[0])
+    if not rows:
+        return [np.zeros(0)] * 8
+    return [np.asarray(col) for col in zip(*rows, strict=True)]
+
+
+@dataclass
+class Snapshot:
+    """What the picture shows at one time: plain data, for tests and for the Player's text."""
+
+    time: float
+    dots: np.ndarray  # (n, 2) positions of the messages travelling on links
+    dot_msgs: np.ndarray  # their message ids
+    queues: dict[str, list[int]]  # queue -> message ids waiting in it, head first
+    blocked: dict[str, int]  # queue -> messages held back by overflow="block"
+    serving: dict[str, list[int]]  # consumer -> messages it is processing
+    waiting: dict[str, list[int]]  # consumer -> messages it has received but not started
+    down: list[str]  # crashed nodes
+    marks: list[tuple[str, str, float]]  # (kind, node, age in seconds) of recent drops etc.
+
+
+# -- the animated scene ------------------------------------------------------------------------
+class Scene:
+    """A run drawn on a fixed figure; ``scene.draw(t)`` shows the state at time ``t``.
+
+    The graph, labels and metric curves are drawn once; each frame only moves the message
+    dots, refills the queue trays and fades the marks, then blits them over a saved copy of the
+    background. ``metrics=True`` adds queue-length and throughput charts with a time cursor.
+    ``color_by``: "auto", "priority", "key" (routing key) or None. ``fade``: seconds a drop
+    mark stays visible. ``follow``: a message id to ring wherever it is.
+    """
+
+    def __init__(self, trace: Any, *, metrics: bool = True, color_by: str | None = "auto",
+                 size: tuple[float, float] = (9.6, 6.0), dpi: int = 100,
+                 fade: float | None = None, slots: int = 10,
+                 follow: int | None = None) -> None:
+        trace = getattr(trace, "trace", trace)  # a Run or a Trace
+        if not isinstance(trace, Trace) or trace.graph is None:
+            raise TypeError("Scene needs a Run, or a Trace whose graph is set")
+        self.trace, self.graph = trace, trace.graph
+        self.pos = layout(self.graph)
+        self.follow = follow
+        self.slots = slots
+        self.fade = fade if fade is not None else max(trace.duration / 40, 1e-9)
+        self.colour_of, palette, self.colour_legend = _message_colours(trace, color_by)
+        self.palette = np.array(palette, dtype=float)
+        self.timeline = _Timeline(trace, self.graph, self.colour_of)
+        self.figure = Figure(figsize=size, dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self._size = (round(size[0] * dpi), round(size[1] * dpi))
+        self._fonts = _fonts(dpi)
+        self._queue_text: dict[str, str] = {}
+        self._build(metrics)
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _build(self, with_metrics: bool) -> None:
+        fig = self.figure
+        if with_metrics:
+            grid = fig.add_gridspec(2, 2, height_ratios=[3.3, 1], hspace=0.32, wspace=0.22,
+                                    left=0.07, right=0.98, top=0.95, bottom=0.09)
+            self.ax = fig.add_subplot(grid[0, :])
+            self.chart_axes = [fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
+        else:
+            fig.subplots_adjust(left=0.01, right=0.99, top=0.95, bottom=0.08)
+            self.ax = fig.add_subplot()
+            self.chart_axes = []
+        ax = self.ax
+        draw_network(self.graph, ax=ax, pos=self.pos, legend=False)
+        _role_legend(ax, self.graph, extra=self._legend_extra())
+        self._geometry()
+        self._artists()
+        self._cursors = [a.axvline(0, color="#333333", lw=1, animated=True)
+                         for a in self.chart_axes]
+        if with_metrics:
+            self._draw_charts()
+        self.canvas.draw()  # everything not animated, once
+        self._background = self.canvas.copy_from_bbox(fig.bbox)
+
+    def _legend_extra(self) -> list:
+        dot = [Line2D([], [], ls="", marker="o", ms=6, mfc=c, mec="white", label=name)
+               for name, c in self.colour_legend]
+        return dot + [
+            Line2D([], [], ls="", marker="X", ms=7, color=_DROP, label="dropped / lost"),
+            Line2D([], [], ls="", marker="P", ms=7, color=_DEAD, label="dead-lettered"),
+        ]
+
+    def _geometry(self) -> None:
+        """Endpoints of every edge and the size of a queue box, in data units."""
+        self.nodes = list(self.graph)
+        self.edge_ends = {(u, v): ports(self.graph, self.pos, u, v) for u, v in self.graph.edges}
+        self.queues = [n for n in self.nodes if _role(self.graph, n) == "queue"]
+        self.consumers = [n for n in self.nodes if _role(self.graph, n) == "consumer"]
+        to_px = self.ax.transData.transform
+        unit = to_px([(1, 1)])[0] - to_px([(0, 0)])[0]  # pixels per data unit, x and y
+        slot = TRAY_WIDTH / self.slots
+        self.box_points = min(slot * unit[0] * 0.78, TRAY_HEIGHT * unit[1] * 0.78) * 72 / 100
+        self._px = unit
+        tl = self.timeline
+        self._hop_xy = np.array([np.concatenate(self.edge_ends[(a, b)])
+                                 for a, b in zip(tl.hops[2], tl.hops[3], strict=True)]
+                                ).reshape(-1, 4)
+        self._pulse_paths = {e: self._edge_path(*e) for e in self.graph.edges}
+
+    def _edge_path(self, u: str, v: str) -> np.ndarray:
+        """Points along an edge as drawn (the same arc matplotlib uses), for highlighting."""
+        p0, p1 = self.edge_ends[(u, v)]
+        rad = _bend(self.graph, self.pos, u, v)
+        if not rad:
+            return np.array([p0, p1])
+        tr = self.ax.transData
+        a, b = tr.transform(p0), tr.transform(p1)
+        d = b - a
+        ctrl = (a + b) / 2 + rad * np.array([d[1], -d[0]])
+        s = np.linspace(0, 1, 24)[:, None]
+        curve = (1 - s) ** 2 * a + 2 * (1 - s) * s * ctrl + s**2 * b
+        return tr.inverted().transform(curve)
+
+    def _artists(self) -> None:
+        ax, pt = self.ax, self.box_points
+        anim = {"animated": True}
+        self._pulse_lines = LineCollection([], linewidths=3.2, zorder=2, capstyle="round", **anim)
+        ax.add_collection(self._pulse_lines)
+        self._boxes = ax.scatter([], [], s=pt**2, marker="s", linewidths=0.6,
+                                 edgecolors="white", zorder=5, **anim)
+        self._down = ax.scatter([], [], s=_ROLE_STYLE["consumer"][2], marker="o", c=_DOWN,
+                                edgecolors="#333333", hatch="////", zorder=4, **anim)
+        self._dots = ax.scatter([], [], s=55, marker="o", linewidths=0.8, edgecolors="white",
+                                zorder=6, **anim)
+        self._marks = ax.scatter([], [], s=130, marker="X", linewidths=0.5, zorder=7, **anim)
+        self._ring = ax.scatter([], [], s=260, marker="o", facecolors="none",
+                                edgecolors="#000000", linewidths=2.0, zorder=8, **anim)
+        self._counter_times = {k: np.array([r[0] for r in self.trace.rows if r[1] in kinds])
+                               for k, kinds in _COUNTERS.items()}
+
+    def _draw_charts(self) -> None:
+        """Queue length and throughput of the busiest queues, over the whole run."""
+        ax_len, ax_tp = self.chart_axes
+        tr, end = self.trace, max(self.trace.duration, 1e-9)
+        busiest = sorted(self.queues, key=lambda q: -sum(
+            1 for r in tr.rows if r[1] == "enqueue" and r[3] == q))[:4]
+        width = end / 40  # throughput is counted in 40 windows
+        edges = np.linspace(0, end, 41)
+        for i, q in enumerate(busiest):
+            colour = OKABE_ITO[_KEY_COLOURS[i]]
+            times, lengths = metrics.queue_length(tr, q)
+            ax_len.step(times + [end], lengths + [lengths[-1]], where="post", color=colour,
+                        lw=1.3, label=q)
+            acks = [r[0] for r in tr.rows if r[1] == "ack" and r[4] == q]
+            counts, _ = np.histogram(acks, bins=edges)
+            ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q)
+        for a, ylabel in ((ax_len, "queue length\n(messages)"), (ax_tp, "throughput\n(acks/s)")):
+            a.set_xlim(0, end)
+            a.set_ylim(bottom=0)
+            a.set_xlabel("time (s)", fontsize=8, labelpad=1)
+            a.set_ylabel(ylabel, fontsize=8)
+            a.tick_params(labelsize=7)
+            a.grid(alpha=0.3)
+            if busiest:
+                a.legend(fontsize=7, loc="upper left", frameon=False, ncol=len(busiest))
+            a.margins(y=0.25)
+
+    # -- state at time t -----------------------------------------------------------------------
+    def snapshot(self, t: float) -> Snapshot:
+        """Where everything is at time ``t`` (plain data; nothing is drawn)."""
+        dots, msgs, _ = self._hop_state(t)
+        queues, _, _ = self._queue_state(t)
+        serving, waiting = self._consumer_state(t)
+        blocked = {q: 0 for q in self.queues} | self.snapshot_blocked(t)
+        recent = self._recent(self.timeline.marks, t)
+        marks = [(str(k), str(n), t - t0) for t0, k, n, _ in zip(*recent, strict=True)]
+        return Snapshot(t, dots, msgs, queues, blocked, serving, waiting, self._down_at(t), marks)
+
+    def _hop_state(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tl = self.timeline
+        t0, t1 = tl.hops[0], tl.hops[1]
+        lo = np.searchsorted(t0, t - tl.longest_hop, "left")
+        hi = np.searchsorted(t0, t, "right")
+        idx = lo + np.nonzero(t1[lo:hi] > t)[0]
+        span = np.maximum(t1[idx] - t0[idx], 1e-12)
+        frac = ((t - t0[idx]) / span)[:, None]
+        ends = self._hop_xy[idx]
+        xy = ends[:, :2] + frac * (ends[:, 2:] - ends[:, :2])
+        return xy, tl.hops[4][idx].astype(int), tl.hops[5][idx].astype(int)
+
+    def _queue_state(self, t: float):
+        """Messages in each queue, head first, and their colour indices."""
+        tl = self.timeline
+        t0, t1, names, keys = tl.stays[:4]
+        hi = np.searchsorted(t0, t, "right")
+        idx = np.nonzero(t1[:hi] > t)[0]
+        order = idx[np.lexsort((keys[idx], names[idx]))] if len(idx) else idx
+        queues = {q: [] for q in self.queues}
+        colours = {q: [] for q in self.queues}
+        for i in order:
+            queues[names[i]].append(int(tl.stays[4][i]))
+            colours[names[i]].append(int(tl.stays[5][i]))
+        return queues, colours, order
+
+    def _consumer_state(self, t: float) -> tuple[dict, dict]:
+        tl = self.timeline
+        serving: dict[str, list[int]] = {c: [] for c in self.consumers}
+        waiting: dict[str, list[int]] = {c: [] for c in self.consumers}
+        if not len(tl.holds[0]):
+            return serving, waiting
+        t0, ts, t1, node, msg = tl.holds[:5]
+        hi = np.searchsorted(t0, t, "right")
+        for i in np.nonzero(t1[:hi] > t)[0]:
+            (serving if ts[i] <= t else waiting)[node[i]].append(int(msg[i]))
+        return serving, waiting
+
+    def _down_at(self, t: float) -> list[str]:
+        t0, t1, nodes = self.timeline.downs[:3]
+        return [str(n) for a, b, n in zip(t0, t1, nodes, strict=True) if a <= t < b]
+
+    def _recent(self, table: list[np.ndarray], t: float) -> list[np.ndarray]:
+        """Rows of a (time, ...) table from the last ``fade`` seconds up to ``t``."""
+        times = table[0]
+        lo = np.searchsorted(times, t - self.fade, "left")
+        hi = np.searchsorted(times, t, "right")
+        return [col[lo:hi] for col in table]
+
+    # -- drawing -------------------------------------------------------------------------------
+    def draw(self, t: float) -> None:
+        """Show the state at time ``t`` on the figure (in place: only moving parts redraw)."""
+        self.canvas.restore_region(self._background)
+        self._update_pulses(t)
+        self._update_queues(t)
+        self._update_consumers_and_dots(t)
+        self._update_marks(t)
+        for cursor in self._cursors:
+            cursor.set_xdata([t, t])
+        for artist in (self._pulse_lines, self._boxes, self._down, self._dots, self._marks,
+                       self._ring, *self._cursors):
+            artist.axes.draw_artist(artist)
+
+    def _update_pulses(self, t: float) -> None:
+        times, us, vs, cs = self._recent(self.timeline.pulses, t)
+        latest: dict = {}
+        for t0, u, v, c in zip(times, us, vs, cs, strict=True):
+            latest[(u, v)] = (t0, int(c))  # times are sorted: the newest wins
+        colours = [(*self.palette[c][:3], 0.75 * (1 - (t - t0) / self.fade))
+                   for t0, c in latest.values()]
+        self._pulse_lines.set_segments([self._pulse_paths[e] for e in latest])
+        self._pulse_lines.set_color(colours)
+
+    def _update_queues(self, t: float) -> None:
+        queues, colours, _ = self._queue_state(t)
+        xy, cols, ids = [], [], []
+        slot = TRAY_WIDTH / self.slots
+        blocked = self.snapshot_blocked(t)
+        self._queue_text = {}
+        for q in self.queues:
+            x, y = self.pos[q]
+            right = x + TRAY_WIDTH / 2
+            shown = queues[q][: self.slots]
+            xy += [(right - (j + 0.5) * slot, y) for j in range(len(shown))]
+            cols += colours[q][: self.slots]
+            ids += shown
+            n, more = len(queues[q]), len(queues[q]) - len(shown)
+            text = f"{n} waiting" + (f" (+{more} not shown)" if more else "") if n else ""
+            if blocked.get(q):
+                text += ("; " if text else "") + f"{blocked[q]} blocked"
+            self._queue_text[q] = text
+        self._boxes.set_offsets(np.array(xy).reshape(-1, 2))
+        self._boxes.set_facecolor(self.palette[cols] if cols else np.zeros((0, 4)))
+        self._box_ids = ids
+        self._box_xy = np.array(xy).reshape(-1, 2)
+
+    def snapshot_blocked(self, t: float) -> dict[str, int]:
+        """How many messages wait outside each full queue with overflow="block"."""
+        t0, t1, q = self.timeline.blocks[:3]
+        out: dict[str, int] = {}
+        for name in q[(t0 <= t) & (t1 > t)] if len(t0) else []:
+            out[name] = out.get(name, 0) + 1
+        return out
+
+    def _update_consumers_and_dots(self, t: float) -> None:
+        xy, ids, cols = self._hop_state(t)
+        serving, waiting = self._consumer_state(t)
+        extra_xy, extra_ids = [], []
+        for c in self.consumers:
+            x, y = self.pos[c]
+            extra_xy += [(x, y)] * len(serving[c][:1])
+            extra_ids += serving[c][:1]
+            # received but not started yet: lined up just before the consumer
+            extra_xy += [(x - 0.16 - 0.1 * j, y) for j in range(len(waiting[c][:4]))]
+            extra_ids += waiting[c][:4]
+        all_xy = np.vstack([xy, np.array(extra_xy).reshape(-1, 2)])
+        all_ids = np.concatenate([ids, np.array(extra_ids, dtype=int)])
+        all_cols = np.concatenate([cols, [self.colour_of.get(m, 0) for m in extra_ids]])
+        self._dots.set_offsets(all_xy)
+        self._dots.set_facecolor(self.palette[all_cols.astype(int)] if len(all_cols)
+                                 else np.zeros((0, 4)))
+        down = self._down_at(t)
+        self._down.set_offsets(np.array([self.pos[n] for n in down]).reshape(-1, 2))
+        self._dot_xy, self._dot_ids = all_xy, all_ids
+        self._update_ring()
+
+    def _update_ring(self) -> None:
+        ring = np.zeros((0, 2))
+        if self.follow is not None:
+            ring = np.vstack([self._dot_xy[self._dot_ids == self.follow],
+                              self._box_xy[np.array(self._box_ids, dtype=int) == self.follow]])
+        self._ring.set_offsets(ring)
+
+    def _update_marks(self, t: float) -> None:
+        times, kinds, nodes, peers = self._recent(self.timeline.marks, t)
+        xy, colours = [], []
+        for t0, kind, node, peer in zip(times, kinds, nodes, peers, strict=True):
+            xy.append(self._mark_xy(kind, node, peer))
+            alpha = max(0.0, 1 - (t - t0) / self.fade)
+            colours.append((*to_rgba(_DEAD if kind == "dead-letter" else _DROP)[:3], alpha))
+        self._marks.set_offsets(np.array(xy).reshape(-1, 2))
+        self._marks.set_facecolor(colours if colours else np.zeros((0, 4)))
+        self._marks.set_paths([_MARKER_PATHS[k == "dead-letter"] for k in kinds])
+
+    def _mark_xy(self, kind: str, node: str, peer: str) -> tuple[float, float]:
+        if kind == "loss" and (node, peer) in self.edge_ends:
+            p0, p1 = self.edge_ends[(node, peer)]
+            return tuple(p0 + 0.75 * (p1 - p0))  # lost on the way
+        x, y = self.pos.get(node, (0.0, 0.0))
+        if _role(self.graph, node) == "queue":
+            return (x + TRAY_WIDTH / 2 + 0.12, y)  # pushed out of the tray
+        return (x, y + 0.3)
+
+    def counters(self, t: float) -> dict[str, int]:
+        """How many messages were published, delivered, acked and dropped up to time ``t``."""
+        return {k: int(np.searchsorted(v, t, "right")) for k, v in self._counter_times.items()}
+
+    def _labels(self, t: float) -> list[tuple[tuple[float, float], str, str, Any]]:
+        """Text that changes every frame: (pixel position, text, anchor, font)."""
+        n = self.counters(t)
+        clock = (f"t = {t:7.2f} s    published {n['published']:>4}    delivered "
+                 f"{n['delivered']:>4}    acked {n['acked']:>4}    dropped {n['dropped']:>4}")
+        box = self.ax.get_position()
+        out = [((box.x0 * self._size[0], (1 - box.y1) * self._size[1] - 4), clock, "ld",
+                self._fonts["clock"])]
+        for q, text in self._queue_text.items():
+            if text:
+                x, y = self.pos[q]
+                out.append((self._to_pixels(x, y - TRAY_HEIGHT / 2), text, "mt",
+                            self._fonts["small"]))
+        return out
+
+    def _to_pixels(self, x: float, y: float) -> tuple[float, float]:
+        px, py = self.ax.transData.transform((x, y))
+        return px, self._size[1] - py + 2  # Pillow counts rows from the top
+
+    # -- output --------------------------------------------------------------------------------
+    def _frame(self, t: float):
+        """The frame at ``t`` as a Pillow image in RGBX mode (JPEG-ready, no conversion)."""
+        from PIL import Image, ImageDraw
+
+        self.draw(t)
+        im = Image.frombuffer("RGBX", self._size, self.canvas.buffer_rgba(), "raw", "RGBX", 0, 1)
+        im = im.copy()  # detach from the canvas, which the next frame overwrites
+        pen = ImageDraw.Draw(im)
+        # matplotlib's text engine takes ~5 ms a label; Pillow draws these in microseconds
+        for xy, text, anchor, font in self._labels(t):
+            pen.text(xy, text, fill=(25, 25, 25), font=font, anchor=anchor)
+        return im
+
+    def image(self, t: float):
+        """The frame at time ``t`` as a Pillow RGB image."""
+        return self._frame(t).convert("RGB")
+
+    def rgb(self, t: float) -> np.ndarray:
+        """The frame at time ``t`` as an (height, width, 3) uint8 array."""
+        return np.asarray(self.image(t))
+
+    def jpeg(self, t: float, quality: int = 80) -> bytes:
+        """The frame at time ``t`` as JPEG bytes (what the Player widget shows)."""
+        buf = io.BytesIO()
+        self._frame(t).save(buf, format="JPEG", quality=quality)
+        return buf.getvalue()
+
+    def save(self, path: str, t: float) -> None:
+        """Write the frame at time ``t`` to an image file (PNG, JPEG, ... by extension)."""
+        self.image(t).save(path)
+
+
+def _fonts(dpi: int) -> dict:
+    """Matplotlib's own DejaVu fonts, opened by Pillow at matplotlib's point sizes."""
+    from matplotlib.font_manager import FontProperties, findfont
+    from PIL import ImageFont
+
+    sans = findfont(FontProperties(family="DejaVu Sans"))
+    mono = findfont(FontProperties(family="DejaVu Sans Mono"))
+    return {"clock": ImageFont.truetype(mono, round(9 * dpi / 72)),
+            "small": ImageFont.truetype(sans, round(7.5 * dpi / 72))}
+
+
+_COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
+             "dropped": ("drop", "expire", "loss")}
+
+
+def _marker_paths() -> list:
+    from matplotlib.markers import MarkerStyle
+
+    return [MarkerStyle(m).get_path().transformed(MarkerStyle(m).get_transform())
+            for m in ("X", "P")]
+
+
+_MARKER_PATHS = _marker_paths()
+
+
+def message_events(trace: Trace, msg: int) -> list:
+    """Every event of one message, in time order (for following a message)."""
+    return [e for e in trace if e.msg == msg]
+
