@@ -1,0 +1,55 @@
+# mqlab — `make lab` to learn, `make test` to check everything. `make help` lists the rest.
+# Each target sets up what it needs (a virtual environment in .venv) and is safe to re-run.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+LESSONS := $(wildcard lessons/[0-9]*.ipynb)
+FIRST_LESSON := $(firstword $(LESSONS))
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PORT ?= 8888
+
+.DEFAULT_GOAL := help
+.PHONY: help lab test lint format bench images clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Re-install only when the package metadata changed (the stamp is older than pyproject.toml).
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+lab: $(VENV)/.installed ## Set up and open JupyterLab on the first lesson
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --port=$(PORT) $(or $(FIRST_LESSON),lessons/)
+
+test: $(VENV)/.installed-test ## Set up and run the whole suite (unit, property, widget, browser, notebooks)
+	$(PY) -m pytest tests
+ifneq ($(LESSONS),)
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg lessons
+endif
+	$(VENV)/bin/ruff check mqlab tests benchmarks scripts
+
+lint: $(VENV)/.installed-test ## Check the code with ruff
+	$(VENV)/bin/ruff check mqlab tests benchmarks scripts
+
+bench: $(VENV)/.installed-test ## Run the benchmarks (engine vs SimPy, frame rendering)
+	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/frames.py
+
+images: $(VENV)/.installed ## Regenerate the pictures in images/
+	$(PY) scripts/make_images.py
+
+clean: ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
