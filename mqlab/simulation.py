@@ -16,11 +16,13 @@ from collections import deque
 from mqlab.dist import Fixed
 from mqlab.engine import Engine
 from mqlab.message import Message
+from mqlab.progress import Progress
 from mqlab.routing import topic_matches
 from mqlab.trace import Trace
 
 __all__ = ["simulate"]
 
+_SLICES = 50  # a run with an end time runs in this many slices, for the progress bar
 _ZERO = Fixed(0.0)
 _VARIES = object()  # marks a quantity drawn afresh each time
 
@@ -357,7 +359,8 @@ class Simulation:
             c.queue.ready.remove(c)
             c.ready = False
         self.record(now, "crash", 0, c.name)
-        held, c.held = list(c.held.values()), {}
+        # last delivered first: each requeue goes to the head, so the oldest ends up first again
+        held, c.held = list(c.held.values())[::-1], {}
         c.inbox.clear()
         for msg in held:
             if c.spec.ack == "manual":
@@ -430,7 +433,13 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        sim.engine.run(until)
+        if until is None:
+            sim.engine.run()
+        else:  # in slices, so that a long run can show how far it got
+            with Progress(until, "simulating", enabled=progress) as bar:
+                for k in range(1, _SLICES + 1):
+                    sim.engine.run(until * k / _SLICES)
+                    bar.update(sim.engine.now)
     finally:
         if was_enabled:
             gc.enable()
