@@ -368,6 +368,7 @@ def hops(trace: Trace, messages: list[int]) -> tuple[list[Hop], list[Mark]]:
         for hop_kind, src, t0 in sends:
             how, t1 = ("open", end) if links_recorded else ("arrow", t0)
             arrows.append(Hop(hop_kind, m, src, t0, dst, t1, how))
+    arrows.sort(key=lambda h: h.t0)  # stable: the order they happened in
     return arrows, marks
 
 

@@ -74,10 +74,12 @@ class _Recorder:
             self.trace.record(t, kind, msg, node, peer, info)
         return t
 
-    def new_id(self) -> int:
+    def number(self, msg: Message) -> None:
+        """Give a hand-made message (id <= 0) the next id; later ids pass any id seen."""
         with self.lock:
-            self.last_id += 1
-            return self.last_id
+            if msg.id <= 0:
+                msg.id = self.last_id + 1
+            self.last_id = max(self.last_id, msg.id)
 
 
 _recorders: weakref.WeakKeyDictionary[Trace, _Recorder] = weakref.WeakKeyDictionary()
@@ -113,8 +115,7 @@ class _Tracing:
 
     def _publish(self, item: Any, may_wait: bool) -> Message:
         msg = item if isinstance(item, Message) else Message(item)
-        if msg.id <= 0:  # made by hand: number it as a broker would
-            msg.id = self._rec.new_id()
+        self._rec.number(msg)  # made by hand: number it as a broker would
         producer = self._who()
         msg.source = msg.source or producer
         msg.routing_key = msg.routing_key or self.name
@@ -199,6 +200,7 @@ class TracedQueue(_Tracing, queue.Queue):
         msg = self._publish(item, may_wait=block)
         try:
             super().put(msg, block, timeout)
+            self._enqueued2(msg)
         except queue.Full:
             self._rejected(msg, "rejected")  # no room, and no more waiting
             raise
@@ -221,6 +223,8 @@ class TracedQueue(_Tracing, queue.Queue):
     # operations in exactly the order they happened
     def _put(self, item: Any) -> None:
         super()._put(item)
+
+    def _enqueued2(self, item):
         self._enqueued(item)
 
     def _get(self) -> Any:

@@ -222,7 +222,8 @@ class Simulation:
                 self.record(now, "drop", msg.id, qs.name, "", "rejected")
                 self.settled(msg, "rejected")
                 return
-            self.dead_letter_or_drop(qs, q.get(), "maxlen", "overflow")
+            while q.full():  # requeues may have pushed it past capacity: make room for one
+                self.dead_letter_or_drop(qs, q.get(), "maxlen", "overflow")
         msg.enqueued = now
         q.put(msg)
         self.rec((now, "enqueue", msg.id, qs.name, "", ""))
@@ -234,6 +235,12 @@ class Simulation:
     def dead_letter_or_drop(self, qs: _QueueState, msg: Message, dl_reason: str,
                             drop_reason: str) -> None:
         now, target = self.engine.now, qs.spec.dead_letter
+        # the queues this message was dead-lettered from since a consumer last rejected it: one
+        # that comes round to the same queue again is dropped (as in RabbitMQ), not sent round
+        # the cycle for ever
+        path = () if dl_reason == "rejected" else msg.headers.get("x-death-queues", ())
+        if qs.name in path:
+            target = None
         if target is None:
             if drop_reason == "ttl":
                 self.record(now, "expire", msg.id, qs.name)
@@ -242,7 +249,9 @@ class Simulation:
             self.settled(msg, drop_reason)
             return
         self.record(now, "dead-letter", msg.id, qs.name, target, dl_reason)
-        msg.headers = {**msg.headers, "x-death": dl_reason, "x-first-death-queue": qs.name}
+        msg.headers = {**msg.headers, "x-death": dl_reason,
+                       "x-first-death-queue": msg.headers.get("x-first-death-queue", qs.name),
+                       "x-death-queues": (*path, qs.name)}
         if target in self.queues:
             self.record(now, "route", msg.id, qs.name, target, msg.routing_key)
             self.enqueue(self.queues[target], msg, None)

@@ -1,0 +1,46 @@
+"""Exercise checks: pass your answer, get a friendly verdict and True or False.
+
+Each lesson has a module of checks (``from mqlab.checks import lesson00 as check``). A check
+takes the student's answer as an argument — a value or a function — and never looks at the
+caller's variables. An answer left as ``None`` or ``...`` (the starter) is "not attempted
+yet", so a notebook with unfinished exercises still runs from top to bottom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Verdict", "not_attempted", "verdict"]
+
+
+class Verdict:
+    """The result of a check: prints as a short message, is truthy when the answer is right."""
+
+    def __init__(self, ok: bool | None, message: str) -> None:
+        self.ok, self.message = ok, message
+
+    def __bool__(self) -> bool:
+        return bool(self.ok)
+
+    def __repr__(self) -> str:
+        mark = {True: "✅ Correct!", False: "❌ Not yet.", None: "⏳ Not attempted yet."}[self.ok]
+        return f"{mark} {self.message}".rstrip()
+
+
+def not_attempted(answer: Any) -> bool:
+    """True for the starter answers: None, ``...``, or a function that returns one of them."""
+    return answer is None or answer is Ellipsis
+
+
+def verdict(ok: bool, good: str, hint: str) -> Verdict:
+    """A Verdict with the praise for a right answer or the hint for a wrong one."""
+    return Verdict(True, good) if ok else Verdict(False, hint)
+
+
+def call_student(fn: Callable, *args: Any) -> tuple[Any, Verdict | None]:
+    """Call a student's function; turn an exception into a Verdict that shows it kindly."""
+    try:
+        return fn(*args), None
+    except Exception as exc:  # noqa: BLE001 - any mistake in the answer is reported, not raised
+        return None, Verdict(False, f"Your function raised {type(exc).__name__}: {exc}")

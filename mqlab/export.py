@@ -1,0 +1,226 @@
+"""Turn a run into pictures that need no kernel: frames, an animated GIF, an HTML page.
+
+All of them come from the same :class:`~mqlab.draw.Scene` as the Player widget, so a GIF in
+the README shows exactly what a student sees in the notebook.
+
+- :func:`render_frames` draws a list of times to JPEG bytes (with a progress bar when slow);
+- :func:`save_gif` writes an animated GIF (for READMEs, slides and ``images/``);
+- :func:`to_html` returns one self-contained piece of HTML: the frames as base64 JPEG and a few
+  lines of JavaScript, no kernel, no network access needed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mqlab.draw import Scene
+from mqlab.trace import Trace
+
+__all__ = ["Progress", "frame_times", "render_frames", "save_gif", "to_html"]
+
+
+def trace_of(run_or_trace: Any) -> Trace:
+    """The Trace of a Run (or the Trace itself), checked to have a network graph."""
+    trace = getattr(run_or_trace, "trace", run_or_trace)
+    if not isinstance(trace, Trace):
+        raise TypeError(f"expected a Run or a Trace, got {type(run_or_trace).__name__}")
+    if trace.graph is None:
+        raise ValueError("the trace has no network graph to draw on (trace.graph is None)")
+    return trace
+
+
+def frame_times(duration: float, frames: int) -> np.ndarray:
+    """``frames`` evenly spaced times from 0 to ``duration`` seconds, both ends included."""
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"frames must be an int >= 1, got {frames!r}")
+    return np.linspace(0.0, max(duration, 0.0), frames)
+
+
+class Progress:
+    """A progress bar that shows itself only when the work takes more than ``delay`` seconds.
+
+    In a Jupyter kernel it is an ``ipywidgets.IntProgress`` (or the one passed as ``widget``),
+    closed when done; elsewhere a line of text on stderr.
+    """
+
+    def __init__(self, total: int, label: str, widget: Any = None, delay: float = 1.0) -> None:
+        self.total, self.label, self.delay = total, label, delay
+        self.widget, self._own = widget, False
+        self.start = time.perf_counter()
+        self.shown = False
+        self._last_text = 0.0
+
+    def update(self, done: int) -> None:
+        """Report ``done`` items finished; shows the bar once the whole job looks slow."""
+        elapsed = time.perf_counter() - self.start
+        if not self.shown and done and elapsed / done * self.total > self.delay:
+            self._show()
+        if not self.shown:
+            return
+        if self.widget is not None:
+            self.widget.value = done
+        elif done == self.total or time.perf_counter() - self._last_text > 0.25:
+            self._last_text = time.perf_counter()
+            sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
+
+    def _show(self) -> None:
+        self.shown = True
+        if self.widget is None and _in_kernel():
+            import ipywidgets as widgets
+            from IPython.display import display
+
+            self.widget, self._own = widgets.IntProgress(description=self.label), True
+            display(self.widget)
+        if self.widget is not None:
+            self.widget.max = self.total
+            self.widget.layout.visibility = "visible"
+
+    def close(self) -> None:
+        """Remove the bar (a widget made here is closed; a borrowed one is hidden)."""
+        if not self.shown:
+            return
+        if self._own:
+            self.widget.close()
+        elif self.widget is not None:
+            self.widget.layout.visibility = "hidden"
+        else:
+            sys.stderr.write("\n")
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def render_frames(scene: Scene, times: Sequence[float], quality: int = 80,
+                  progress: Any = "auto", label: str = "drawing") -> list[bytes]:
+    """Draw the scene at each time and return the JPEG bytes of every frame.
+
+    ``progress``: "auto" (a bar only if it takes more than a second), False, or an
+    ``ipywidgets.IntProgress`` to drive.
+    """
+    bar = None
+    if progress is not False:
+        bar = Progress(len(times), label, widget=None if progress == "auto" else progress)
+    frames = []
+    try:
+        for i, t in enumerate(times):
+            frames.append(scene.jpeg(float(t), quality))
+            if bar is not None:
+                bar.update(i + 1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return frames
+
+
+def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float = 10,
+             dpi: int = 80, progress: Any = "auto", **scene_options: Any) -> Path:
+    """Write the run's animation to an animated GIF at ``path`` and return the path.
+
+    ``frames`` evenly spaced times, shown at ``fps`` frames per second, looping. Options such
+    as ``color_by`` or ``metrics`` go to :class:`~mqlab.draw.Scene`.
+    """
+    from PIL import Image
+
+    trace = trace_of(run_or_trace)
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps!r}")
+    times = frame_times(trace.duration, frames)
+    scene = _scene(trace, times, dpi=dpi, **scene_options)
+    bar = Progress(len(times), "GIF") if progress is not False else None
+    images = []
+    for i, t in enumerate(times):
+        # one small palette per frame: GIF allows 256 colours, these pictures need far fewer
+        images.append(scene.image(float(t)).quantize(colors=96, method=Image.Quantize.FASTOCTREE,
+                                                     dither=Image.Dither.NONE))
+        if bar is not None:
+            bar.update(i + 1)
+    if bar is not None:
+        bar.close()
+    path = Path(path)
+    images[0].save(path, save_all=True, append_images=images[1:], loop=0,
+                   duration=round(1000 / fps), optimize=False)
+    return path
+
+
+def _scene(trace: Trace, times: np.ndarray, **options: Any) -> Scene:
+    """A Scene whose drop marks fade over a few frames, whatever the frame spacing."""
+    step = times[1] - times[0] if len(times) > 1 else max(trace.duration, 1.0)
+    options.setdefault("fade", 3 * step)
+    return Scene(trace, **options)
+
+
+def to_html(run_or_trace: Any, frames: int = 100, fps: float = 10, quality: int = 75,
+            progress: Any = "auto", **scene_options: Any) -> str:
+    """The animation as one self-contained piece of HTML (frames inline, a tiny JS player).
+
+    Works offline and without a kernel: write it to a ``.html`` file or show it with
+    ``IPython.display.HTML``. Buttons: step back, play/pause, step forward; a time slider.
+    """
+    trace = trace_of(run_or_trace)
+    if not fps > 0:
+        raise ValueError(f"fps must be > 0, got {fps!r}")
+    times = frame_times(trace.duration, frames)
+    scene = _scene(trace, times, **scene_options)
+    jpegs = render_frames(scene, times, quality, progress, label="HTML")
+    encoded = [base64.b64encode(b).decode("ascii") for b in jpegs]
+    uid = "mqlab-" + hashlib.sha1(b"".join(jpegs[:2])).hexdigest()[:10]
+    width, height = scene._size
+    return _HTML.format(
+        uid=uid, width=width, height=height, last=len(jpegs) - 1, first=encoded[0],
+        t0=f"{times[0]:.2f}", frames=json.dumps(encoded), times=json.dumps(
+            [round(float(t), 3) for t in times]), interval=round(1000 / fps))
+
+
+# The player: an <img> whose source is swapped between inline JPEG frames.
+_HTML = """<div id="{uid}" style="font-family:sans-serif;max-width:{width}px">
+<img alt="animation of the run" width="{width}" height="{height}"
+ style="max-width:100%;height:auto" src="data:image/jpeg;base64,{first}">
+<div style="display:flex;align-items:center;gap:6px">
+<button data-do="back" title="step back">&#9664;&#9646;</button>
+<button data-do="play" title="play / pause">&#9654;</button>
+<button data-do="next" title="step forward">&#9646;&#9654;</button>
+<input type="range" min="0" max="{last}" value="0" style="flex:1">
+<span style="font-family:monospace;min-width:7em">t = {t0} s</span>
+</div>
+<script>
+(function () {{
+  var root = document.getElementById("{uid}");
+  var frames = {frames};
+  var times = {times};
+  var img = root.querySelector("img"), slider = root.querySelector("input");
+  var label = root.querySelector("span"), playButton = root.querySelector("[data-do=play]");
+  var i = 0, timer = null;
+  function show(k) {{
+    i = (k + frames.length) % frames.length;
+    img.src = "data:image/jpeg;base64," + frames[i];
+    slider.value = i;
+    label.textContent = "t = " + times[i].toFixed(2) + " s";
+  }}
+  function pause() {{ clearInterval(timer); timer = null; playButton.innerHTML = "&#9654;"; }}
+  function play() {{
+    timer = setInterval(function () {{ show(i + 1); }}, {interval});
+    playButton.innerHTML = "&#10074;&#10074;";
+  }}
+  root.querySelector("[data-do=back]").onclick = function () {{ pause(); show(i - 1); }};
+  root.querySelector("[data-do=next]").onclick = function () {{ pause(); show(i + 1); }};
+  playButton.onclick = function () {{ if (timer) {{ pause(); }} else {{ play(); }} }};
+  slider.oninput = function () {{ pause(); show(parseInt(slider.value, 10)); }};
+}})();
+</script>
+</div>
+"""

@@ -1,0 +1,202 @@
+"""The Player: watch a finished run in the notebook, play it, pause it, step back and forth.
+
+A run is a finished Trace, so every frame can be drawn before playback starts. The Player draws
+them once (a few hundred frames, a few seconds at most) into a stack of images and links the
+stack, the Play button and the time slider *in the browser*: playback, stepping and scrubbing
+then run at full speed with no round trip to the Python kernel. Only the text panels (counters,
+latest events, the followed message) are refreshed from Python when the frame changes.
+
+>>> import mqlab as mq
+>>> net = mq.Network(seed=1)
+>>> net.producer("p", interval=0.5, routing_key="jobs", count=4)
+>>> net.broker("hub"); net.queue("hub", "jobs"); net.consumer("c", queue="jobs")
+>>> player = Player(net.run(until=4), frames=20)
+>>> player.step(+1); round(player.time, 3)
+0.211
+"""
+
+from __future__ import annotations
+
+import html
+from bisect import bisect_right
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+
+from mqlab.draw import Scene
+from mqlab.export import frame_times, render_frames, trace_of
+
+__all__ = ["Player"]
+
+SPEEDS = [("0.25x", 0.25), ("0.5x", 0.5), ("1x", 1.0), ("2x", 2.0), ("4x", 4.0)]
+_RECENT = 8  # events listed under the picture
+
+
+class Player(widgets.VBox):
+    """An animated replay of a run: the network with moving messages, controls and counters.
+
+    ``frames``: how many moments of the run to draw (evenly spaced; long runs are thinned to
+    this many). ``fps``: frames per second at 1x speed. ``follow``: a message id to highlight.
+    Other keywords (``color_by``, ``metrics``, ``size``) go to :class:`~mqlab.draw.Scene`.
+    """
+
+    def __init__(self, run_or_trace: Any, frames: int = 200, fps: float = 25,
+                 follow: int | None = None, quality: int = 80, progress: Any = "auto",
+                 **scene_options: Any) -> None:
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps!r}")
+        self.trace = trace_of(run_or_trace)
+        self.frame_times = frame_times(self.trace.duration, frames)
+        step = self.frame_times[1] - self.frame_times[0] if frames > 1 else 1.0
+        scene_options.setdefault("fade", 3 * step)  # a drop mark lasts three frames
+        self.scene = Scene(self.trace, follow=follow, **scene_options)
+        self.fps, self.quality, self._progress = fps, quality, progress
+        self.frames = render_frames(self.scene, self.frame_times, quality, progress)
+        self._event_times = [r[0] for r in self.trace.rows]
+        super().__init__(children=self._build_widgets())
+        self._show_text(0)
+        self._show_story()
+
+    # -- widgets -------------------------------------------------------------------------------
+    def _build_widgets(self) -> list:
+        last = len(self.frames) - 1
+        self.images = [widgets.Image(value=b, format="jpeg", layout={"width": "100%"})
+                       for b in self.frames]
+        self.stack = widgets.Stack(children=self.images, selected_index=0)
+        self.play = widgets.Play(min=0, max=last, step=1, interval=self._interval(1.0),
+                                 show_repeat=False, description="play")
+        self.slider = widgets.IntSlider(min=0, max=last, readout=False,
+                                        layout={"flex": "1 1 auto"}, description="time")
+        # browser-side links: playing and scrubbing never wait for the kernel
+        self._links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
+                       widgets.jslink((self.play, "value"), (self.stack, "selected_index"))]
+        self.back = widgets.Button(icon="step-backward", tooltip="one frame back",
+                                   layout={"width": "40px"})
+        self.forward = widgets.Button(icon="step-forward", tooltip="one frame forward",
+                                      layout={"width": "40px"})
+        self.back.on_click(lambda _: self.step(-1))
+        self.forward.on_click(lambda _: self.step(+1))
+        self.speed = widgets.Dropdown(options=SPEEDS, value=1.0, description="speed",
+                                      layout={"width": "150px"})
+        self.speed.observe(lambda change: setattr(self.play, "interval",
+                                                  self._interval(change["new"])), "value")
+        self.clock = widgets.HTML()
+        self.recent = widgets.HTML()
+        self.follow_box = widgets.BoundedIntText(
+            value=self.scene.follow or 0, min=0, max=max(self._message_ids(), default=0),
+            description="follow msg", layout={"width": "180px"},
+            tooltip="a message id (0: none); its dot gets a ring")
+        self.story = widgets.HTML()
+        self.follow_box.observe(lambda change: self.follow(change["new"] or None), "value")
+        self.play.observe(lambda change: self._show_text(change["new"]), "value")
+        controls = widgets.HBox([self.back, self.play, self.forward, self.slider, self.speed])
+        panels = widgets.HBox([self.recent, widgets.VBox([self.follow_box, self.story])],
+                              layout={"justify_content": "space-between"})
+        return [self.stack, controls, self.clock, panels]
+
+    def _interval(self, speed: float) -> int:
+        return max(1, round(1000 / (self.fps * speed)))
+
+    def _message_ids(self) -> list[int]:
+        return [m for m in self.scene.colour_of] or [r[2] for r in self.trace.rows if r[2] > 0]
+
+    # -- driving it from Python ----------------------------------------------------------------
+    @property
+    def index(self) -> int:
+        """The number of the frame on show."""
+        return int(self.play.value)
+
+    @property
+    def time(self) -> float:
+        """The run time (seconds) of the frame on show."""
+        return float(self.frame_times[self.index])
+
+    @property
+    def image(self) -> bytes:
+        """The JPEG bytes of the frame on show."""
+        return self.images[self.stack.selected_index].value
+
+    def show(self, index: int) -> None:
+        """Show frame number ``index`` (clamped to the run)."""
+        index = int(min(max(index, 0), len(self.frames) - 1))
+        # the jslinks only act in a browser, so set all three from Python too
+        self.play.value = index
+        self.slider.value = index
+        self.stack.selected_index = index
+
+    def step(self, frames: int = 1) -> None:
+        """Move ``frames`` frames forward (negative: back), pausing playback."""
+        self.play.playing = False
+        self.show(self.index + frames)
+
+    def seek(self, t: float) -> None:
+        """Show the frame nearest to run time ``t`` seconds."""
+        self.show(int(np.argmin(np.abs(self.frame_times - t))))
+
+    def follow(self, msg: int | None) -> None:
+        """Ring message ``msg`` in every frame and list its events (None: follow nothing)."""
+        before, self.scene.follow = self.scene.follow, msg
+        redo = self._frames_with(before) | self._frames_with(msg)
+        if redo:
+            order = sorted(redo)
+            fresh = render_frames(self.scene, self.frame_times[order], self.quality,
+                                  self._progress, label="highlighting")
+            for i, jpeg in zip(order, fresh, strict=True):
+                self.frames[i] = self.images[i].value = jpeg
+        if self.follow_box.value != (msg or 0):
+            self.follow_box.value = msg or 0
+        self._show_story()
+
+    def _frames_with(self, msg: int | None) -> set[int]:
+        """The frames in which a message can be seen (from its first to its last event)."""
+        if msg is None:
+            return set()
+        times = [r[0] for r in self.trace.rows if r[2] == msg]
+        if not times:
+            return set()
+        lo = np.searchsorted(self.frame_times, times[0], "left")
+        hi = np.searchsorted(self.frame_times, times[-1], "right")
+        return set(range(int(lo), int(hi)))
+
+    def close(self) -> None:
+        """Close the Player and every widget inside it (frees the frames in the browser)."""
+        if not hasattr(self, "images"):  # failed half-way through __init__
+            return
+        for link in self._links:
+            link.close()
+        for w in [*self.images, self.stack, self.play, self.slider, self.back, self.forward,
+                  self.speed, self.clock, self.recent, self.follow_box, self.story,
+                  *self.children]:
+            w.close()
+        super().close()
+
+    # -- text panels ---------------------------------------------------------------------------
+    def _show_text(self, index: int) -> None:
+        t = float(self.frame_times[index])
+        n = self.scene.counters(t)
+        self.clock.value = (
+            f"<b>t = {t:.2f} s</b> &nbsp; published <b>{n['published']}</b> &middot; "
+            f"delivered <b>{n['delivered']}</b> &middot; acked <b>{n['acked']}</b> &middot; "
+            f"dropped <b>{n['dropped']}</b>")
+        end = bisect_right(self._event_times, t)
+        rows = self.trace.rows[max(0, end - _RECENT):end]
+        self.recent.value = _table("latest events", rows)
+
+    def _show_story(self) -> None:
+        msg = self.scene.follow
+        if msg is None:
+            self.story.value = "<small>type a message id to follow it</small>"
+            return
+        rows = [r for r in self.trace.rows if r[2] == msg]
+        self.story.value = _table(f"message {msg}", rows) if rows else (
+            f"<small>no message {msg} in this run</small>")
+
+
+def _table(title: str, rows: list[tuple]) -> str:
+    """Trace rows as a small monospaced table."""
+    lines = [f"{t:8.3f}  {kind:<11} {msg:>5}  {node:<10} {peer:<10} {info}"
+             for t, kind, msg, node, peer, info in rows]
+    body = html.escape("\n".join(lines) or "(none yet)")
+    return (f"<b>{html.escape(title)}</b><pre style='font-size:11px;line-height:1.25;"
+            f"margin:2px 0'>{body}</pre>")

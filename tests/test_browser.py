@@ -1,0 +1,172 @@
+"""The Player in a real JupyterLab, driven by a headless Chromium.
+
+A student opens a notebook, runs all cells and presses Play. This test does the same in a
+private JupyterLab (see ``lab.py``) and checks what the student would see: the widget is drawn
+(no "Error displaying widget", no traceback), the picture moves when Play is pressed, and the
+step-back button goes back in time. It saves a screenshot of the page as
+``player-screenshot.png`` in ``$MQLAB_SCREENSHOT_DIR`` when that is set (``images/``, say),
+and in the test's temporary folder in any case.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from lab import LabServer
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = Path(__file__).parent / "notebooks" / "player.ipynb"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+WATCH_SECONDS = 3.0  # how long to watch the Player after pressing Play
+MIN_FRAME_CHANGES = 10  # in WATCH_SECONDS; the Player plays ~25 frames/s in the browser
+
+# Lab 4's CSS class names are minified, so the page is read through Lab's own objects:
+# window.jupyterapp exists because the server runs with --LabApp.expose_app_in_browser.
+NOTEBOOK_STATE = """() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  const kernel = panel && panel.sessionContext && panel.sessionContext.session
+                 && panel.sessionContext.session.kernel;
+  if (!kernel) return null;
+  const cells = panel.content.widgets
+    .filter(c => c.model.type === 'code' && c.model.sharedModel.getSource().trim())
+    .map(c => ({count: c.model.executionCount,
+                errors: c.model.outputs.toJSON().filter(o => o.output_type === 'error')
+                          .map(o => o.ename + ': ' + o.evalue)}));
+  return {kernel: kernel.status, cells: cells, text: panel.content.node.innerText};
+}"""
+
+# What the Player shows right now: the image(s) on screen and the time slider's position.
+PLAYER_STATE = """() => {
+  const player = document.querySelector('.widget-play').closest('.jp-OutputArea-output');
+  const slider = player.querySelector('.widget-slider [role=slider]');
+  return {frame: Array.from(player.querySelectorAll('img'), img => img.src).join(' '),
+          time: slider ? Number(slider.getAttribute('aria-valuenow')) : null};
+}"""
+
+# Sample PLAYER_STATE every `every` ms for `ms` ms, inside the page so that no sample is late.
+WATCH = (
+    """async ([ms, every]) => {
+  const state = """
+    + PLAYER_STATE
+    + """;
+  const samples = [];
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    samples.push(state());
+    await new Promise(resolve => setTimeout(resolve, every));
+  }
+  return samples;
+}"""
+)
+
+
+def open_and_run_all(page, lab: LabServer, name: str) -> dict:
+    """Open a notebook in Lab, run all its cells, and wait until every code cell has run."""
+    page.goto(lab.url(f"lab/tree/{name}"))
+    page.wait_for_function(
+        f"() => {{ const s = ({NOTEBOOK_STATE})(); return s && s.kernel === 'idle'; }}",
+        timeout=60_000,
+    )
+    page.evaluate(
+        "() => { window.jupyterapp.shell.collapseLeft(); "
+        "window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+    )
+    # Run-all stops at the first error, so an error output also ends the wait.
+    page.wait_for_function(
+        f"() => {{ const s = ({NOTEBOOK_STATE})(); return s.kernel === 'idle' && "
+        "(s.cells.every(c => c.count !== null) || s.cells.some(c => c.errors.length)); }",
+        timeout=60_000,
+        polling=250,
+    )
+    return page.evaluate(NOTEBOOK_STATE)
+
+
+def watch(page, seconds: float, every_ms: int = 50) -> list[dict]:
+    return page.evaluate(WATCH, [int(seconds * 1000), every_ms])
+
+
+def changes(samples: list[dict], key: str) -> int:
+    return sum(a[key] != b[key] for a, b in zip(samples, samples[1:], strict=False))
+
+
+def test_player_plays_and_steps_back_in_jupyterlab(chromium, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    started = time.monotonic()
+    with LabServer(root, tmp_path) as lab, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            state = open_and_run_all(page, lab, NOTEBOOK.name)
+            errors = [e for cell in state["cells"] for e in cell["errors"]]
+            assert not errors, f"the notebook raised: {errors}"
+            assert all(cell["count"] is not None for cell in state["cells"])
+
+            # The widget is drawn, not "Loading widget..." or "Error displaying widget".
+            page.wait_for_selector(".widget-play", timeout=30_000)
+            page.wait_for_function(
+                "() => !document.body.innerText.includes('Loading widget')", timeout=30_000
+            )
+            text = page.evaluate(NOTEBOOK_STATE)["text"]
+            assert "Error displaying widget" not in text
+
+            player = page.locator(".jp-OutputArea-output", has=page.locator(".widget-play"))
+            player.scroll_into_view_if_needed()
+            before = page.evaluate(PLAYER_STATE)
+            assert before["frame"], "the Player shows no image"
+
+            # Play: the picture must change again and again, with no help from the kernel.
+            page.locator(".widget-play button:has(.fa-play)").click()
+            samples = [before, *watch(page, WATCH_SECONDS)]
+            frames, times = changes(samples, "frame"), changes(samples, "time")
+            advanced = samples[-1]["time"] - before["time"]
+            print(
+                f"\nafter Play: in {WATCH_SECONDS:g} s ({len(samples)} samples) the picture "
+                f"changed {frames} times, the time slider {times} times; it advanced "
+                f"{advanced} frames ({advanced / WATCH_SECONDS:.0f} frames/s)"
+            )
+            assert frames >= MIN_FRAME_CHANGES, (
+                f"the Player's picture changed only {frames} times in {WATCH_SECONDS:g} s"
+            )
+            assert samples[-1]["time"] > before["time"], "the time slider did not move forward"
+
+            # Pause, then one step back: the time goes back and the picture with it.
+            page.locator(".widget-play button:has(.fa-pause)").click()
+            page.wait_for_timeout(300)
+            paused = page.evaluate(PLAYER_STATE)
+            player.locator("button:has(.fa-step-backward)").click()
+            page.wait_for_function(
+                f"t => ({PLAYER_STATE})().time < t", arg=paused["time"], timeout=5_000
+            )
+            stepped = page.evaluate(PLAYER_STATE)
+            print(f"step back: time {paused['time']} -> {stepped['time']}")
+            assert stepped["frame"] != paused["frame"], "step back did not change the picture"
+
+            shot = tmp_path / "player-screenshot.png"
+            player.scroll_into_view_if_needed()
+            page.screenshot(path=shot)
+            keep = os.environ.get("MQLAB_SCREENSHOT_DIR")
+            if keep:
+                Path(keep).mkdir(parents=True, exist_ok=True)
+                shutil.copy(shot, Path(keep) / shot.name)
+        finally:
+            browser.close()
+    print(f"browser test took {time.monotonic() - started:.1f} s")
+    assert not lab.leftovers(), f"processes left running: {lab.leftovers()}"
