@@ -24,7 +24,7 @@ Colours follow the Okabe-Ito palette, which stays distinguishable with colour bl
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, NamedTuple
 
 from matplotlib.lines import Line2D
@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = [
-    "OKABE_ITO",
     "Hop",
     "Mark",
+    "SERIES_COLOURS",
     "first_messages",
     "hops",
     "plot_latency",
@@ -50,9 +50,10 @@ __all__ = [
     "roles",
 ]
 
-# Okabe & Ito's colour-blind-safe palette, most contrasting first; black is kept for totals
-# and markers, and yellow comes last because it is faint on white.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
+# the colours of Okabe & Ito's colour-blind-safe palette (mqlab.draw.OKABE_ITO), in the order
+# series use them: most contrasting first, black kept for totals and markers, and yellow last
+# because it is faint on white
+SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
 BLACK = "#000000"
 ROLE_ORDER = ("producer", "broker", "exchange", "queue", "consumer")
 
@@ -69,7 +70,7 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (7.0, 4.0)) -> Axes:
 
 
 def _colour(i: int) -> str:
-    return OKABE_ITO[i % len(OKABE_ITO)]
+    return SERIES_COLOURS[i % len(SERIES_COLOURS)]
 
 
 def roles(trace: Trace) -> dict[str, str]:
@@ -174,7 +175,7 @@ def plot_latency(trace: Trace, ax: Axes | None = None, bins: int = 30, start: st
     if not values:
         _no_data(ax, f"no message went from {start} to {end}")
         return ax
-    ax.hist(values, bins=bins, color=OKABE_ITO[5], edgecolor="white", label="messages")
+    ax.hist(values, bins=bins, color=SERIES_COLOURS[5], edgecolor="white", label="messages")
     marks = ((50, "-", 0.97), (95, "--", 0.86), (99, ":", 0.75))
     for q, style, height in marks:
         v = metrics.percentile(values, q)
@@ -261,8 +262,9 @@ class Hop(NamedTuple):
     """One arrow of a sequence diagram: message ``msg`` goes from ``src`` to ``dst``.
 
     ``kind`` is the event that starts it (publish, route, deliver, ack, nack, reply,
-    dead-letter); ``how`` is "arrow", "lost" (it ends in an x on the way) or "open" (still
-    travelling when the run ended).
+    dead-letter), or "exchange" when a broker hands a message to one of its exchanges.
+    ``how`` is "arrow", "lost" (it ends in an x on the way) or "open" (still travelling when
+    the run ended).
     """
 
     kind: str
@@ -287,14 +289,13 @@ class Mark(NamedTuple):
     towards: str = ""
 
 
-# events that leave a node over a link, and arrive later (node -> peer)
-_TRAVELS = ("publish", "duplicate", "deliver")
-# events that are an instant step from node to peer
-_INSTANT = ("route", "ack", "nack", "dead-letter")
-
-
 def first_messages(trace: Trace, limit: int) -> list[int]:
-    """The ids of the first ``limit`` messages to appear in the trace."""
+    """The ids of the first ``limit`` messages to appear in the trace.
+
+    >>> first_messages(Trace([(0.0, "publish", 7, "a", "q"), (0.1, "crash", 0, "w"),
+    ...                       (0.2, "publish", 3, "a", "q"), (0.3, "ack", 7, "w", "q")]), 5)
+    [7, 3]
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be an int >= 1, got {limit!r}")
     seen: dict[int, None] = {}
@@ -320,56 +321,107 @@ def hops(trace: Trace, messages: list[int]) -> tuple[list[Hop], list[Mark]]:
     >>> arrows[0].src, arrows[0].dst, arrows[0].t1, marks[0].reason
     ('sensor', 'hub', 0.2, 'unroutable')
     """
-    chosen = set(messages)
+    reader = _HopReader(set(messages))
+    for row in trace.rows:
+        reader.read(*row)
     links_recorded = any(row[1] == "arrive" for row in trace.rows)
-    pending: dict[tuple, list[tuple[str, str, float]]] = defaultdict(list)
-    arrows: list[Hop] = []
-    marks: list[Mark] = []
-    settled: dict[int, tuple[str, float]] = {}  # where and when each message ended
-    last_dead_letter: dict[int, tuple[str, str]] = {}
-    for t, kind, m, node, peer, info in trace.rows:
-        if kind == "crash":  # what was travelling to the crashed node is lost with it
-            for key in [k for k in pending if k[1] == node and pending[k]]:
-                for hop_kind, src, t0 in pending.pop(key):
-                    arrows.append(Hop(hop_kind, key[0], src, t0, node, t, "lost"))
-                    marks.append(Mark(key[0], src, t, f"{node} crashed", towards=node))
-            continue
-        if m not in chosen:
-            continue
-        if kind in _TRAVELS and peer:
-            pending[(m, peer, node)].append((kind, node, t))
-        elif kind in ("arrive", "loss"):
-            key = (m, node, peer) if kind == "arrive" else (m, peer, node)
-            if pending.get(key):
-                # newest first: an older send to the same place was cut short (by a crash)
-                hop_kind, src, t0 = pending[key].pop()
-                dst = node if kind == "arrive" else peer
-                arrows.append(Hop(hop_kind, m, src, t0, dst, t,
-                                  "arrow" if kind == "arrive" else "lost"))
-            if kind == "loss":
-                marks.append(Mark(m, node, t, "lost on the link", towards=peer))
-                settled[m] = (node, t)
-        elif kind == "route" and last_dead_letter.get(m) == (node, peer):
-            continue  # the dead-letter arrow already shows this step
-        elif kind in _INSTANT and peer:
-            arrows.append(Hop(kind, m, node, t, peer, t))
-            if kind == "dead-letter":
-                last_dead_letter[m] = (node, peer)
-            if kind in ("ack", "nack"):
-                settled[m] = (node, t)
-        elif kind in ("drop", "expire"):
-            marks.append(Mark(m, node, t, "expired" if kind == "expire" else info or "dropped"))
-            settled[m] = (node, t)
-        elif kind == "reply" and m in settled and settled[m][0] != node:
-            src, t0 = settled[m]
-            arrows.append(Hop("reply", m, src, t0, node, t))
-    end = trace.duration
-    for (m, dst, _), sends in pending.items():
-        for hop_kind, src, t0 in sends:
-            how, t1 = ("open", end) if links_recorded else ("arrow", t0)
-            arrows.append(Hop(hop_kind, m, src, t0, dst, t1, how))
-    arrows.sort(key=lambda h: h.t0)  # stable: the order they happened in
-    return arrows, marks
+    return reader.finish(trace.duration, links_recorded)
+
+
+class _HopReader:
+    """Reads a trace row by row, turning the chosen messages' events into hops and marks."""
+
+    def __init__(self, chosen: set[int]) -> None:
+        self.chosen = chosen
+        self.arrows: list[Hop] = []
+        self.marks: list[Mark] = []
+        # sent on a link and not arrived yet: (msg, to, from) -> [(kind, from, time), ...]
+        self.pending: dict[tuple, list[tuple[str, str, float]]] = defaultdict(list)
+        self.at_broker: dict[int, str] = {}  # the broker a message has just arrived at
+        self.settled: dict[int, tuple[str, float]] = {}  # where and when each message ended
+        self.dead_lettered: dict[int, tuple[str, str]] = {}
+
+    def read(self, t: float, kind: str, m: int, node: str, peer: str, info: str) -> None:
+        if kind == "crash":
+            self.crash(t, node)
+        elif m in self.chosen:
+            handler = getattr(self, "on_" + kind.replace("-", "_"), None)
+            if handler is not None:
+                handler(t, m, node, peer, info)
+
+    def crash(self, t: float, node: str) -> None:
+        """What was travelling to the crashed node is lost with it."""
+        for key in [k for k, sends in self.pending.items() if k[1] == node and sends]:
+            for kind, src, t0 in self.pending.pop(key):
+                self.arrows.append(Hop(kind, key[0], src, t0, node, t, "lost"))
+                self.marks.append(Mark(key[0], src, t, f"{node} crashed", towards=node))
+
+    def on_publish(self, t, m, node, peer, info):
+        if peer:
+            self.pending[(m, peer, node)].append(("publish", node, t))
+
+    on_duplicate = on_publish
+
+    def on_deliver(self, t, m, node, peer, info):
+        if peer:
+            self.pending[(m, peer, node)].append(("deliver", node, t))
+
+    def on_arrive(self, t, m, node, peer, info):
+        sends = self.pending.get((m, node, peer))
+        if sends:
+            # newest first: an older send to the same place was cut short (by a crash)
+            kind, src, t0 = sends.pop()
+            self.arrows.append(Hop(kind, m, src, t0, node, t))
+            if kind == "publish":
+                self.at_broker[m] = node
+
+    def on_loss(self, t, m, node, peer, info):
+        sends = self.pending.get((m, peer, node))
+        if sends:
+            kind, src, t0 = sends.pop()
+            self.arrows.append(Hop(kind, m, src, t0, peer, t, "lost"))
+        self.marks.append(Mark(m, node, t, "lost on the link", towards=peer))
+        self.settled[m] = (node, t)
+
+    def on_route(self, t, m, node, peer, info):
+        if self.dead_lettered.get(m) == (node, peer):
+            return  # the dead-letter arrow already shows this step
+        broker = self.at_broker.pop(m, node)
+        if broker != node:  # the broker hands it to one of its exchanges
+            self.arrows.append(Hop("exchange", m, broker, t, node, t))
+        self.arrows.append(Hop("route", m, node, t, peer, t))
+
+    def on_dead_letter(self, t, m, node, peer, info):
+        self.arrows.append(Hop("dead-letter", m, node, t, peer, t))
+        self.dead_lettered[m] = (node, peer)
+
+    def on_ack(self, t, m, node, peer, info):
+        self.arrows.append(Hop("ack", m, node, t, peer, t))
+        self.settled[m] = (node, t)
+
+    on_nack = on_ack
+
+    def on_drop(self, t, m, node, peer, info):
+        self.marks.append(Mark(m, node, t, info or "dropped"))
+        self.settled[m] = (node, t)
+
+    def on_expire(self, t, m, node, peer, info):
+        self.marks.append(Mark(m, node, t, "expired"))
+        self.settled[m] = (node, t)
+
+    def on_reply(self, t, m, node, peer, info):
+        if m in self.settled and self.settled[m][0] != node:
+            src, t0 = self.settled[m]
+            self.arrows.append(Hop("reply", m, src, t0, node, t))
+
+    def finish(self, end: float, links_recorded: bool) -> tuple[list[Hop], list[Mark]]:
+        """Sends that never arrived: still travelling at the end, or instant in a real run."""
+        for (m, dst, _), sends in self.pending.items():
+            for kind, src, t0 in sends:
+                how, t1 = ("open", end) if links_recorded else ("arrow", t0)
+                self.arrows.append(Hop(kind, m, src, t0, dst, t1, how))
+        self.arrows.sort(key=lambda h: h.t0)  # stable: the order they happened in
+        return self.arrows, self.marks
 
 
 def _processing(trace: Trace, messages: set[int]) -> list[tuple[str, float, float]]:
@@ -393,23 +445,27 @@ def plot_sequence(trace: Trace, messages: list[int] | None = None, limit: int = 
     Each of the first ``limit`` messages (or the ids in ``messages``) is one colour. Solid
     arrows carry it forward (publish to the broker, route into a queue, deliver to a
     consumer); dashed arrows go back (ack to the queue, reply to a synchronous producer). A
-    sloped arrow took time on a network link. Grey bars show a consumer at work; an x marks
-    where a message was dropped, expired or lost.
+    sloped arrow took time on a network link; steps at the same instant are drawn one just
+    below the other, in the order they happened. Grey bars show a consumer at work; an x
+    marks where a message was dropped, expired or lost.
 
     >>> ax = plot_sequence(trace, limit=5)   # doctest: +SKIP
     """
     ids = first_messages(trace, limit) if messages is None else list(messages)
     arrows, marks = hops(trace, ids)
     bars = _processing(trace, set(ids))
-    lanes = list(roles(trace))
+    lo, hi = _time_range(arrows, marks, bars)
+    arrows = _spread(arrows, step=0.012 * (hi - lo))
+    lo, hi = _time_range(arrows, marks, bars)
+    role = roles(trace)
+    lanes = list(role)
     for a in arrows:  # a node missing from the graph still gets a lifeline
         lanes += [n for n in (a.src, a.dst) if n not in lanes]
     x = {n: i for i, n in enumerate(lanes)}
     colour = {m: _colour(i) for i, m in enumerate(ids)}
-    ax = _axes(ax, size=(max(6.0, 1.3 * len(lanes)), 6.0))
 
-    for i in range(len(lanes)):
-        ax.axvline(i, color="0.75", lw=1, ls="--", zorder=0)
+    ax = _axes(ax, size=(max(6.0, 1.3 * len(lanes)), 6.0))
+    _lifelines(ax, lanes, role)
     for node, t0, t1 in bars:
         ax.add_patch(Rectangle((x[node] - 0.06, t0), 0.12, t1 - t0, facecolor="0.85",
                                edgecolor="0.5", lw=0.6, zorder=1))
@@ -420,25 +476,46 @@ def plot_sequence(trace: Trace, messages: list[int] | None = None, limit: int = 
         ax.plot(where, mk.time, marker="x", ms=9, mew=2.2, color=colour[mk.msg], zorder=4)
         ax.annotate(mk.reason, (where, mk.time), xytext=(6, 4), textcoords="offset points",
                     fontsize="x-small", color="0.25")
-
-    times = [t for a in arrows for t in (a.t0, a.t1)] + [mk.time for mk in marks]
-    times += [t for _, t0, t1 in bars for t in (t0, t1)]
-    lo, hi = (min(times), max(times)) if times else (0.0, 1.0)
     pad = 0.04 * (hi - lo) or 0.05
     ax.set_ylim(hi + pad, lo - pad)  # time flows downward
     _label_messages(ax, arrows, x, colour, close=0.03 * (hi - lo))
-    ax.set_xlim(-0.6, len(lanes) - 0.4)
-    rl = roles(trace)
-    ax.set_xticks(range(len(lanes)), [f"{n}\n({rl.get(n, '?')})" for n in lanes])
-    ax.xaxis.tick_top()
-    ax.tick_params(axis="x", length=0)
     ax.set_ylabel("time (s)")
     ax.set_title(f"messages {_id_list(ids)}", fontsize="medium", loc="left")
     ax.legend(handles=_sequence_legend(bars, marks), loc="upper center", fontsize="small",
               bbox_to_anchor=(0.5, -0.01), ncol=4, frameon=False)
+    return ax
+
+
+def _time_range(arrows: list[Hop], marks: list[Mark], bars: list) -> tuple[float, float]:
+    times = [t for a in arrows for t in (a.t0, a.t1)] + [mk.time for mk in marks]
+    times += [t for _, t0, t1 in bars for t in (t0, t1)]
+    return (min(times), max(times)) if times else (0.0, 1.0)
+
+
+def _spread(arrows: list[Hop], step: float) -> list[Hop]:
+    """Move instant hops that share a moment ``step`` apart, so none hides another."""
+    taken: Counter = Counter()
+    out = []
+    for a in arrows:
+        if a.t0 == a.t1:
+            key = round(a.t0, 9)  # float sums of one moment may differ in the last digit
+            shift = step * taken[key]
+            taken[key] += 1
+            a = a._replace(t0=a.t0 + shift, t1=a.t1 + shift)
+        out.append(a)
+    return out
+
+
+def _lifelines(ax: Axes, lanes: list[str], role: dict[str, str]) -> None:
+    """One dashed vertical line per node, named (with its role) along the top."""
+    for i in range(len(lanes)):
+        ax.axvline(i, color="0.75", lw=1, ls="--", zorder=0)
+    ax.set_xlim(-0.6, len(lanes) - 0.4)
+    ax.set_xticks(range(len(lanes)), [f"{n}\n({role.get(n, '?')})" for n in lanes])
+    ax.xaxis.tick_top()
+    ax.tick_params(axis="x", length=0)
     for side in ("right", "bottom"):
         ax.spines[side].set_visible(False)
-    return ax
 
 
 def _draw_hop(ax: Axes, a: Hop, x: dict[str, int], colour: str) -> None:

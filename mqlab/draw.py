@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,26 +157,34 @@ def draw_network(trace_or_graph: Trace | nx.DiGraph, ax: Axes | None = None,
     """Draw the network: nodes shaped and coloured by role, queues as trays, links as arrows.
 
     Accepts a Trace (its ``graph`` is drawn), a Run or a plain ``nx.DiGraph`` built by
-    :class:`~mqlab.Network`. Returns the Axes (a new figure's when ``ax`` is None).
+    :class:`~mqlab.Network`. Returns the Axes (a new pyplot figure's when ``ax`` is None).
     """
     graph = _graph_of(trace_or_graph)
-    if ax is None:
-        ax = Figure(figsize=(9.6, 4.8), dpi=100).add_subplot()
+    if ax is None:  # a new figure through pyplot, so that a notebook shows it
+        import matplotlib.pyplot as plt
+
+        ax = plt.figure(figsize=(9.6, 4.4)).add_subplot()
     pos = layout(graph) if pos is None else pos
     _frame_axes(ax, pos)
     for u, v, kind in graph.edges(data="kind"):
         _draw_edge(ax, graph, pos, u, v, kind)
-    for role, (marker, fill, size) in _ROLE_STYLE.items():
-        nodes = [n for n in graph if _role(graph, n) == role]
-        if nodes:
-            xy = np.array([pos[n] for n in nodes])
-            ax.scatter(xy[:, 0], xy[:, 1], s=size, marker=marker, c=fill, edgecolors="#333333",
-                       linewidths=1.2, zorder=3)
+    for role in _ROLE_STYLE:
+        _nodes(ax, graph, pos, role)
     for n in graph:
         _label(ax, graph, n, pos[n])
     if legend:
         _role_legend(ax, graph)
     return ax
+
+
+def _nodes(ax: Axes, graph: nx.DiGraph, pos: dict, role: str, **options: Any) -> Any:
+    """Draw the nodes of one role (a scatter of its marker), or return None if there are none."""
+    marker, fill, size = _ROLE_STYLE[role]
+    xy = np.array([pos[n] for n in graph if _role(graph, n) == role]).reshape(-1, 2)
+    if not len(xy):
+        return None
+    return ax.scatter(xy[:, 0], xy[:, 1], s=size, marker=marker, c=fill, edgecolors="#333333",
+                      linewidths=1.2, zorder=3, **options)
 
 
 def _graph_of(obj: Any) -> nx.DiGraph:
@@ -186,13 +195,18 @@ def _graph_of(obj: Any) -> nx.DiGraph:
     return graph
 
 
+def _network_rows(pos: dict) -> float:
+    """The height of the drawing in rows: the tallest column plus room for labels."""
+    ys = [y for _, y in pos.values()] or [0.0]
+    return max(max(ys) - min(ys), 3.0) + 1.35  # a small network keeps its trays small
+
+
 def _frame_axes(ax: Axes, pos: dict) -> None:
     xy = np.array(list(pos.values())) if pos else np.zeros((1, 2))
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     ax.set_xlim(lo[0] - 0.9, hi[0] + 1.1)  # room for the labels on both sides
-    height = max(hi[1] - lo[1], 3.0)  # a small network keeps its trays small
-    mid = (hi[1] + lo[1]) / 2
-    ax.set_ylim(mid - height / 2 - 0.75, mid + height / 2 + 0.6)
+    rows, mid = _network_rows(pos), (hi[1] + lo[1]) / 2
+    ax.set_ylim(mid - rows / 2 - 0.075, mid + rows / 2 - 0.075)  # a bit more room below
     ax.set_axis_off()
 
 
@@ -307,94 +321,134 @@ def _message_colours(trace: Trace, color_by: str | None) -> tuple[dict, list, li
 
 # -- where every message is, over time ---------------------------------------------------------
 _HOP_START = ("publish", "send", "duplicate", "deliver")
+_LEAVES_QUEUE = ("deliver", "expire", "dead-letter", "drop")
+_CONSUMER_ENDS = ("ack", "nack", "drop")
 
 
 class _Timeline:
     """Every message's whereabouts as time intervals, read from the trace in one pass.
 
-    Intervals are kept in numpy arrays sorted by start time, so the state at any time ``t`` is
-    a few vectorised comparisons instead of a replay of the trace.
+    The tables (one numpy array per column, sorted by start time) let a Scene find the state
+    at any time ``t`` with a few vectorised comparisons instead of replaying the trace:
+
+    - ``hops``: (start, end, from, to, msg, colour) a message on a link;
+    - ``stays``: (start, end, queue, order, msg, colour) a message waiting in a queue;
+    - ``holds``: (arrived, started, end, consumer, msg, colour) a message at a consumer;
+    - ``blocks``: (start, end, queue) a publisher held back by a full queue;
+    - ``downs``: (start, end, node) a crashed node;
+    - ``marks``: (time, kind, node, peer) a drop, expiry, loss or dead-letter;
+    - ``pulses``: (time, from, to, colour) a message passing an edge in no time (routing).
     """
 
     def __init__(self, trace: Trace, graph: nx.DiGraph, colour_of: dict) -> None:
-        self.end = trace.duration
-        roles = {n: _role(graph, n) for n in graph}
-        hops, stays, holds, blocks, downs, marks, pulses = [], [], [], [], [], [], []
-        open_hops: dict = {}
-        open_stays: dict = {}
-        open_holds: dict = {}
-        open_blocks: dict = {}
-        open_downs: dict = {}
-        for i, (t, kind, m, node, peer, info) in enumerate(trace.rows):
-            c = colour_of.get(m, 0)
-            if kind in _HOP_START and graph.has_edge(node, peer):
-                open_hops.setdefault((m, node, peer), []).append((t, c))
-            elif kind in ("arrive", "loss"):
-                key = (m, peer, node) if kind == "arrive" else (m, node, peer)
-                if open_hops.get(key):
-                    t0, c0 = open_hops[key].pop(0)
-                    hops.append((t0, t, key[1], key[2], m, c0))
-                if kind == "loss":
-                    marks.append((t, "loss", node, peer))
-                elif roles.get(node) == "consumer":
-                    open_holds.setdefault((m, node), []).append([t, np.inf, c])
-            if roles.get(node) == "queue":
-                self._queue_event(t, kind, m, node, peer, info, i, c, open_stays, stays,
-                                  open_blocks, blocks)
-            if roles.get(node) == "consumer" and kind in ("start", "ack", "nack", "drop"):
-                held = open_holds.get((m, node))
-                if held and kind == "start":
-                    next((h for h in held if h[1] == np.inf), held[0])[1] = t
-                elif held:
-                    t0, ts, c0 = held.pop(0)
-                    holds.append((t0, min(ts, t), t, node, m, c0))
-            if kind == "crash":
-                open_downs[node] = t
-                for key in [k for k in open_holds if k[1] == node]:
-                    for t0, ts, c0 in open_holds.pop(key):
-                        holds.append((t0, min(ts, t), t, node, key[0], c0))
-                for key in [k for k in open_hops if k[2] == node]:
-                    for t0, c0 in open_hops.pop(key):
-                        hops.append((t0, t, key[1], key[2], key[0], c0))
-            elif kind == "recover" and node in open_downs:
-                downs.append((open_downs.pop(node), t, node))
-            if kind in ("drop", "expire") or (kind == "dead-letter"):
-                marks.append((t, kind, node, peer))
-            if kind in ("route", "dead-letter") and graph.has_edge(node, peer):
-                pulses.append((t, node, peer, c))
-                broker = graph.nodes[node].get("broker")
-                if roles.get(node) == "exchange" and graph.has_edge(broker, node):
-                    pulses.append((t, broker, node, c))
-        end = self.end
-        hops += [(t0, end, a, b, m, c) for (m, a, b), v in open_hops.items() for t0, c in v]
-        stays += [(t0, end, q, key, m, c) for (m, q), v in open_stays.items()
-                  for t0, key, c in v]
-        holds += [(t0, min(ts, end), end, n, m, c) for (m, n), v in open_holds.items()
-                  for t0, ts, c in v]
-        blocks += [(t0, end, q) for (_, q), v in open_blocks.items() for t0 in v]
-        downs += [(t0, end, n) for n, t0 in open_downs.items()]
-        self.hops, self.stays, self.holds = _table(hops, 6), _table(stays, 6), _table(holds, 6)
-        self.blocks, self.downs = _table(blocks, 3), _table(downs, 3)
-        self.marks, self.pulses = _table(marks, 4), _table(pulses, 4)
-        self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if hops else 0.0
+        self.graph, self.colour_of = graph, colour_of
+        self.roles = {n: _role(graph, n) for n in graph}
+        self.done: dict[str, list] = {k: [] for k in _TABLES}
+        self.open: dict[str, dict] = {k: {} for k in ("hops", "stays", "holds", "blocks")}
+        self.crashed: dict[str, float] = {}
+        for i, row in enumerate(trace.rows):
+            self._read(i, *row)
+        self._finish(trace.duration)
+        for name, width in _TABLES.items():
+            setattr(self, name, _table(self.done[name], width))
+        self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if len(self.hops[0]) else 0.0
 
-    @staticmethod
-    def _queue_event(t, kind, m, q, peer, info, i, c, open_stays, stays, open_blocks, blocks):
-        """Track a message's stay in a queue, mirroring :func:`mqlab.metrics.queue_length`."""
+    def _start(self, table: str, key: tuple, value: list) -> None:
+        self.open[table].setdefault(key, []).append(value)
+
+    def _end(self, table: str, key: tuple) -> list | None:
+        """The oldest open interval under ``key`` (copies of a message share its id)."""
+        waiting = self.open[table].get(key)
+        return waiting.pop(0) if waiting else None
+
+    def _read(self, i: int, t: float, kind: str, m: int, node: str, peer: str,
+              info: str) -> None:
+        colour, role = self.colour_of.get(m, 0), self.roles.get(node)
+        if kind in _HOP_START and self.graph.has_edge(node, peer):
+            self._start("hops", (m, node, peer), [t, colour])
+        elif kind in ("arrive", "loss"):
+            a, b = (peer, node) if kind == "arrive" else (node, peer)
+            hop = self._end("hops", (m, a, b))
+            if hop:
+                self.done["hops"].append((hop[0], t, a, b, m, hop[1]))
+            if kind == "arrive" and role == "consumer":
+                self._start("holds", (m, node), [t, np.inf, colour])
+        if role == "queue":
+            self._queue_event(i, t, kind, m, node, info, colour)
+        elif role == "consumer":
+            self._consumer_event(t, kind, m, node)
+        if kind in ("crash", "recover"):
+            self._crash_event(t, kind, node)
+        if kind in ("drop", "expire", "dead-letter", "loss"):
+            self.done["marks"].append((t, kind, node, peer))
+        if kind in ("route", "dead-letter") and self.graph.has_edge(node, peer):
+            self.done["pulses"].append((t, node, peer, colour))
+            broker = self.graph.nodes[node].get("broker")
+            if role == "exchange" and self.graph.has_edge(broker, node):
+                self.done["pulses"].append((t, broker, node, colour))
+
+    def _queue_event(self, i: int, t: float, kind: str, m: int, q: str, info: str,
+                     colour: int) -> None:
+        """A message enters or leaves queue ``q`` (as :func:`mqlab.metrics.queue_length`)."""
         if kind in ("enqueue", "requeue"):
-            blocked = open_blocks.get((m, q))
-            if kind == "enqueue" and blocked:
-                blocks.append((blocked.pop(0), t, q))
-            # the head is on the right: a requeued message goes back to the front
-            key = -1e12 - i if kind == "requeue" else float(i)
-            open_stays.setdefault((m, q), []).append((t, key, c))
+            blocked = self._end("blocks", (m, q)) if kind == "enqueue" else None
+            if blocked:
+                self.done["blocks"].append((blocked[0], t, q))
+            # trays show the head on the right; a requeued message goes back to the front
+            order = -1e12 - i if kind == "requeue" else float(i)
+            self._start("stays", (m, q), [t, order, colour])
         elif kind == "block":
-            open_blocks.setdefault((m, q), []).append(t)
-        elif (kind in ("deliver", "expire") or (kind == "dead-letter" and info != "rejected")
-              or (kind == "drop" and info == "overflow")):
-            if open_stays.get((m, q)):
-                t0, key, c0 = open_stays[(m, q)].pop(0)
-                stays.append((t0, t, q, key, m, c0))
+            self._start("blocks", (m, q), [t])
+        elif kind in _LEAVES_QUEUE and not (
+                (kind == "dead-letter" and info == "rejected")  # it was at a consumer
+                or (kind == "drop" and info != "overflow")):  # refused, never queued
+            stay = self._end("stays", (m, q))
+            if stay:
+                self.done["stays"].append((stay[0], t, q, stay[1], m, stay[2]))
+
+    def _consumer_event(self, t: float, kind: str, m: int, node: str) -> None:
+        if kind == "start":
+            waiting = [h for h in self.open["holds"].get((m, node), []) if h[1] == np.inf]
+            if waiting:
+                waiting[0][1] = t
+        elif kind in _CONSUMER_ENDS:
+            hold = self._end("holds", (m, node))
+            if hold:
+                self.done["holds"].append((hold[0], min(hold[1], t), t, node, m, hold[2]))
+
+    def _crash_event(self, t: float, kind: str, node: str) -> None:
+        if kind == "crash":  # whatever was on its way to it or inside it is gone
+            self.crashed[node] = t
+            self._close_where(lambda key: key[1] == node, "holds", t)
+            self._close_where(lambda key: key[2] == node, "hops", t)
+        elif node in self.crashed:
+            self.done["downs"].append((self.crashed.pop(node), t, node))
+
+    def _close_where(self, match: Callable, table: str, t: float) -> None:
+        for key in [k for k in self.open[table] if match(k)]:
+            for value in self.open[table].pop(key):
+                self._close(table, key, value, t)
+
+    def _close(self, table: str, key: tuple, value: list, t: float) -> None:
+        """File an interval that ends at ``t``."""
+        m, where = key[0], key[1:]
+        if table == "hops":
+            self.done["hops"].append((value[0], t, *where, m, value[1]))
+        elif table == "stays":
+            self.done["stays"].append((value[0], t, *where, value[1], m, value[2]))
+        elif table == "holds":
+            self.done["holds"].append((value[0], min(value[1], t), t, *where, m, value[2]))
+        else:
+            self.done["blocks"].append((value[0], t, *where))
+
+    def _finish(self, end: float) -> None:
+        """Whatever is still open at the end of the run lasts until the end."""
+        for table in self.open:
+            self._close_where(lambda _key: True, table, end)
+        self.done["downs"] += [(t0, end, node) for node, t0 in self.crashed.items()]
+
+
+_TABLES = {"hops": 6, "stays": 6, "holds": 6, "blocks": 3, "downs": 3, "marks": 4, "pulses": 4}
 
 
 def _table(rows: list[tuple], width: int) -> list[np.ndarray]:
@@ -432,7 +486,7 @@ class Scene:
     """
 
     def __init__(self, trace: Any, *, metrics: bool = True, color_by: str | None = "auto",
-                 size: tuple[float, float] = (9.6, 6.0), dpi: int = 100,
+                 size: tuple[float, float] | None = None, dpi: int = 100,
                  fade: float | None = None, slots: int = 8,
                  follow: int | None = None) -> None:
         trace = getattr(trace, "trace", trace)  # a Run or a Trace
@@ -446,29 +500,42 @@ class Scene:
         self.colour_of, palette, self.colour_legend = _message_colours(trace, color_by)
         self.palette = np.array(palette, dtype=float)
         self.timeline = _Timeline(trace, self.graph, self.colour_of)
-        self.figure = Figure(figsize=size, dpi=dpi)
+        self.figure = Figure(dpi=dpi)
         self.canvas = FigureCanvasAgg(self.figure)
-        self._size = (round(size[0] * dpi), round(size[1] * dpi))
         self._fonts = _fonts(dpi)
         self._queue_text: dict[str, str] = {}
         self._blocked: dict[str, int] = {}
-        self._build(metrics)
+        self._build(size, metrics)
+        self._size = tuple(int(v) for v in self.canvas.get_width_height())
+        box = self.ax.get_position()
+        self._clock = _Clock(self._fonts["clock"], (box.x0 * self._size[0],
+                                                     (1 - box.y1) * self._size[1] - 6))
 
     # -- set-up --------------------------------------------------------------------------------
-    def _build(self, with_metrics: bool) -> None:
+    def _place_axes(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
+        """Stack, top to bottom: counters, network, legend, charts. Sizes are in inches."""
+        top, legend, charts, bottom = 0.35, 0.35, (1.95 if with_metrics else 0.0), 0.05
+        width, height = size or (9.6, None)
+        if height is None:  # half an inch per row of nodes, so small networks stay compact
+            height = top + _network_rows(self.pos) * 0.5 + legend + charts + bottom
+        net = max(height - top - legend - charts - bottom, 1.0)
         fig = self.figure
+        fig.set_size_inches(width, height)
+
+        def box(left, right, y, h):  # inches from the top -> figure fractions
+            return [left, 1 - (y + h) / height, right - left, h / height]
+
+        self.ax = fig.add_axes(box(0.01, 0.99, top, net))
+        self.chart_axes = []
         if with_metrics:
-            grid = fig.add_gridspec(2, 2, height_ratios=[3.3, 1], hspace=0.32, wspace=0.22,
-                                    left=0.07, right=0.98, top=0.95, bottom=0.09)
-            self.ax = fig.add_subplot(grid[0, :])
-            self.chart_axes = [fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])]
-        else:
-            fig.subplots_adjust(left=0.01, right=0.99, top=0.95, bottom=0.08)
-            self.ax = fig.add_subplot()
-            self.chart_axes = []
-        ax = self.ax
-        draw_network(self.graph, ax=ax, pos=self.pos, legend=False)
-        _role_legend(ax, self.graph, extra=self._legend_extra())
+            y = top + net + legend + 0.25
+            self.chart_axes = [fig.add_axes(box(0.08, 0.48, y, 1.25)),
+                               fig.add_axes(box(0.58, 0.98, y, 1.25))]
+
+    def _build(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
+        self._place_axes(size, with_metrics)
+        draw_network(self.graph, ax=self.ax, pos=self.pos, legend=False)
+        _role_legend(self.ax, self.graph, extra=self._legend_extra())
         self._geometry()
         self._artists()
         self._cursors = [a.axvline(0, color="#333333", lw=1, animated=True)
@@ -476,7 +543,7 @@ class Scene:
         if with_metrics:
             self._draw_charts()
         self.canvas.draw()  # everything not animated, once
-        self._background = self.canvas.copy_from_bbox(fig.bbox)
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _legend_extra(self) -> list:
         dot = [Line2D([], [], ls="", marker="o", ms=6, mfc=c, mec="white", label=name)
@@ -489,28 +556,31 @@ class Scene:
 
     def _geometry(self) -> None:
         """Endpoints of every edge and the size of a queue box, in data units."""
-        self.nodes = list(self.graph)
         self.edge_ends = {(u, v): ports(self.graph, self.pos, u, v) for u, v in self.graph.edges}
-        self.queues = [n for n in self.nodes if _role(self.graph, n) == "queue"]
-        self.consumers = [n for n in self.nodes if _role(self.graph, n) == "consumer"]
+        self.queues = [n for n in self.graph if _role(self.graph, n) == "queue"]
+        self.consumers = [n for n in self.graph if _role(self.graph, n) == "consumer"]
         to_px = self.ax.transData.transform
         unit = to_px([(1, 1)])[0] - to_px([(0, 0)])[0]  # pixels per data unit, x and y
         # the tray holds ``slots`` boxes, head on the right; its left end shows the count
         self.slot = TRAY_WIDTH / (self.slots + _COUNT_SLOTS)
-        self.box_points = min(self.slot * unit[0] * 0.8, TRAY_HEIGHT * unit[1] * 0.8) * 72 / self.figure.dpi
-        self._px = unit
+        box_pixels = min(self.slot * unit[0], TRAY_HEIGHT * unit[1]) * 0.8
+        self.box_points = box_pixels * 72 / self.figure.dpi
         tl = self.timeline
-        self._hop_xy = np.array([np.concatenate(self.edge_ends[(a, b)])
-                                 for a, b in zip(tl.hops[2], tl.hops[3], strict=True)]
-                                ).reshape(-1, 4)
-        self._pulse_paths = {e: self._edge_path(*e) for e in self.graph.edges}
-        code = {q: i for i, q in enumerate(self.queues)}
-        self._stay_queue = np.array([code[q] for q in tl.stays[2]], dtype=int)
-        # recent pulses and marks are found by number: an edge, a place on the picture
+        # edges, queues and places on the picture are looked up by number, not by name
         self._edges = list(self.graph.edges)
         code = {e: i for i, e in enumerate(self._edges)}
+        ends = np.array([np.concatenate(self.edge_ends[e]) for e in self._edges]).reshape(-1, 4)
+        self._hop_xy = ends[[code[e] for e in zip(tl.hops[2], tl.hops[3], strict=True)]]
+        self._pulse_paths = {e: self._edge_path(*e) for e in self._edges}
         self._pulse_edge = np.array([code[e] for e in zip(tl.pulses[1], tl.pulses[2],
                                                           strict=True)], dtype=int)
+        code = {q: i for i, q in enumerate(self.queues)}
+        self._stay_queue = np.array([code[q] for q in tl.stays[2]], dtype=int)
+        # a priority queue's head is its highest priority (then the oldest)
+        by_priority = {q for q in self.queues if self.graph.nodes[q].get("kind") == "priority"}
+        self._stay_rank = np.array([-(getattr(self.trace.messages.get(m), "priority", 0) or 0)
+                                    if q in by_priority else 0
+                                    for q, m in zip(tl.stays[2], tl.stays[4], strict=True)])
         places: dict = {}
         self._mark_place = np.array([
             places.setdefault((k == "dead-letter", self._mark_xy(k, n, p)), len(places))
@@ -541,6 +611,9 @@ class Scene:
         self._down = ax.scatter([], [], s=_ROLE_STYLE["consumer"][2], marker="o", c=_DOWN,
                                 edgecolors="#333333", hatch="////", zorder=4, **anim)
         self._dots = _Markers(ax, self.palette, marker="o", ms=7.5, mew=0.8, zorder=6)
+        # senders are drawn again over the dots: messages leave from inside them
+        self._covers = [_nodes(ax, self.graph, self.pos, role, animated=True)
+                        for role in ("producer", "broker", "exchange")]
         self._drops = ax.scatter([], [], s=130, marker="X", linewidths=0, zorder=7, **anim)
         self._dead = ax.scatter([], [], s=130, marker="P", linewidths=0, zorder=7, **anim)
         self._ring = ax.scatter([], [], s=260, marker="o", facecolors="none",
@@ -553,13 +626,17 @@ class Scene:
         ax_len, ax_tp = self.chart_axes
         tr, end = self.trace, max(self.trace.duration, 1e-9)
         busiest = self.main_queues()
-        width = end / 40  # throughput is counted in 40 windows
-        edges = np.linspace(0, end, 41)
+        acks = sum(1 for r in tr.rows if r[1] == "ack")
+        # throughput is counted in windows that hold about ten acks each (5 to 40 windows)
+        windows = int(min(40, max(5, acks / max(len(busiest), 1) / 10)))
+        width, edges = end / windows, np.linspace(0, end, windows + 1)
         for i, q in enumerate(busiest):
             colour = OKABE_ITO[_KEY_COLOURS[i]]
             times, lengths = metrics.queue_length(tr, q)
-            ax_len.step(times + [end], lengths + [lengths[-1]], where="post", color=colour,
-                        lw=1.3, label=q)
+            xs, ys = times + [end], lengths + [lengths[-1]]
+            ax_len.step(xs, ys, where="post", color=colour, lw=1.0, label=q)
+            if len(busiest) == 1:
+                ax_len.fill_between(xs, ys, step="post", color=colour, alpha=0.15, lw=0)
             acks = [r[0] for r in tr.rows if r[1] == "ack" and r[4] == q]
             counts, _ = np.histogram(acks, bins=edges)
             ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q)
@@ -585,14 +662,16 @@ class Scene:
     # -- state at time t -----------------------------------------------------------------------
     def snapshot(self, t: float) -> Snapshot:
         """Where everything is at time ``t`` (plain data; nothing is drawn)."""
-        dots, msgs, _ = self._hop_state(t)
-        msgs = self.timeline.stays[4]
-        queues = {q: msgs[rows].astype(int).tolist() for q, rows in self._queue_state(t).items()}
+        dots, dot_msgs, _ = self._hop_state(t)
+        waiting_msgs = self.timeline.stays[4]
+        queues = {q: waiting_msgs[rows].astype(int).tolist()
+                  for q, rows in self._queue_state(t).items()}
         serving, waiting = self._consumer_state(t)
-        blocked = {q: 0 for q in self.queues} | self.snapshot_blocked(t)
+        blocked = {q: 0 for q in self.queues} | self._blocked_at(t)
         recent = self._recent(self.timeline.marks, t)
         marks = [(str(k), str(n), t - t0) for t0, k, n, _ in zip(*recent, strict=True)]
-        return Snapshot(t, dots, msgs, queues, blocked, serving, waiting, self._down_at(t), marks)
+        return Snapshot(t, dots, dot_msgs, queues, blocked, serving, waiting, self._down_at(t),
+                        marks)
 
     def _hop_state(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tl = self.timeline
@@ -611,7 +690,7 @@ class Scene:
         t0, t1, _, keys = self.timeline.stays[:4]
         hi = np.searchsorted(t0, t, "right")
         idx = np.nonzero(t1[:hi] > t)[0]
-        idx = idx[np.lexsort((keys[idx], self._stay_queue[idx]))]
+        idx = idx[np.lexsort((keys[idx], self._stay_rank[idx], self._stay_queue[idx]))]
         codes = self._stay_queue[idx]
         bounds = np.searchsorted(codes, np.arange(len(self.queues) + 1), "left")
         return {q: idx[bounds[i]:bounds[i + 1]] for i, q in enumerate(self.queues)}
@@ -650,7 +729,8 @@ class Scene:
         for cursor in self._cursors:
             cursor.set_xdata([t, t])
         for artist in (self._pulse_lines, *self._boxes.lines, self._down, *self._dots.lines,
-                       self._drops, self._dead, self._ring, *self._cursors):
+                       *filter(None, self._covers), self._drops, self._dead, self._ring,
+                       *self._cursors):
             artist.axes.draw_artist(artist)
 
     def _update_pulses(self, t: float) -> None:
@@ -673,7 +753,7 @@ class Scene:
     def _update_queues(self, t: float) -> None:
         _, _, _, _, msgs, colours = self.timeline.stays
         shown, xy = [], []
-        self._blocked = self.snapshot_blocked(t)
+        self._blocked = self._blocked_at(t)
         for q, rows in self._queue_state(t).items():
             x, y = self.pos[q]
             n = min(len(rows), self.slots)
@@ -686,7 +766,7 @@ class Scene:
         self._box_ids = msgs[rows].astype(int) if len(rows) else np.zeros(0, int)
         self._boxes.set(self._box_xy, colours[rows].astype(int))
 
-    def snapshot_blocked(self, t: float) -> dict[str, int]:
+    def _blocked_at(self, t: float) -> dict[str, int]:
         """How many messages wait outside each full queue with overflow="block"."""
         t0, t1, q = self.timeline.blocks[:3]
         out: dict[str, int] = {}
@@ -749,12 +829,7 @@ class Scene:
 
     def _labels(self, t: float) -> list[tuple[tuple[float, float], str, str, Any]]:
         """Text that changes every frame: (pixel position, text, anchor, font)."""
-        n = self.counters(t)
-        clock = (f"t = {t:7.2f} s    published {n['published']:>4}    delivered "
-                 f"{n['delivered']:>4}    acked {n['acked']:>4}    dropped {n['dropped']:>4}")
-        box = self.ax.get_position()
-        out = [((box.x0 * self._size[0], (1 - box.y1) * self._size[1] - 4), clock, "ld",
-                self._fonts["clock"])]
+        out = self._clock.numbers(t, self.counters(t))
         for q, text in self._queue_text.items():
             if text:
                 x, y = self.pos[q]
@@ -772,6 +847,11 @@ class Scene:
         return px, self._size[1] - py + 2  # Pillow counts rows from the top
 
     # -- output --------------------------------------------------------------------------------
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height of a frame in pixels."""
+        return self._size
+
     def _frame(self, t: float):
         """The frame at ``t`` as a Pillow image in RGBX mode (JPEG-ready, no conversion)."""
         from PIL import Image, ImageDraw
@@ -780,6 +860,7 @@ class Scene:
         im = Image.frombuffer("RGBX", self._size, self.canvas.buffer_rgba(), "raw", "RGBX", 0, 1)
         im = im.copy()  # detach from the canvas, which the next frame overwrites
         pen = ImageDraw.Draw(im)
+        self._clock.stamp(im)
         # matplotlib's text engine takes ~5 ms a label; Pillow draws these in microseconds
         for xy, text, anchor, font in self._labels(t):
             pen.text(xy, text, fill=(25, 25, 25), font=font, anchor=anchor)
@@ -812,9 +893,46 @@ def _fonts(dpi: int) -> dict:
     sans = findfont(FontProperties(family="DejaVu Sans"))
     sans_bold = findfont(FontProperties(family="DejaVu Sans", weight="bold"))
     mono = findfont(FontProperties(family="DejaVu Sans Mono"))
-    return {"clock": ImageFont.truetype(mono, round(9 * dpi / 72)),
-            "count": ImageFont.truetype(sans_bold, round(8 * dpi / 72)),
-            "small": ImageFont.truetype(sans, round(7.5 * dpi / 72))}
+    def font(path: str, points: float) -> Any:
+        # the basic layout engine: plain Latin labels need no shaping, and it is faster
+        return ImageFont.truetype(path, round(points * dpi / 72),
+                                  layout_engine=ImageFont.Layout.BASIC)
+
+    return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5)}
+
+
+class _Clock:
+    """The line of counters above the network: the words are drawn once, the numbers each frame.
+
+    A monospaced font puts every number at a known place, so only the digits are redrawn.
+    """
+
+    FIELDS = (("t = ", 8), (" s    published ", 5), ("    delivered ", 5), ("    acked ", 5),
+              ("    dropped ", 5))
+
+    def __init__(self, font: Any, xy: tuple[float, float]) -> None:
+        from PIL import Image, ImageDraw
+
+        self.font, (self.x, self.y) = font, xy
+        self.advance = font.getlength("0")
+        words, self.ends, column = "", [], 0
+        for text, width in self.FIELDS:
+            words += text + " " * width
+            column += len(text) + width
+            self.ends.append(self.x + column * self.advance)
+        ascent, descent = font.getmetrics()
+        self.mask = Image.new("L", (round(len(words) * self.advance) + 2, ascent + descent))
+        ImageDraw.Draw(self.mask).text((0, ascent), words, fill=255, font=font, anchor="ls")
+        self.top = round(self.y - ascent)
+
+    def stamp(self, im: Any) -> None:
+        """Draw the words (the numbers come from :meth:`numbers`)."""
+        im.paste((25, 25, 25), (round(self.x), self.top), self.mask)
+
+    def numbers(self, t: float, counts: dict) -> list:
+        values = [f"{t:.2f}", *(str(counts[k]) for k in _COUNTERS)]
+        return [((end, self.y), v, "rs", self.font)
+                for end, v in zip(self.ends, values, strict=True)]
 
 
 class _Markers:
@@ -837,11 +955,3 @@ class _Markers:
 
 _COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
              "dropped": ("drop", "expire", "loss")}
-
-
-
-
-def message_events(trace: Trace, msg: int) -> list:
-    """Every event of one message, in time order (for following a message)."""
-    return [e for e in trace if e.msg == msg]
-

@@ -12,7 +12,7 @@ generator, makes every run with the same seed identical.
 >>> sim.schedule(1.0, log.append, "first")
 >>> sim.run(until=10)
 >>> log, sim.now
-(['first', 'second'], 10)
+(['first', 'second'], 10.0)
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Engine:
             self.now, _, action, args = pop(heap)  # inlined step(): this loop is the hot path
             action(*args)
         if until is not None:
-            self.now = until
+            self.now = float(until)
 
     def pending(self) -> int:
         """How many events are still waiting."""

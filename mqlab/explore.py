@@ -83,7 +83,9 @@ class Explorer(widgets.VBox):
         if not isinstance(result, Run):
             raise TypeError(f"build must return a Run or a Network, got {type(result).__name__}")
         old, self.run = self.player, result
-        self.player = Player(result, frames=self.frames, progress=self.progress)
+        # the first time, the explorer is not on screen yet: the Player shows its own bar
+        progress = self.progress if self.player is not None else "auto"
+        self.player = Player(result, frames=self.frames, progress=progress)
         self.summary.value = _summary_html(result)
         if old is not None:
             self.children = self._children()
@@ -99,7 +101,8 @@ def _check_names(build: Callable, ranges: dict) -> None:
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     for name in ranges:
         if not takes_any and name not in params:
-            raise ValueError(f"{name!r} is not a parameter of {build.__name__}(); "
+            what = getattr(build, "__name__", type(build).__name__)
+            raise ValueError(f"{name!r} is not a parameter of {what}(); "
                              f"its parameters: {list(params)}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import sys
 import time
@@ -26,6 +27,8 @@ from mqlab.draw import Scene
 from mqlab.trace import Trace
 
 __all__ = ["Progress", "frame_times", "render_frames", "save_gif", "to_html"]
+
+_page_ids = itertools.count(1)
 
 
 def trace_of(run_or_trace: Any) -> Trace:
@@ -178,8 +181,9 @@ def to_html(run_or_trace: Any, frames: int = 100, fps: float = 10, quality: int 
     scene = _scene(trace, times, **scene_options)
     jpegs = render_frames(scene, times, quality, progress, label="HTML")
     encoded = [base64.b64encode(b).decode("ascii") for b in jpegs]
-    uid = "mqlab-" + hashlib.sha1(b"".join(jpegs[:2])).hexdigest()[:10]
-    width, height = scene._size
+    # an id unique on the page (two animations in one notebook must not share one)
+    uid = f"mqlab-{hashlib.sha1(b''.join(jpegs)).hexdigest()[:10]}-{next(_page_ids)}"
+    width, height = scene.size
     return _HTML.format(
         uid=uid, width=width, height=height, last=len(jpegs) - 1, first=encoded[0],
         t0=f"{times[0]:.2f}", frames=json.dumps(encoded), times=json.dumps(

@@ -61,7 +61,9 @@ class Player(widgets.VBox):
     # -- widgets -------------------------------------------------------------------------------
     def _build_widgets(self) -> list:
         last = len(self.frames) - 1
-        self.images = [widgets.Image(value=b, format="jpeg", layout={"width": "100%"})
+        width = f"{self.scene.size[0]}px"  # its own size: sharp, and smaller if need be
+        self.images = [widgets.Image(value=b, format="jpeg",
+                                     layout={"width": width, "max_width": "100%"})
                        for b in self.frames]
         self.stack = widgets.Stack(children=self.images, selected_index=0)
         self.play = widgets.Play(min=0, max=last, step=1, interval=self._interval(1.0),

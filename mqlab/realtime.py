@@ -200,7 +200,6 @@ class TracedQueue(_Tracing, queue.Queue):
         msg = self._publish(item, may_wait=block)
         try:
             super().put(msg, block, timeout)
-            self._enqueued2(msg)
         except queue.Full:
             self._rejected(msg, "rejected")  # no room, and no more waiting
             raise
@@ -223,8 +222,6 @@ class TracedQueue(_Tracing, queue.Queue):
     # operations in exactly the order they happened
     def _put(self, item: Any) -> None:
         super()._put(item)
-
-    def _enqueued2(self, item):
         self._enqueued(item)
 
     def _get(self) -> Any:

@@ -17,8 +17,11 @@ info      extra detail: routing key, drop reason, ... ("" if none)
 Event kinds and where they happen (node -> peer):
 
 - ``publish``  producer -> broker/exchange it publishes to; info = routing key
-- ``send`` / ``arrive`` / ``loss`` / ``duplicate``  a link hop: node = sender, peer = receiver
-  for send/loss/duplicate; node = receiver, peer = sender for arrive
+- ``arrive``  the end of a trip over a link: node = receiver, peer = sender. The trip
+  started with the sender's ``publish`` (producer -> broker) or ``deliver`` (queue -> consumer);
+  ``send`` starts a trip for any other hop (traces of real systems may use it)
+- ``loss`` / ``duplicate``  a link lost the message / delivered an extra copy: node = sender,
+  peer = receiver
 - ``route``  exchange (or broker, for its default exchange) -> queue; info = routing key
 - ``enqueue``  the message enters queue ``node``
 - ``block``  queue ``node`` is full with overflow="block": the message waits for room
@@ -169,8 +172,15 @@ class Trace:
         return f"<Trace {len(self)} events over {self.duration:.3g} s>"
 
     def head(self, n: int = 10) -> str:
-        """The first ``n`` events as a small text table."""
+        """The first ``n`` events as a small text table (shows as a table in a notebook)."""
         lines = [f"{'time':>9}  {'kind':<11} {'msg':>5}  {'node':<10} {'peer':<10} info"]
         for t, kind, msg, node, peer, info in self.rows[:n]:
             lines.append(f"{t:9.4f}  {kind:<11} {msg:>5}  {node:<10} {peer:<10} {info}")
-        return "\n".join(lines)
+        return _Text("\n".join(lines))
+
+
+class _Text(str):
+    """A string that a notebook shows as its text, not as a quoted one-liner."""
+
+    def __repr__(self) -> str:
+        return str(self)

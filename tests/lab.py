@@ -102,13 +102,19 @@ class LabServer:
         sep = "&" if "?" in path else "?"
         return f"{self.base}/{path.lstrip('/')}{sep}token={self.token}"
 
-    def command(self) -> list[str]:
-        """The full command line (it also writes the Lab settings it points to)."""
-        settings = self.work / "lab-settings"
+    def write_settings(self) -> None:
+        """Lab's user settings, and a page config that skips the "is a build needed?" check
+        (it runs node at every page load)."""
         for plugin, values in LAB_SETTINGS.items():
-            file = settings / f"{plugin}.jupyterlab-settings"
+            file = self.work / "lab-settings" / f"{plugin}.jupyterlab-settings"
             file.parent.mkdir(parents=True, exist_ok=True)
             file.write_text(json.dumps(values))
+        page_config = self.work / "config" / "labconfig" / "page_config.json"
+        page_config.parent.mkdir(parents=True, exist_ok=True)
+        page_config.write_text(json.dumps({"buildCheck": False, "buildAvailable": False}))
+
+    def command(self) -> list[str]:
+        """The full command line."""
         cmd = [
             *self.base_command,
             "--no-browser",
@@ -120,7 +126,7 @@ class LabServer:
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
-            f"--LabServerApp.user_settings_dir={settings}",
+            f"--LabServerApp.user_settings_dir={self.work / 'lab-settings'}",
             f"--LabServerApp.workspaces_dir={self.work / 'lab-workspaces'}",
         ]
         if not any(arg.startswith(("--port=", "--ServerApp.port=")) for arg in cmd):
@@ -141,6 +147,7 @@ class LabServer:
             JUPYTER_PLATFORM_DIRS="1",
             PYDEVD_DISABLE_FILE_VALIDATION="1",
         )
+        self.write_settings()
         self.port = self.wanted_port or free_port()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(

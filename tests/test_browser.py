@@ -104,6 +104,7 @@ def changes(samples: list[dict], key: str) -> int:
 
 
 def test_player_plays_and_steps_back_in_jupyterlab(chromium, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     root = tmp_path / "root"
@@ -147,17 +148,24 @@ def test_player_plays_and_steps_back_in_jupyterlab(chromium, tmp_path):
             )
             assert samples[-1]["time"] > before["time"], "the time slider did not move forward"
 
-            # Pause, then one step back: the time goes back and the picture with it.
+            # Pause: the picture stops where it is.
             page.locator(".widget-play button:has(.fa-pause)").click()
-            page.wait_for_timeout(300)
-            paused = page.evaluate(PLAYER_STATE)
+            still = watch(page, 0.5)
+            assert changes(still, "time") == 0, f"still moving after Pause: {still}"
+            paused = still[-1]
+
+            # One step back: the time goes back a frame, the picture with it, and both stay.
             player.locator("button:has(.fa-step-backward)").click()
-            page.wait_for_function(
-                f"t => ({PLAYER_STATE})().time < t", arg=paused["time"], timeout=5_000
-            )
-            stepped = page.evaluate(PLAYER_STATE)
-            print(f"step back: time {paused['time']} -> {stepped['time']}")
-            assert stepped["frame"] != paused["frame"], "step back did not change the picture"
+            went_back = f"t => ({PLAYER_STATE})().time < t"
+            try:
+                page.wait_for_function(went_back, arg=paused["time"], timeout=5_000)
+            except PlaywrightTimeout:
+                pytest.fail(f"step back did not move the time slider back from {paused['time']}")
+            after = watch(page, 0.5)
+            back = [sample["time"] for sample in after]
+            print(f"step back: time {paused['time']} -> {back}")
+            assert set(back) == {paused["time"] - 1}, "step back did not stay one frame back"
+            assert after[-1]["frame"] != paused["frame"], "step back did not change the picture"
 
             shot = tmp_path / "player-screenshot.png"
             player.scroll_into_view_if_needed()

@@ -253,3 +253,23 @@ def test_charts_do_not_touch_global_matplotlib_settings(steady):
                  charts.plot_sequence):
         plot(steady)
     assert dict(matplotlib.rcParams) == before
+
+
+def test_a_broker_hands_messages_to_its_exchange_and_fanout_steps_are_drawn_in_order():
+    net = mq.Network(seed=1)
+    net.broker("hub")
+    net.exchange("hub", "news", type="fanout")
+    net.producer("editor", schedule=[0.0], exchange="news")
+    for name in ("web", "mail"):
+        net.queue("hub", name)
+        net.bind("news", name)
+        net.consumer(f"{name}-worker", queue=name, service=0.5)
+    trace = net.run().trace
+    hops, _ = charts.hops(trace, [1])
+    assert [(h.kind, h.src, h.dst) for h in hops[:4]] == [
+        ("publish", "editor", "hub"), ("exchange", "hub", "news"), ("route", "news", "web"),
+        ("route", "news", "mail")]
+    assert all(h.t0 == 0.0 for h in hops[:4])  # all at one instant ...
+    ax = charts.plot_sequence(trace)
+    starts = [a.get_path().vertices[0][1] for a in arrows(ax)[:4]]  # in data coordinates
+    assert starts == sorted(starts) and len(set(np.round(starts, 9))) == 4  # ... one below another

@@ -55,7 +55,7 @@ def networks(draw, max_brokers=2):
             kind = draw(st.sampled_from(["fifo", "priority", "sorted"]))
             opts = {
                 "kind": kind,
-                "capacity": draw(st.none() | st.integers(1, 5)),
+                "capacity": draw(st.none() | st.integers(1, 4)),
                 "overflow": draw(st.sampled_from(["drop-head", "reject-publish", "block"])),
                 "message_ttl": draw(st.none() | st.floats(0.2, 3.0)),
             }
@@ -106,9 +106,11 @@ def networks(draw, max_brokers=2):
         if ack == "manual" and draw(st.booleans()):
             opts["nack"] = draw(st.floats(0.0, 0.5))
             opts["requeue"] = draw(st.booleans())
-        if draw(st.integers(0, 3)) == 0:
-            down = draw(st.floats(0.0, until))
-            opts["crash"] = [(down, down + draw(st.floats(0.1, 5.0)))]
+        if draw(st.booleans()):
+            opts["crash"] = []
+            for _ in range(draw(st.integers(1, 2))):
+                down = draw(st.floats(0.0, until))
+                opts["crash"].append((down, down + draw(st.floats(0.1, 5.0))))
         calls.append(("consumer", (name,), opts))
         consumers.append((name, opts))
         if draw(st.booleans()):
@@ -132,7 +134,7 @@ def networks(draw, max_brokers=2):
         if target == "default":
             broker = draw(st.sampled_from(brokers))
             own = [q for q in qnames if queues[q]["broker"] == broker]
-            keys = [*own, *KEYS[:3]]
+            keys = [*own, *own, *own, "nowhere"]
         else:
             broker = exchanges[target]["broker"]
             opts["exchange"] = target

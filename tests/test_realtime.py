@@ -58,12 +58,15 @@ def check_clean_run(trace: Trace) -> None:
     assert len(metrics.latencies(trace)) == n
     assert metrics.system_throughput(trace) == pytest.approx(n / trace.duration)
 
+    # a consumer that never got a message (it can happen, when the other is quicker) is not
+    # part of the network that was seen
+    served = sorted(set(delivered_to.values()))
     roles = dict(trace.graph.nodes(data="role"))
     assert roles == {**dict.fromkeys(producer_names(), "producer"), "jobs": "queue",
-                     **dict.fromkeys(consumer_names(), "consumer")}
+                     **dict.fromkeys(served, "consumer")}
     assert trace.graph.nodes["jobs"]["capacity"] == MAXSIZE
     assert set(trace.graph.edges) == ({(p, "jobs") for p in producer_names()}
-                                      | {("jobs", c) for c in consumer_names()})
+                                      | {("jobs", c) for c in served})
 
 
 # -- threads -----------------------------------------------------------------------------------
@@ -112,6 +115,7 @@ def test_threads_every_message_enqueued_delivered_acked_once(busy_switching):
     q = run_threads(finish="ack")
     check_clean_run(q.trace)
     assert "block" in q.trace.column("kind")  # the bound was felt: producers had to wait
+    assert set(q.trace.graph.successors("jobs")) == set(consumer_names())  # both worked
 
 
 @pytest.mark.parametrize("work", [0.0, 0.0001])

@@ -29,7 +29,11 @@ class Verdict:
 
 
 def not_attempted(answer: Any) -> bool:
-    """True for the starter answers: None, ``...``, or a function that returns one of them."""
+    """True for the starter answers ``None`` and ``...``.
+
+    A check that takes a function calls it first and passes what it returned here too, so a
+    starter function that returns None also counts as not attempted.
+    """
     return answer is None or answer is Ellipsis
 
 
@@ -39,7 +43,10 @@ def verdict(ok: bool, good: str, hint: str) -> Verdict:
 
 
 def call_student(fn: Callable, *args: Any) -> tuple[Any, Verdict | None]:
-    """Call a student's function; turn an exception into a Verdict that shows it kindly."""
+    """Call a student's function: ``(result, None)``, or ``(None, verdict)`` if it raised.
+
+    Test the second item with ``is not None``: the Verdict it carries is falsy.
+    """
     try:
         return fn(*args), None
     except Exception as exc:  # noqa: BLE001 - any mistake in the answer is reported, not raised

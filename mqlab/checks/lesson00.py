@@ -1,0 +1,500 @@
+"""Checks for lesson 00, "Start here".
+
+    from mqlab.checks import lesson00 as check
+    check.ex1(count_acks)      # reading the trace: one consumer's acks before a time
+    check.ex2(mean_latency)    # publish -> ack, averaged over the acked messages
+    check.ex3(schedule_tea)    # the engine: make a log come out at the right times
+    check.ex4(my_glossary)     # optional: Chinese terms of the article -> English
+
+Each check runs your answer on cases of its own (several runs, several seeds), so an answer
+that only fits the lesson's example does not pass. It returns a :class:`~mqlab.checks.Verdict`:
+truthy when right, and a hint when not.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import statistics
+from collections.abc import Callable
+from functools import cache
+from numbers import Real
+from typing import Any
+
+from mqlab.checks import Verdict, call_student, not_attempted, verdict
+from mqlab.dist import exponential
+from mqlab.engine import Engine
+from mqlab.metrics import latencies
+from mqlab.network import Network
+from mqlab.trace import Trace
+
+__all__ = ["GLOSSARY_TERMS", "TEA_STORY", "ex1", "ex2", "ex3", "ex4"]
+
+_FORGOT_RETURN = ("Your function returned None. Write your answer in it, and don't forget "
+                  "`return`.")
+
+
+def _not_a_function(answer: Any, name: str, ex: str) -> Verdict:
+    return Verdict(False, f"Pass the function itself, without calling it: check.{ex}({name}), "
+                          f"not check.{ex}({name}(...)). You passed {_short(answer)}.")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _raised(problem: Verdict, where: str,
+            advice: str = "Call it on practice.trace to see the whole error message.") -> Verdict:
+    return Verdict(False, f"{problem.message} ({where}). {advice}")
+
+
+# -- the runs the checks use -------------------------------------------------------------------
+
+
+@cache  # the checks hand the student copies, so these stay as they are
+def _workers_run(seed: int, services: tuple[tuple[str, float], ...], rate: float,
+                 until: float, capacity: int | None = None, latency: float = 0.0,
+                 hop: float = 0.0) -> Trace:
+    """One producer -> hub -> queue "jobs" -> several consumers with random service times.
+
+    ``latency``: the producer's link to the hub; ``hop``: the links from the queue to the
+    consumers (so that deliver, arrive and start happen at different times).
+    """
+    net = Network(seed=seed)
+    net.producer("sensor", rate=rate, routing_key="jobs")
+    net.broker("hub")
+    net.queue("hub", "jobs", capacity=capacity, overflow="drop-head")
+    for name, mean in services:
+        net.consumer(name, queue="jobs", service=exponential(mean))
+        if hop:
+            net.link("jobs", name, latency=hop)
+    net.link("sensor", "hub", latency=latency)
+    return net.run(until=until, progress=False).trace
+
+
+def _copy(trace: Trace) -> Trace:
+    """A copy to hand to the student's function, so that changing it changes nothing here."""
+    out = Trace(list(trace.rows), graph=trace.graph, messages=trace.messages)
+    out.end_time = trace.end_time
+    return out
+
+
+def _times(trace: Trace, kind: str, **where: str) -> list[float]:
+    return trace.filter(kind=kind, **where).column("time")
+
+
+# -- shared by exercises 1 and 2 -----------------------------------------------------------------
+
+
+def _answers(fn: Callable, calls: list[tuple[tuple, str]],
+             problem_with: Callable[[Any], Verdict | None]) -> list | Verdict:
+    """The student's answer for each call, or a Verdict as soon as one cannot be compared."""
+    answers = []
+    for i, (args, where) in enumerate(calls):
+        got, problem = call_student(fn, *args)
+        if problem is not None:
+            return _raised(problem, f"on {where}")
+        if not_attempted(got):
+            return Verdict(None if i == 0 else False, _FORGOT_RETURN)
+        problem = problem_with(got)
+        if problem is not None:
+            return problem
+        answers.append(got)
+    return answers
+
+
+def _first_wrong(answers: list, truths: list, same: Callable[[Any, Any], bool]) -> int | None:
+    return next((i for i, (a, t) in enumerate(zip(answers, truths, strict=True))
+                 if not same(a, t)), None)
+
+
+def _diagnose(answers: list, mistakes: list[list[tuple[Any, str]]],
+              same: Callable[[Any, Any], bool], bad: int) -> str | None:
+    """The hint of the typical mistake that explains the answers.
+
+    ``mistakes[case]`` lists (value that mistake gives, hint). A mistake that gives every answer
+    is the best explanation; failing that, one that gives the first wrong answer.
+    """
+    hints = [hint for _, hint in mistakes[0]]
+    for j, hint in enumerate(hints):
+        if all(same(a, m[j][0]) for a, m in zip(answers, mistakes, strict=True)):
+            return hint
+    for value, hint in mistakes[bad]:
+        if same(answers[bad], value):
+            return hint
+    return None
+
+
+# -- exercise 1: count one consumer's acks before a time ----------------------------------------
+
+
+def _count_cases() -> list[tuple[Trace, str, float, str]]:
+    """(trace, consumer, until, description). Some windows end exactly on an ack."""
+    hop = 0.05  # seconds from the queue to a consumer: a delivery starts that long later
+    two = _workers_run(3, (("fast", 0.15), ("slow", 0.4)), 6.0, 30.0, hop=hop)
+    three = _workers_run(11, (("a", 0.3), ("b", 0.5), ("c", 0.2)), 7.0, 40.0, hop=hop)
+    cases = [
+        (two, "fast", _times(two, "ack", node="fast")[39]),  # ends on the 40th ack of "fast"
+        (two, "slow", 17.25),
+        # ends while the 21st message for "b" is on its way there: delivered, not started
+        (three, "b", _times(three, "deliver", peer="b")[20] + hop / 2),
+        (three, "c", 100.0),  # after the end of the run: every ack of "c"
+    ]
+    return [(tr, c, u, f"a run with consumers {_consumers(tr)} (consumer={c!r}, until={u:g})")
+            for tr, c, u in cases]
+
+
+def _consumers(trace: Trace) -> str:
+    names = [repr(n) for n in sorted({r[3] for r in trace.rows if r[1] == "ack"})]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _count(trace: Trace, kind: str | None = None, node: str | None = None,
+           peer: str | None = None, until: float | None = None, inclusive: bool = False) -> int:
+    return sum(
+        1 for t, k, _, nd, pr, _ in trace.rows
+        if (kind is None or k == kind) and (node is None or nd == node)
+        and (peer is None or pr == peer)
+        and (until is None or (t <= until if inclusive else t < until))
+    )
+
+
+def _count_mistakes(trace: Trace, consumer: str, until: float) -> list[tuple[int, str]]:
+    """Answers that typical mistakes give on one case, with the hint for each."""
+    return [
+        (_count(trace, "ack", consumer, until=until, inclusive=True),
+         "You counted an ack that happens exactly at `until`. The window is *before* `until`: "
+         "use `time < until`, as `range` and `trace.filter(stop=...)` do."),
+        (_count(trace, "ack", until=until),
+         "You counted the acks of every consumer. Count only those whose `node` is the "
+         "consumer you were given."),
+        (_count(trace, "ack", consumer),
+         "You counted all of this consumer's acks, also those at or after `until`. Keep only "
+         "the events with `time < until`."),
+        (_count(trace, "ack", until=until, inclusive=True),
+         "You counted the acks of every consumer (and also one exactly at `until`). Count only "
+         "the consumer's acks, strictly before `until`."),
+        (_count(trace, "deliver", peer=consumer, until=until),
+         "You counted deliveries. A message is delivered when it *starts* its trip to the "
+         "consumer; an `ack` says the consumer has *finished* it. Count `kind == 'ack'`."),
+        (_count(trace, "start", consumer, until=until),
+         "You counted `start` events: the consumer begins work then. Count `ack` events, "
+         "when it has finished."),
+        (_count(trace, None, consumer, until=until),
+         "You counted every event at the consumer (arrive, start and ack). Keep only "
+         "`kind == 'ack'`."),
+        (_count(trace, "ack", peer=consumer, until=until),
+         "For an ack, the consumer is the event's `node`; its `peer` is the queue. Compare "
+         "`node` with the consumer's name."),
+    ]
+
+
+def ex1(count_acks: Callable[[Trace, str, float], int] | None) -> Verdict:
+    """Check ``count_acks(trace, consumer, until)``: acks by ``consumer`` at times < ``until``."""
+    if not_attempted(count_acks):
+        return Verdict(None, "Write count_acks, then run this cell again.")
+    if not callable(count_acks):
+        return _not_a_function(count_acks, "count_acks", "ex1")
+    cases = _count_cases()
+    answers = _answers(count_acks, [((_copy(tr), c, u), where) for tr, c, u, where in cases],
+                       _a_count)
+    if isinstance(answers, Verdict):
+        return answers
+    truths = [_count(tr, "ack", c, until=u) for tr, c, u, _ in cases]
+    mistakes = [_count_mistakes(tr, c, u) for tr, c, u, _ in cases]
+    bad = _first_wrong(answers, truths, operator.eq)
+    if bad is None:
+        return Verdict(True, "count_acks gives the right count on every run we tried. "
+                             "`len(trace.filter(kind='ack', node=consumer, stop=until))` "
+                             "is a one-line way to say the same.")
+    _, consumer, until, where = cases[bad]
+    return Verdict(False, _diagnose(answers, mistakes, operator.eq, bad) or (
+        f"On {where} you returned {answers[bad]}, but {truths[bad]} acks by {consumer!r} "
+        f"happen before t = {until:g} s."))
+
+
+def _a_count(got: Any) -> Verdict | None:
+    if isinstance(got, Trace):
+        return Verdict(False, f"You returned a Trace of {len(got)} events. Return how many "
+                              "there are: `len(...)` of it.")
+    if isinstance(got, (list, tuple, set, dict)):
+        return Verdict(False, f"You returned a {type(got).__name__} of {len(got)} items. "
+                              "Return a number: how many acks.")
+    if isinstance(got, bool) or not isinstance(got, Real):
+        return Verdict(False, f"Return a whole number (how many acks), not {_short(got)}.")
+    return None
+
+
+# -- exercise 2: mean latency, publish -> ack ---------------------------------------------------
+
+
+def _latency_cases() -> list[tuple[Trace, str]]:
+    return [
+        # overloaded: the run ends with many messages still waiting, never acked
+        (_workers_run(5, (("worker", 0.25),), 5.0, 20.0, latency=0.05),
+         "a run with one consumer that cannot keep up"),
+        # two consumers overtake each other; a small queue drops messages on the way
+        (_workers_run(8, (("fast", 0.1), ("slow", 0.6)), 9.0, 25.0, capacity=4,
+                      latency=0.02, hop=0.01),
+         "a run with two consumers and a queue that drops messages"),
+        (_workers_run(2, (("w1", 0.2), ("w2", 0.3), ("w3", 0.25)), 8.0, 30.0, latency=0.1,
+                      hop=0.03), "a run with three consumers"),
+    ]
+
+
+def _first(trace: Trace, kind: str) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for t, k, m, *_ in trace.rows:
+        if k == kind and m not in out:
+            out[m] = t
+    return out
+
+
+def _mean(xs: list[float]) -> float:
+    return statistics.fmean(xs) if xs else math.nan
+
+
+def _latency_mistakes(trace: Trace) -> list[tuple[float, str]]:
+    acked = _first(trace, "ack")
+    lat = latencies(trace)
+
+    def from_kind(kind: str) -> float:
+        began = _first(trace, kind)
+        return _mean([t - began[m] for m, t in acked.items() if m in began])
+
+    published = [r[0] for r in trace.rows if r[1] == "publish"]
+    ack_times = [r[0] for r in trace.rows if r[1] == "ack"]
+    return [
+        (from_kind("deliver"),
+         "You started the clock at `deliver`. That leaves out the time the message waited in "
+         "the queue, which is often most of it. Start at `publish`."),
+        (from_kind("enqueue"),
+         "You started the clock when the message reached the broker (`arrive` or `enqueue`). "
+         "Latency starts when the producer publishes: the trip over the link counts too."),
+        (from_kind("start"),
+         "That is the mean *processing* time (start -> ack). Latency runs from `publish` to "
+         "`ack`, so it includes the trip and the wait in the queue."),
+        (sum(lat) / len(published),
+         "You divided by every published message. Some were never acked (dropped, or still "
+         "waiting when the run ended): average over the acked messages only."),
+        (_mean([b - a for a, b in zip(published, ack_times, strict=False)]),
+         "You paired the n-th publish with the n-th ack. Messages overtake each other and some "
+         "are dropped, so pair them by message id (the `msg` column)."),
+        (statistics.median(lat), "That is the median. The mean is the sum divided by the count."),
+        (sum(lat), "That is the total. Divide it by how many messages were acked."),
+        (1000 * _mean(lat), "That looks like milliseconds. Times in a Trace are in seconds."),
+    ]
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def ex2(mean_latency: Callable[[Trace], float] | None) -> Verdict:
+    """Check ``mean_latency(trace)``: mean of (first ack - publish) over the acked messages."""
+    if not_attempted(mean_latency):
+        return Verdict(None, "Write mean_latency, then run this cell again.")
+    if not callable(mean_latency):
+        return _not_a_function(mean_latency, "mean_latency", "ex2")
+    cases = _latency_cases()
+    answers = _answers(mean_latency, [((_copy(tr),), where) for tr, where in cases],
+                       _a_number)
+    if isinstance(answers, Verdict):
+        return answers
+    truths = [_mean(latencies(tr)) for tr, _ in cases]
+    bad = _first_wrong(answers, truths, _close)
+    if bad is None:
+        return Verdict(True, "mean_latency is right on every run we tried. "
+                             "`mq.metrics.latencies(trace)` gives the list of these latencies "
+                             "(lesson 06 uses it a lot).")
+    mistakes = [_latency_mistakes(tr) for tr, _ in cases]
+    return Verdict(False, _diagnose(answers, mistakes, _close, bad) or (
+        f"On {cases[bad][1]} you returned {answers[bad]:.4f} s, but the mean latency is "
+        f"{truths[bad]:.4f} s."))
+
+
+def _a_number(got: Any) -> Verdict | None:
+    if isinstance(got, (list, tuple)):
+        return Verdict(False, f"You returned a {type(got).__name__} of {len(got)} values. "
+                              "Return one number: their mean.")
+    if isinstance(got, bool) or not isinstance(got, Real):
+        return Verdict(False, f"Return a number of seconds, not {_short(got)}.")
+    return None
+
+
+# -- exercise 3: the engine --------------------------------------------------------------------
+
+TEA_STORY = [
+    (0.0, "fill the kettle"),
+    (0.5, "switch the kettle on"),
+    (3.5, "the water boils"),
+    (3.5, "pour the water"),
+    (6.5, "take the tea bag out"),
+]
+"""The log that ``schedule_tea`` should produce: (time in seconds, what happens)."""
+
+_TEA_UNTIL = 60.0  # the check runs the engine this long (so a loop that never stops ends)
+
+
+class _WatchedLog(list):
+    """A list that also remembers the engine's clock at each write."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine, self.written_at = engine, []
+
+    def append(self, item: Any) -> None:
+        self.written_at.append(self.engine.now)
+        super().append(item)
+
+    def extend(self, items: Any) -> None:
+        for item in items:
+            self.append(item)
+
+    def __iadd__(self, items: Any) -> _WatchedLog:
+        self.extend(items)
+        return self
+
+    def insert(self, index: int, item: Any) -> None:
+        self.written_at.insert(index, self.engine.now)
+        super().insert(index, item)
+
+
+def _entries(log: list) -> list[tuple[float, str]] | None:
+    """The log as (time, text) pairs, or None when its rows do not look like that."""
+    out = []
+    for row in log:
+        if not (isinstance(row, (tuple, list)) and len(row) == 2):
+            return None
+        t, text = row
+        if isinstance(t, bool) or not isinstance(t, Real) or not isinstance(text, str):
+            return None
+        out.append((float(t), text))
+    return out
+
+
+def _tea_hint(entries: list[tuple[float, str]]) -> str:
+    want_texts = [text for _, text in TEA_STORY]
+    got_texts = [text for _, text in entries]
+    missing = [t for t in want_texts if t not in got_texts]
+    extra = [t for t in got_texts if t not in want_texts]
+    if missing or extra or len(got_texts) != len(want_texts):
+        bits = []
+        if missing:
+            bits.append("missing: " + ", ".join(repr(t) for t in missing))
+        if extra:
+            bits.append("not in the story: " + ", ".join(repr(t) for t in extra))
+        if not bits:
+            bits.append(f"{len(got_texts)} entries instead of {len(want_texts)}: "
+                        "is something scheduled twice?")
+        return ("The log does not tell the story: " + "; ".join(bits) + ". Copy the texts "
+                "exactly from check.TEA_STORY.")
+    want_time = dict((text, t) for t, text in TEA_STORY)
+    for t, text in entries:
+        if not math.isclose(t, want_time[text], abs_tol=1e-9):
+            late = t - want_time[text]
+            return (f"{text!r} happened at t = {t:g} s; it should happen at "
+                    f"t = {want_time[text]:g} s ({abs(late):g} s too "
+                    f"{'late' if late > 0 else 'early'}). Remember that "
+                    "engine.schedule(delay, ...) counts from engine.now, the moment schedule "
+                    "is called: inside an event that is later than 0. "
+                    "engine.at(time, ...) takes the time on the clock instead.")
+    return ("Every event happens at the right time, but two at t = 3.5 s come out in the "
+            "wrong order. Events at the same time run in the order they were *scheduled*: "
+            "schedule 'the water boils' before 'pour the water'.")
+
+
+def ex3(schedule_tea: Callable[[Engine, list], Any] | None) -> Verdict:
+    """Check ``schedule_tea(engine, log)``: once the engine runs, ``log == TEA_STORY``."""
+    if not_attempted(schedule_tea):
+        return Verdict(None, "Write schedule_tea, then run this cell again.")
+    if not callable(schedule_tea):
+        return _not_a_function(schedule_tea, "schedule_tea", "ex3")
+    engine = Engine(seed=0)
+    log = _WatchedLog(engine)
+    _, problem = call_student(schedule_tea, engine, log)
+    if problem is not None:
+        return _raised(problem, "when called with a fresh Engine and an empty log",
+                       "Run the try-it cell above to see the whole error message.")
+    if engine.pending() == 0 and not log:
+        return Verdict(None, "Nothing is scheduled yet on the engine your function was given "
+                             "(use its `engine` and `log` parameters, not ones from other "
+                             "cells).")
+    if log and engine.pending() == 0 and engine.now == 0:
+        return Verdict(False, "Your function wrote the log itself and scheduled nothing. Let "
+                              "the engine do it: schedule events that write to the log when "
+                              "their time comes.")
+    _, problem = call_student(engine.run, _TEA_UNTIL)
+    if problem is not None:
+        return _raised(problem, "while the engine ran the events your function scheduled",
+                       "Run the try-it cell above to see the whole error message.")
+    entries = _entries(log)
+    if entries is None:
+        return Verdict(False, f"Each log entry should be a pair (time, text), like "
+                              f"{TEA_STORY[0]!r}; your log starts with {_short(list(log)[:2])}."
+                              " The note(engine, log, text) function writes such pairs.")
+    for (t, text), clock in zip(entries, log.written_at, strict=False):
+        if not math.isclose(t, clock, abs_tol=1e-9):
+            return Verdict(False, f"{text!r} was written into the log at t = {clock:g} s but "
+                                  f"says t = {t:g} s. Don't type the times yourself: write "
+                                  "engine.now when the event runs, as note() does.")
+    ok = len(entries) == len(TEA_STORY) and all(
+        text == want_text and math.isclose(t, want_t, abs_tol=1e-9)
+        for (t, text), (want_t, want_text) in zip(entries, TEA_STORY, strict=True))
+    return verdict(ok, "The engine tells the tea story at the right times, in the right order.",
+                   _tea_hint(entries))
+
+
+# -- exercise 4 (optional): the article's words ------------------------------------------------
+
+GLOSSARY_TERMS = {
+    "消息": ("message",),
+    "队列": ("queue",),
+    "代理": ("broker", "agent", "message broker"),
+    "异步通信": ("asynchronous communication", "async communication"),
+    "生产者-消费者": ("producer consumer", "producer consumer model", "producer consumer pattern"),
+    "发布-订阅": ("publish subscribe", "pub sub", "publish subscribe model"),
+    "吞吐量": ("throughput",),
+    "延迟": ("latency", "delay"),
+    "队列长度": ("queue length", "queue size", "length of queue", "length of the queue"),
+}
+"""The terms ex4 asks about, and the English answers it accepts."""
+
+
+def _normal(text: str) -> str:
+    for dash in "-‐‑–—/_":
+        text = text.replace(dash, " ")
+    return " ".join(text.lower().split())
+
+
+def ex4(glossary: dict | None) -> Verdict:
+    """Check a dict {Chinese term: English term} for the terms in ``GLOSSARY_TERMS``."""
+    if not_attempted(glossary):
+        return Verdict(None, "Fill in the dict, then run this cell again.")
+    if not isinstance(glossary, dict):
+        return Verdict(False, f"Pass a dict {{Chinese term: English term}}, not "
+                              f"{_short(glossary)}.")
+    if all(not_attempted(v) for v in glossary.values()):
+        return Verdict(None, "Replace each ... with the English term, then run this cell again.")
+    missing = [k for k in GLOSSARY_TERMS if k not in glossary]
+    if missing:
+        return Verdict(False, "The dict lacks " + ", ".join(missing) + ". Keep every key of "
+                              "the starter dict.")
+    unanswered = [k for k in GLOSSARY_TERMS if not_attempted(glossary[k])]
+    not_text = [k for k in GLOSSARY_TERMS if k not in unanswered
+                and not isinstance(glossary[k], str)]
+    if not_text:
+        return Verdict(False, "Answer with text (a string in quotes) for " + ", ".join(not_text)
+                              + ".")
+    wrong = [k for k in GLOSSARY_TERMS if k not in unanswered
+             and _normal(glossary[k]) not in GLOSSARY_TERMS[k]]
+    right = len(GLOSSARY_TERMS) - len(wrong) - len(unanswered)
+    if not wrong and not unanswered:
+        return Verdict(True, f"All {right} terms matched.")
+    bits = [f"{right} of {len(GLOSSARY_TERMS)} right."]
+    if wrong:
+        bits.append("Look again at " + ", ".join(wrong) + ".")
+    if unanswered:
+        bits.append("Still to answer: " + ", ".join(unanswered) + ".")
+    return Verdict(False, " ".join(bits))

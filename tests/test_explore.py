@@ -1,0 +1,106 @@
+"""explore(): parameters become controls; changing one re-runs the model."""
+
+import ipywidgets as widgets
+import matplotlib
+import pytest
+
+import mqlab as mq
+from mqlab.explore import explore
+from mqlab.player import Player
+
+matplotlib.use("Agg")
+
+
+class Model:
+    """A producer, a bounded queue and some consumers; counts how often it is built."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, rate=4, overflow="drop-head", consumers=1, lossy=False, service=0.4):
+        self.calls.append({"rate": rate, "overflow": overflow, "consumers": consumers,
+                           "lossy": lossy, "service": service})
+        net = mq.Network(seed=1)
+        net.producer("p", rate=rate, routing_key="jobs")
+        net.broker("hub")
+        net.queue("hub", "jobs", capacity=4, overflow=overflow)
+        for i in range(consumers):
+            net.consumer(f"c{i}", queue="jobs", service=service)
+        net.link("p", "hub", latency=0.1, loss=0.2 if lossy else 0.0)
+        return net
+
+
+def small(build, **ranges):
+    return explore(build, until=6, frames=4, **ranges)
+
+
+def test_each_kind_of_range_becomes_its_control():
+    ex = small(Model(), rate=(1, 20, 1), overflow=["drop-head", "reject-publish", "block"],
+               consumers=(1, 4), lossy=False, service=(0.1, 1.0))
+    c = ex.controls
+    assert isinstance(c["rate"], widgets.IntSlider) and (c["rate"].min, c["rate"].max) == (1, 20)
+    assert isinstance(c["overflow"], widgets.Dropdown)
+    assert isinstance(c["lossy"], widgets.Checkbox) and c["lossy"].value is False
+    assert isinstance(c["service"], widgets.FloatSlider)
+    assert c["service"].step == pytest.approx(0.009)
+    assert all(not getattr(w, "continuous_update", False) for w in c.values())
+
+
+def test_controls_start_at_the_defaults_of_build():
+    ex = small(Model(), rate=(1, 20), overflow=["reject-publish", "drop-head"], service=(0.1, 1.0))
+    assert ex.params == {"rate": 4, "overflow": "drop-head", "service": 0.4}
+
+
+def test_changing_a_control_runs_the_model_again_and_refreshes_the_player():
+    model = Model()
+    ex = small(model, rate=(1, 20, 1), consumers=(1, 4))
+    assert len(model.calls) == 1 and ex.runs == 1
+    player, summary = ex.player, ex.summary.value
+    assert isinstance(player, Player) and ex.children[2] is player
+
+    ex.controls["rate"].value = 15
+    assert len(model.calls) == 2
+    assert model.calls[-1] == {"rate": 15, "overflow": "drop-head", "consumers": 1,
+                               "lossy": False, "service": 0.4}
+    assert ex.player is not player and ex.children[2] is ex.player
+    assert ex.summary.value != summary
+    published = sum(1 for r in ex.run.trace.rows if r[1] == "publish")
+    assert f"published {published}" in ex.summary.value
+
+    ex.controls["consumers"].value = 3
+    assert model.calls[-1]["consumers"] == 3
+    assert {"c0", "c1", "c2"} <= set(ex.run.graph)
+
+
+def test_an_error_while_re_running_is_shown_and_the_last_run_kept():
+    def build(rate=2, fail=False):
+        if fail:
+            raise ValueError("rate too silly")
+        return Model()(rate=rate).run(until=3)  # a Run is fine too
+
+    ex = small(build, rate=(1, 5), fail=False)
+    player = ex.player
+    ex.controls["fail"].value = True
+    assert "rate too silly" in ex.summary.value
+    assert ex.player is player
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ({"speed": (1, 5)}, "'speed' is not a parameter"),
+    ({"rate": (5, 1)}, "rate: a range needs low < high"),
+    ({"rate": (1, 5, 0)}, "rate: the step must be > 0"),
+    ({"rate": (1, "x")}, "rate: a range must hold numbers"),
+    ({"overflow": []}, "overflow: a list of choices must not be empty"),
+    ({"rate": "fast"}, "rate: use"),
+    ({"rate": (1, 2, 3, 4)}, "rate: use"),
+])
+def test_bad_parameters_and_ranges_are_refused_by_name(ranges, message):
+    model = Model()
+    with pytest.raises(ValueError, match=message):
+        explore(model, **ranges)
+    assert model.calls == []  # refused before running anything
+
+
+def test_build_must_return_a_run_or_a_network():
+    with pytest.raises(TypeError, match="Run or a Network"):
+        explore(lambda rate=1: 42, rate=(1, 3))
