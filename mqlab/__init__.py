@@ -19,6 +19,7 @@ from mqlab.engine import Engine
 from mqlab.message import Message
 from mqlab.network import Network
 from mqlab.queues import FifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, SortedQueue
+from mqlab.realtime import TracedAsyncQueue, TracedQueue
 from mqlab.routing import topic_matches
 from mqlab.run import Run, Summary
 from mqlab.trace import Event, Trace
@@ -37,6 +38,8 @@ __all__ = [
     "SortedQueue",
     "Summary",
     "Trace",
+    "TracedAsyncQueue",
+    "TracedQueue",
     "choice",
     "dist",
     "exponential",

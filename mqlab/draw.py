@@ -160,11 +160,11 @@ def draw_network(trace_or_graph: Trace | nx.DiGraph, ax: Axes | None = None,
     :class:`~mqlab.Network`. Returns the Axes (a new pyplot figure's when ``ax`` is None).
     """
     graph = _graph_of(trace_or_graph)
+    pos = layout(graph) if pos is None else pos
     if ax is None:  # a new figure through pyplot, so that a notebook shows it
         import matplotlib.pyplot as plt
 
-        ax = plt.figure(figsize=(9.6, 4.4)).add_subplot()
-    pos = layout(graph) if pos is None else pos
+        ax = plt.figure(figsize=(9.6, 0.5 * _network_rows(pos) + 0.4)).add_subplot()
     _frame_axes(ax, pos)
     for u, v, kind in graph.edges(data="kind"):
         _draw_edge(ax, graph, pos, u, v, kind)

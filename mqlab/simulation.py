@@ -397,12 +397,12 @@ class Simulation:
         delay = 0.0
         if c is not None:  # the reply travels back the way the request came
             delay = c.latency(self.rng) + p.latency(self.rng)
-        self.schedule(delay, self.reply, p, msg.id, outcome)
+        self.schedule(delay, self.reply, p, msg.id, outcome, c.name if c else "")
 
-    def reply(self, p: _Producer, mid: int, outcome: str) -> None:
+    def reply(self, p: _Producer, mid: int, outcome: str, sender: str) -> None:
         if p.awaiting != mid:
             return
-        self.record(self.engine.now, "reply", mid, p.name, "", outcome)
+        self.record(self.engine.now, "reply", mid, p.name, sender, outcome)
         p.awaiting = 0
         self.resume(p)
 

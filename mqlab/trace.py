@@ -34,7 +34,8 @@ Event kinds and where they happen (node -> peer):
 - ``start``  consumer ``node`` starts processing it
 - ``ack`` / ``nack``  consumer ``node`` finished it (ack) or failed it (nack); peer = queue
 - ``requeue``  it goes back into queue ``node``
-- ``reply``  the answer to a synchronous request reaches producer ``node``
+- ``reply``  the answer to a synchronous request reaches producer ``node`` from ``peer`` (the
+  consumer that acked it; "" when the broker answers that it was dropped); info = outcome
 - ``crash`` / ``recover``  node ``node`` goes down / comes back (msg = 0)
 
 >>> t = Trace()
