@@ -39,6 +39,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from mqlab import metrics
 from mqlab.trace import Trace
@@ -624,7 +625,7 @@ class Scene:
     def _draw_charts(self) -> None:
         """Queue length and throughput of the busiest queues, over the whole run."""
         ax_len, ax_tp = self.chart_axes
-        tr, end = self.trace, max(self.trace.duration, 1e-9)
+        tr, end = self.trace, self.trace.duration or 1.0
         busiest = self.main_queues()
         acks = sum(1 for r in tr.rows if r[1] == "ack")
         # throughput is counted in windows that hold about ten acks each (5 to 40 windows)
@@ -642,7 +643,8 @@ class Scene:
             ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q)
         for a, ylabel in ((ax_len, "queue length\n(messages)"), (ax_tp, "throughput\n(acks/s)")):
             a.set_xlim(0, end)
-            a.set_ylim(bottom=0)
+            a.set_ylim(0, max(a.get_ylim()[1], 1.0))  # an idle run still gets a sane scale
+            a.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=a is ax_len))
             a.set_xlabel("time (s)", fontsize=8, labelpad=1)
             a.set_ylabel(ylabel, fontsize=8)
             a.tick_params(labelsize=7)
@@ -731,7 +733,8 @@ class Scene:
         for artist in (self._pulse_lines, *self._boxes.lines, self._down, *self._dots.lines,
                        *filter(None, self._covers), self._drops, self._dead, self._ring,
                        *self._cursors):
-            artist.axes.draw_artist(artist)
+            if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
+                artist.axes.draw_artist(artist)
 
     def _update_pulses(self, t: float) -> None:
         """Light up the edges that carried a message in the last ``fade`` seconds."""
@@ -899,6 +902,14 @@ def _fonts(dpi: int) -> dict:
                                   layout_engine=ImageFont.Layout.BASIC)
 
     return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5)}
+
+
+def _shows_something(artist: Any) -> bool:
+    if isinstance(artist, Line2D):
+        return len(artist.get_xdata()) > 0
+    if isinstance(artist, LineCollection):
+        return len(artist.get_segments()) > 0
+    return len(artist.get_offsets()) > 0
 
 
 class _Clock:

@@ -91,6 +91,9 @@ class Explorer(widgets.VBox):
             self.children = self._children()
             old.close()
 
+    def __repr__(self) -> str:
+        return f"<Explorer of {', '.join(self.controls)}: {self.runs} runs so far>"
+
     def _children(self) -> list:
         box = widgets.HBox(list(self.controls.values()), layout={"flex_flow": "row wrap"})
         return [box, self.progress, self.player, self.summary]

@@ -42,10 +42,16 @@ def trace_of(run_or_trace: Any) -> Trace:
 
 
 def frame_times(duration: float, frames: int) -> np.ndarray:
-    """``frames`` evenly spaced times from 0 to ``duration`` seconds, both ends included."""
+    """``frames`` evenly spaced times from 0 to ``duration`` seconds, both ends included.
+
+    A run that lasted no time at all has a single frame.
+
+    >>> frame_times(2.0, 5).tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+    """
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise ValueError(f"frames must be an int >= 1, got {frames!r}")
-    return np.linspace(0.0, max(duration, 0.0), frames)
+    return np.linspace(0.0, duration, frames) if duration > 0 else np.zeros(1)
 
 
 class Progress:

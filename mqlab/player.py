@@ -48,7 +48,8 @@ class Player(widgets.VBox):
             raise ValueError(f"fps must be > 0, got {fps!r}")
         self.trace = trace_of(run_or_trace)
         self.frame_times = frame_times(self.trace.duration, frames)
-        step = self.frame_times[1] - self.frame_times[0] if frames > 1 else 1.0
+        times = self.frame_times
+        step = times[1] - times[0] if len(times) > 1 else 1.0
         scene_options.setdefault("fade", 3 * step)  # a drop mark lasts three frames
         self.scene = Scene(self.trace, follow=follow, **scene_options)
         self.fps, self.quality, self._progress = fps, quality, progress
@@ -172,6 +173,11 @@ class Player(widgets.VBox):
                   *self.children]:
             w.close()
         super().close()
+
+    def __repr__(self) -> str:
+        # short and stable: a notebook's saved text output must not hold the frames' bytes
+        return (f"<Player: {len(self.frame_times)} frames of a run of "
+                f"{self.trace.duration:g} s>")
 
     # -- text panels ---------------------------------------------------------------------------
     def _show_text(self, index: int) -> None:

@@ -20,6 +20,16 @@ def skip_or_fail(reason: str, require_var: str) -> None:
 
 # --- real browser ---------------------------------------------------------------------------
 
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
@@ -39,3 +49,17 @@ def chromium() -> str:
             "the playwright package is missing (pip install -e '.[test]')", "MQLAB_REQUIRE_BROWSER"
         )
     return path
+
+
+@pytest.fixture
+def browser(chromium):
+    """A headless Chromium driven by Playwright (closed after the test)."""
+    from playwright.sync_api import Error, sync_playwright
+
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        except Error as exc:
+            skip_or_fail(f"Chromium ({chromium}) does not start: {exc}", "MQLAB_REQUIRE_BROWSER")
+        yield browser
+        browser.close()
