@@ -483,7 +483,18 @@ class Scene:
     dots, refills the queue trays and fades the marks, then blits them over a saved copy of the
     background. ``metrics=True`` adds queue-length and throughput charts with a time cursor.
     ``color_by``: "auto", "priority", "key" (routing key) or None. ``fade``: seconds a drop
-    mark stays visible. ``follow``: a message id to ring wherever it is.
+    mark stays visible. ``follow``: a message id to ring wherever it is. ``size``: inches
+    (default: 9.6 wide, as tall as the network needs).
+
+    >>> import mqlab as mq
+    >>> net = mq.Network(seed=1)
+    >>> net.producer("p", schedule=[0.0, 0.0, 0.0], routing_key="jobs")
+    >>> net.broker("hub"); net.queue("hub", "jobs"); net.consumer("c", queue="jobs", service=1)
+    >>> scene = Scene(net.run(until=3), metrics=False)
+    >>> state = scene.snapshot(0.5)
+    >>> state.serving, state.queues
+    ({'c': [1]}, {'jobs': [2, 3]})
+    >>> scene.save("frame.png", 0.5)   # doctest: +SKIP
     """
 
     def __init__(self, trace: Any, *, metrics: bool = True, color_by: str | None = "auto",
@@ -566,8 +577,11 @@ class Scene:
         self.slot = TRAY_WIDTH / (self.slots + _COUNT_SLOTS)
         box_pixels = min(self.slot * unit[0], TRAY_HEIGHT * unit[1]) * 0.8
         self.box_points = box_pixels * 72 / self.figure.dpi
+        self._number_the_tables()
+
+    def _number_the_tables(self) -> None:
+        """Edges, queues and places of the picture, by number: per frame, numpy needs no names."""
         tl = self.timeline
-        # edges, queues and places on the picture are looked up by number, not by name
         self._edges = list(self.graph.edges)
         code = {e: i for i, e in enumerate(self._edges)}
         ends = np.array([np.concatenate(self.edge_ends[e]) for e in self._edges]).reshape(-1, 4)

@@ -32,24 +32,40 @@ __all__ = ["Explorer", "explore"]
 
 
 def explore(build: Callable[..., Any], until: float | None = 30.0, frames: int = 120,
-            **ranges: Any) -> Explorer:
+            progress: bool = True, **ranges: Any) -> Explorer:
     """Controls for ``build``'s parameters, plus a Player that re-runs on every change.
 
     ``until``: seconds to simulate when ``build`` returns a Network. ``frames``: frames per
     animation (fewer than the Player's default, so that a change shows up quickly).
+    ``progress=False`` hides the progress bar. A name in ``ranges`` that ``build`` does not
+    take, or a bad range, raises ValueError.
+
+    >>> def shop(rate=5.0, overflow="drop-head"):
+    ...     net = Network(seed=1)
+    ...     net.producer("till", rate=rate, routing_key="orders")
+    ...     net.broker("hub")
+    ...     net.queue("hub", "orders", capacity=5, overflow=overflow)
+    ...     net.consumer("clerk", queue="orders", service=0.3)
+    ...     return net
+    >>> ex = explore(shop, until=10, frames=5, progress=False, rate=(1.0, 10.0),
+    ...              overflow=["drop-head", "reject-publish"])
+    >>> ex.controls["rate"].value = 8.0   # runs the model again
+    >>> ex.runs, ex.params
+    (2, {'rate': 8.0, 'overflow': 'drop-head'})
     """
-    return Explorer(build, until=until, frames=frames, **ranges)
+    return Explorer(build, until=until, frames=frames, progress=progress, **ranges)
 
 
 class Explorer(widgets.VBox):
     """The widget :func:`explore` returns: ``controls``, ``summary``, ``player``, ``run``."""
 
     def __init__(self, build: Callable[..., Any], until: float | None = 30.0,
-                 frames: int = 120, **ranges: Any) -> None:
+                 frames: int = 120, progress: bool = True, **ranges: Any) -> None:
         if not callable(build):
             raise TypeError(f"build must be a function returning a Run or a Network, got {build!r}")
         _check_names(build, ranges)
         self.build, self.until, self.frames = build, until, frames
+        self.show_progress = progress
         self.controls = {name: _control(name, spec, _default(build, name))
                          for name, spec in ranges.items()}
         self.summary = widgets.HTML()
@@ -84,7 +100,8 @@ class Explorer(widgets.VBox):
             raise TypeError(f"build must return a Run or a Network, got {type(result).__name__}")
         old, self.run = self.player, result
         # the first time, the explorer is not on screen yet: the Player shows its own bar
-        progress = self.progress if self.player is not None else "auto"
+        progress = (False if not self.show_progress else
+                    self.progress if self.player is not None else "auto")
         self.player = Player(result, frames=self.frames, progress=progress)
         self.summary.value = _summary_html(result)
         if old is not None:

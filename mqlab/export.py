@@ -121,19 +121,24 @@ def render_frames(scene: Scene, times: Sequence[float], quality: int = 80,
     ``progress``: "auto" (a bar only if it takes more than a second), False, or an
     ``ipywidgets.IntProgress`` to drive.
     """
+    return _each_time(times, lambda t: scene.jpeg(t, quality), progress, label)
+
+
+def _each_time(times: Sequence[float], make: Any, progress: Any, label: str) -> list:
+    """``[make(t) for t in times]``, with a progress bar when that is slow."""
     bar = None
     if progress is not False:
         bar = Progress(len(times), label, widget=None if progress == "auto" else progress)
-    frames = []
+    out = []
     try:
         for i, t in enumerate(times):
-            frames.append(scene.jpeg(float(t), quality))
+            out.append(make(float(t)))
             if bar is not None:
                 bar.update(i + 1)
     finally:
         if bar is not None:
             bar.close()
-    return frames
+    return out
 
 
 def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float = 10,
@@ -142,6 +147,9 @@ def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float 
 
     ``frames`` evenly spaced times, shown at ``fps`` frames per second, looping. Options such
     as ``color_by`` or ``metrics`` go to :class:`~mqlab.draw.Scene`.
+
+    >>> save_gif(run, "images/fanout.gif", frames=80)   # doctest: +SKIP
+    PosixPath('images/fanout.gif')
     """
     from PIL import Image
 
@@ -150,16 +158,13 @@ def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float 
         raise ValueError(f"fps must be > 0, got {fps!r}")
     times = frame_times(trace.duration, frames)
     scene = _scene(trace, times, dpi=dpi, **scene_options)
-    bar = Progress(len(times), "GIF") if progress is not False else None
-    images = []
-    for i, t in enumerate(times):
+
+    def frame(t: float) -> Any:
         # one small palette per frame: GIF allows 256 colours, these pictures need far fewer
-        images.append(scene.image(float(t)).quantize(colors=96, method=Image.Quantize.FASTOCTREE,
-                                                     dither=Image.Dither.NONE))
-        if bar is not None:
-            bar.update(i + 1)
-    if bar is not None:
-        bar.close()
+        return scene.image(t).quantize(colors=96, method=Image.Quantize.FASTOCTREE,
+                                       dither=Image.Dither.NONE)
+
+    images = _each_time(times, frame, progress, "GIF")
     path = Path(path)
     images[0].save(path, save_all=True, append_images=images[1:], loop=0,
                    duration=round(1000 / fps), optimize=False)
@@ -179,6 +184,8 @@ def to_html(run_or_trace: Any, frames: int = 100, fps: float = 10, quality: int 
 
     Works offline and without a kernel: write it to a ``.html`` file or show it with
     ``IPython.display.HTML``. Buttons: step back, play/pause, step forward; a time slider.
+
+    >>> Path("run.html").write_text(to_html(run, frames=60))   # doctest: +SKIP
     """
     trace = trace_of(run_or_trace)
     if not fps > 0:

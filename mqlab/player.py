@@ -176,8 +176,9 @@ class Player(widgets.VBox):
 
     def __repr__(self) -> str:
         # short and stable: a notebook's saved text output must not hold the frames' bytes
-        return (f"<Player: {len(self.frame_times)} frames of a run of "
-                f"{self.trace.duration:g} s>")
+        if not hasattr(self, "images"):
+            return "<Player (not built)>"
+        return f"<Player: {len(self.images)} frames of a run of {self.trace.duration:g} s>"
 
     # -- text panels ---------------------------------------------------------------------------
     def _show_text(self, index: int) -> None:

@@ -31,7 +31,7 @@ class Model:
 
 
 def small(build, **ranges):
-    return explore(build, until=6, frames=4, **ranges)
+    return explore(build, until=6, frames=4, progress=False, **ranges)
 
 
 def test_each_kind_of_range_becomes_its_control():
@@ -70,6 +70,7 @@ def test_changing_a_control_runs_the_model_again_and_refreshes_the_player():
     ex.controls["consumers"].value = 3
     assert model.calls[-1]["consumers"] == 3
     assert {"c0", "c1", "c2"} <= set(ex.run.graph)
+    assert repr(ex) == "<Explorer of rate, consumers: 3 runs so far>"
 
 
 def test_an_error_while_re_running_is_shown_and_the_last_run_kept():

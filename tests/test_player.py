@@ -124,3 +124,8 @@ def test_run_play_returns_a_player_and_leaves_no_thread_behind(run):
     assert isinstance(p, Player) and len(p.frames) == 4
     p.close()
     assert threading.active_count() == threads
+
+
+def test_the_text_repr_is_short_and_holds_no_image_bytes(player):
+    assert repr(player) == "<Player: 21 frames of a run of 10 s>"
+    assert player._repr_mimebundle_()["text/plain"] == repr(player)

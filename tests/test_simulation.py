@@ -407,6 +407,71 @@ def test_capacity_counts_ready_messages_only():
         ("deliver", 1), ("deliver", 2), ("drop", 4)]
 
 
+def test_a_queue_pushed_past_capacity_by_requeues_drops_heads_until_there_is_room():
+    net = point_to_point(capacity=1)
+    net.consumer("w", queue="jobs", service=5.0, prefetch=2, crash=[(1.0, 3.0)])
+    net.producer("p", schedule=[0.0, 0.0, 0.0, 1.5], routing_key="jobs")
+    run = net.run(until=4)
+    # the crash puts 1 and 2 back in front of 3: three ready messages in a queue of one
+    assert log(run, "crash requeue drop enqueue recover deliver",
+               fields=("time", "kind", "msg", "info"), start=1.0) == [
+        (1.0, "crash", 0, ""), (1.0, "requeue", 2, ""), (1.0, "requeue", 1, ""),
+        (1.5, "drop", 1, "overflow"), (1.5, "drop", 2, "overflow"),
+        (1.5, "drop", 3, "overflow"), (1.5, "enqueue", 4, ""),
+        (3.0, "recover", 0, ""), (3.0, "deliver", 4, ""),
+    ]
+    assert check_balanced(run).account.dropped == {"overflow": 3}
+
+
+def test_a_queue_that_dead_letters_to_itself_does_not_loop_for_ever():
+    net = point_to_point(capacity=1, dead_letter="jobs")
+    net.producer("p", schedule=[0.0, 1.0], routing_key="jobs")
+    run = net.run(until=2)
+    assert log(run, "dead-letter enqueue drop", fields=("time", "kind", "msg", "info")) == [
+        (0.0, "enqueue", 1, ""),
+        (1.0, "dead-letter", 1, "maxlen"), (1.0, "enqueue", 1, ""),
+        (1.0, "drop", 1, "overflow"),  # back at a queue it was dead-lettered from: dropped
+        (1.0, "enqueue", 2, ""),
+    ]
+    check_balanced(run)
+
+
+def test_two_full_queues_dead_lettering_to_each_other_settle_down():
+    net = mq.Network(seed=1)
+    net.broker("hub")
+    net.queue("hub", "a", capacity=1, dead_letter="b")
+    net.queue("hub", "b", capacity=1, dead_letter="a")
+    net.producer("p", schedule=[0.0, 1.0, 2.0, 3.0], routing_key="a")
+    run = net.run(until=5)
+    assert run.still["queued"] == {"a": 1, "b": 1}
+    s = check_balanced(run)
+    assert (s.account.published, s.account.dropped) == (4, {"overflow": 2})
+
+
+def test_a_retry_loop_through_a_ttl_queue_is_not_mistaken_for_a_cycle():
+    attempts = []
+
+    def third_time_lucky(msg):
+        attempts.append(msg.id)
+        return len(attempts) >= 3
+
+    net = point_to_point(dead_letter="retry")
+    net.queue("hub", "retry", message_ttl=1.0, dead_letter="jobs")
+    net.consumer("w", queue="jobs", service=0.5, handler=third_time_lucky, requeue=False)
+    net.producer("p", schedule=[0.0], routing_key="jobs")
+    run = net.run(until=10)
+    assert log(run, "dead-letter ack", fields=("time", "kind", "node", "peer", "info")) == [
+        (0.5, "dead-letter", "jobs", "retry", "rejected"),
+        (1.5, "dead-letter", "retry", "jobs", "expired"),
+        (2.0, "dead-letter", "jobs", "retry", "rejected"),
+        (3.0, "dead-letter", "retry", "jobs", "expired"),
+        (3.5, "ack", "w", "jobs", "manual"),
+    ]
+    assert attempts == [1, 1, 1]
+    assert run.trace.messages[1].headers["x-first-death-queue"] == "jobs"
+    check_balanced(run)
+
+
 def test_block_holds_the_producer_back_and_loses_nothing():
     net = point_to_point(capacity=1, overflow="block")
     net.consumer("w", queue="jobs", service=1.0)
