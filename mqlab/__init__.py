@@ -51,3 +51,33 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# The pictures and widgets need matplotlib and ipywidgets, which take a while to import: they
+# are loaded the first time one of these names is used, not by ``import mqlab``.
+_LAZY = {
+    "Player": "mqlab.player",
+    "explore": "mqlab.explore",
+    "Explorer": "mqlab.explore",
+    "Scene": "mqlab.draw",
+    "draw_network": "mqlab.draw",
+    "save_gif": "mqlab.export",
+    "to_html": "mqlab.export",
+}
+_LAZY_MODULES = ("charts", "draw", "player", "export")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        value = importlib.import_module(f"mqlab.{name}")
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'mqlab' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY, *_LAZY_MODULES])

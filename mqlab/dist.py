@@ -151,7 +151,8 @@ def _non_negative(name: str, value: Any) -> float:
     return float(value)
 
 
-def time_sampler(name: str, value: Any, allow_zero: bool = True) -> Callable[[random.Random], float]:
+def time_sampler(name: str, value: Any,
+                 allow_zero: bool = True) -> Callable[[random.Random], float]:
     """Turn a number or a distribution into ``f(rng) -> seconds``, checking it on the way."""
     if callable(value):
         return value

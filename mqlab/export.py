@@ -15,8 +15,6 @@ import base64
 import hashlib
 import itertools
 import json
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,10 @@ from typing import Any
 import numpy as np
 
 from mqlab.draw import Scene
+from mqlab.progress import Progress
 from mqlab.trace import Trace
 
-__all__ = ["Progress", "frame_times", "render_frames", "save_gif", "to_html"]
+__all__ = ["frame_times", "render_frames", "save_gif", "to_html"]
 
 _page_ids = itertools.count(1)
 
@@ -52,66 +51,6 @@ def frame_times(duration: float, frames: int) -> np.ndarray:
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise ValueError(f"frames must be an int >= 1, got {frames!r}")
     return np.linspace(0.0, duration, frames) if duration > 0 else np.zeros(1)
-
-
-class Progress:
-    """A progress bar that shows itself only when the work takes more than ``delay`` seconds.
-
-    In a Jupyter kernel it is an ``ipywidgets.IntProgress`` (or the one passed as ``widget``),
-    closed when done; elsewhere a line of text on stderr.
-    """
-
-    def __init__(self, total: int, label: str, widget: Any = None, delay: float = 1.0) -> None:
-        self.total, self.label, self.delay = total, label, delay
-        self.widget, self._own = widget, False
-        self.start = time.perf_counter()
-        self.shown = False
-        self._last_text = 0.0
-
-    def update(self, done: int) -> None:
-        """Report ``done`` items finished; shows the bar once the whole job looks slow."""
-        elapsed = time.perf_counter() - self.start
-        if not self.shown and done and elapsed / done * self.total > self.delay:
-            self._show()
-        if not self.shown:
-            return
-        if self.widget is not None:
-            self.widget.value = done
-        elif done == self.total or time.perf_counter() - self._last_text > 0.25:
-            self._last_text = time.perf_counter()
-            sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
-
-    def _show(self) -> None:
-        self.shown = True
-        if self.widget is None and _in_kernel():
-            import ipywidgets as widgets
-            from IPython.display import display
-
-            self.widget, self._own = widgets.IntProgress(description=self.label), True
-            display(self.widget)
-        if self.widget is not None:
-            self.widget.max = self.total
-            self.widget.layout.visibility = "visible"
-
-    def close(self) -> None:
-        """Remove the bar (a widget made here is closed; a borrowed one is hidden)."""
-        if not self.shown:
-            return
-        if self._own:
-            self.widget.close()
-        elif self.widget is not None:
-            self.widget.layout.visibility = "hidden"
-        else:
-            sys.stderr.write("\n")
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def render_frames(scene: Scene, times: Sequence[float], quality: int = 80,

@@ -56,7 +56,6 @@ class Player(widgets.VBox):
         self.frames = render_frames(self.scene, self.frame_times, quality, progress)
         self._event_times = [r[0] for r in self.trace.rows]
         super().__init__(children=self._build_widgets())
-        self._show_text(0)
         self._show_story()
 
     # -- widgets -------------------------------------------------------------------------------
@@ -71,9 +70,14 @@ class Player(widgets.VBox):
                                  show_repeat=False, description="play")
         self.slider = widgets.IntSlider(min=0, max=last, readout=False,
                                         layout={"flex": "1 1 auto"}, description="time")
-        # browser-side links: playing and scrubbing never wait for the kernel
-        self._links = [widgets.jslink((self.play, "value"), (self.slider, "value")),
-                       widgets.jslink((self.play, "value"), (self.stack, "selected_index"))]
+        # the latest events at each frame, drawn up front like the pictures
+        self.recent = widgets.Stack(children=[widgets.HTML(self._recent_events(t))
+                                              for t in self.frame_times], selected_index=0)
+        # browser-side links: playing, stepping and scrubbing never wait for the kernel, and
+        # the kernel has no per-frame work to fall behind on
+        self._links = [widgets.jslink((self.play, "value"), (w, attr)) for w, attr in
+                       ((self.slider, "value"), (self.stack, "selected_index"),
+                        (self.recent, "selected_index"))]
         self.back = widgets.Button(icon="step-backward", tooltip="one frame back",
                                    layout={"width": "40px"})
         self.forward = widgets.Button(icon="step-forward", tooltip="one frame forward",
@@ -84,19 +88,16 @@ class Player(widgets.VBox):
                                       layout={"width": "150px"})
         self.speed.observe(lambda change: setattr(self.play, "interval",
                                                   self._interval(change["new"])), "value")
-        self.clock = widgets.HTML()
-        self.recent = widgets.HTML()
         self.follow_box = widgets.BoundedIntText(
             value=self.scene.follow or 0, min=0, max=max(self._message_ids(), default=0),
             description="follow msg", layout={"width": "180px"},
             tooltip="a message id (0: none); its dot gets a ring")
         self.story = widgets.HTML()
         self.follow_box.observe(lambda change: self.follow(change["new"] or None), "value")
-        self.play.observe(lambda change: self._show_text(change["new"]), "value")
         controls = widgets.HBox([self.back, self.play, self.forward, self.slider, self.speed])
         panels = widgets.HBox([self.recent, widgets.VBox([self.follow_box, self.story])],
                               layout={"justify_content": "space-between"})
-        return [self.stack, controls, self.clock, panels]
+        return [self.stack, controls, panels]
 
     def _interval(self, speed: float) -> int:
         return max(1, round(1000 / (self.fps * speed)))
@@ -127,6 +128,7 @@ class Player(widgets.VBox):
         self.play.value = index
         self.slider.value = index
         self.stack.selected_index = index
+        self.recent.selected_index = index
 
     def step(self, frames: int = 1) -> None:
         """Move ``frames`` frames forward (negative: back), pausing playback."""
@@ -169,7 +171,7 @@ class Player(widgets.VBox):
         for link in self._links:
             link.close()
         for w in [*self.images, self.stack, self.play, self.slider, self.back, self.forward,
-                  self.speed, self.clock, self.recent, self.follow_box, self.story,
+                  self.speed, *self.recent.children, self.recent, self.follow_box, self.story,
                   *self.children]:
             w.close()
         super().close()
@@ -181,16 +183,10 @@ class Player(widgets.VBox):
         return f"<Player: {len(self.images)} frames of a run of {self.trace.duration:g} s>"
 
     # -- text panels ---------------------------------------------------------------------------
-    def _show_text(self, index: int) -> None:
-        t = float(self.frame_times[index])
-        n = self.scene.counters(t)
-        self.clock.value = (
-            f"<b>t = {t:.2f} s</b> &nbsp; published <b>{n['published']}</b> &middot; "
-            f"delivered <b>{n['delivered']}</b> &middot; acked <b>{n['acked']}</b> &middot; "
-            f"dropped <b>{n['dropped']}</b>")
+    def _recent_events(self, t: float) -> str:
         end = bisect_right(self._event_times, t)
-        rows = self.trace.rows[max(0, end - _RECENT):end]
-        self.recent.value = _table("latest events", rows)
+        return _table(f"latest events at t = {t:.2f} s",
+                      self.trace.rows[max(0, end - _RECENT):end])
 
     def _show_story(self) -> None:
         msg = self.scene.follow

@@ -1,10 +1,10 @@
 """A progress bar for work that takes longer than about a second.
 
-Short work shows nothing. Once work has run for ``after`` seconds, a bar appears: an ipywidgets
-``IntProgress`` in a notebook, a line on stderr elsewhere. It is closed when the work ends, so
-a re-run cell is left with nothing behind it.
+Short work shows nothing. Once the work looks like it will take more than ``delay`` seconds, a
+bar appears: an ipywidgets ``IntProgress`` in a notebook, a line on stderr elsewhere. It is
+closed when the work ends, so a re-run cell is left with nothing behind it.
 
->>> with Progress(total=10, label="simulating") as bar:
+>>> with Progress(10, "simulating") as bar:
 ...     for i in range(10):
 ...         bar.update(i + 1)
 """
@@ -13,58 +13,72 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 __all__ = ["Progress"]
 
 
-def _in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ip = shell.get_ipython()
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
-
-
 class Progress:
-    """Report ``done`` out of ``total``, but only once the work has lasted ``after`` seconds."""
+    """A progress bar that shows itself only when the work takes more than ``delay`` seconds.
 
-    def __init__(self, total: float, label: str = "", after: float = 1.0,
-                 enabled: bool = True) -> None:
-        self.total, self.label, self.after, self.enabled = total, label, after, enabled
+    In a Jupyter kernel it is an ``ipywidgets.IntProgress`` (or the one passed as ``widget``),
+    closed when done; elsewhere a line of text on stderr.
+    """
+
+    def __init__(self, total: int, label: str, widget: Any = None, delay: float = 1.0) -> None:
+        self.total, self.label, self.delay = total, label, delay
+        self.widget, self._own = widget, False
         self.start = time.perf_counter()
-        self.widget = None
         self.shown = False
+        self._last_text = 0.0
 
-    def update(self, done: float) -> None:
-        if not self.enabled or time.perf_counter() - self.start < self.after:
-            return
-        frac = 0.0 if self.total <= 0 else min(1.0, done / self.total)
-        if not self.shown:
+    def update(self, done: int) -> None:
+        """Report ``done`` items finished; shows the bar once the whole job looks slow."""
+        elapsed = time.perf_counter() - self.start
+        if not self.shown and done and elapsed / done * self.total > self.delay:
             self._show()
+        if not self.shown:
+            return
         if self.widget is not None:
-            self.widget.value = int(frac * 100)
-        else:
-            sys.stderr.write(f"\r{self.label} {frac:6.1%}")
-            sys.stderr.flush()
+            self.widget.value = done
+        elif done == self.total or time.perf_counter() - self._last_text > 0.25:
+            self._last_text = time.perf_counter()
+            sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
 
     def _show(self) -> None:
         self.shown = True
-        if _in_notebook():
+        if self.widget is None and _in_kernel():
             import ipywidgets as widgets
             from IPython.display import display
 
-            self.widget = widgets.IntProgress(min=0, max=100, description=self.label)
+            self.widget, self._own = widgets.IntProgress(description=self.label), True
             display(self.widget)
+        if self.widget is not None:
+            self.widget.max = self.total
+            self.widget.layout.visibility = "visible"
 
     def close(self) -> None:
-        if self.widget is not None:
+        """Remove the bar (a widget made here is closed; a borrowed one is hidden)."""
+        if not self.shown:
+            return
+        if self._own:
             self.widget.close()
-            self.widget = None
-        elif self.shown:
+        elif self.widget is not None:
+            self.widget.layout.visibility = "hidden"
+        else:
             sys.stderr.write("\n")
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None

@@ -21,7 +21,7 @@ EXCHANGE_TYPES = ("direct", "fanout", "topic")
 
 
 def topic_matches(pattern: str, routing_key: str) -> bool:
-    """True if ``routing_key`` matches the topic ``pattern`` (``*`` one word, ``#`` zero or more)."""
+    """True if ``routing_key`` matches topic ``pattern`` (``*`` one word, ``#`` zero or more)."""
     if not isinstance(pattern, str) or not isinstance(routing_key, str):
         raise TypeError("pattern and routing_key must be strings")
     return _match(_words(pattern), _words(routing_key))

@@ -445,10 +445,10 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
         if until is None:
             sim.engine.run()
         else:  # in slices, so that a long run can show how far it got
-            with Progress(until, "simulating", enabled=progress) as bar:
+            with Progress(_SLICES, "simulating", delay=1.0 if progress else float("inf")) as bar:
                 for k in range(1, _SLICES + 1):
                     sim.engine.run(until * k / _SLICES)
-                    bar.update(sim.engine.now)
+                    bar.update(k)
     finally:
         if was_enabled:
             gc.enable()
