@@ -28,10 +28,9 @@ def filling_queue() -> mq.Run:
     """Two sensors publish faster than two workers can keep up: the queue fills, then drops."""
     net = mq.Network(seed=3)
     net.broker("hub")
-    net.queue("hub", "jobs", kind="priority", max_priority=3, capacity=CAPACITY,
-              overflow="drop-head")
+    net.queue("hub", "jobs", capacity=CAPACITY, overflow="drop-head")  # a max-length queue
     for name in ("sensor-a", "sensor-b"):
-        net.producer(name, rate=RATE, routing_key="jobs", priority={0: 3, 1: 2, 3: 1})
+        net.producer(name, rate=RATE, routing_key="jobs")
         net.link(name, "hub", latency=mq.uniform(0.1, 0.3))
     for name in ("worker-1", "worker-2"):
         net.consumer(name, queue="jobs", service=mq.exponential(SERVICE), prefetch=1)
