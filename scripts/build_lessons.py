@@ -46,11 +46,19 @@ def nav_cell(paths: list[Path], i: int):
 
 
 def strip_widget_views(nb) -> None:
+    """Keep a widget's text form, not its view; drop progress bars (closed once done)."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
+        kept = []
         for out in cell.get("outputs", []):
-            if WIDGET_VIEW in out.get("data", {}):
-                del out["data"][WIDGET_VIEW]
+            data = out.get("data", {})
+            if WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                if data.get("text/plain", "").startswith("IntProgress("):
+                    continue
+            kept.append(out)
+        if "outputs" in cell:
+            cell.outputs = kept
 
 
 def build(path: Path, paths: list[Path]) -> str:
@@ -60,7 +68,9 @@ def build(path: Path, paths: list[Path]) -> str:
     for cell in nb.cells:  # cell ids make diffs noisy and nbval does not need them
         cell.pop("id", None)
     nb.nbformat_minor = 4
-    NotebookClient(nb, timeout=600, kernel_name="python3",
+    for cell in nb.cells:  # no timestamps: a rebuild changes only what the lesson shows
+        cell.metadata.pop("execution", None)
+    NotebookClient(nb, timeout=600, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(LESSONS)}}).execute()
     strip_widget_views(nb)
     nbformat.write(nb, path)
