@@ -96,6 +96,27 @@ def _recorder(trace: Trace) -> _Recorder:
 class _Tracing:
     """What both traced queues do around the queue they are: record, number, keep books."""
 
+    def ack(self, msg: Message | int) -> None:
+        """Say that ``msg`` (a Message or its id) is done: records ``ack``, counts for join()."""
+        self._settle(msg)
+        super().task_done()
+
+    def task_done(self) -> None:
+        """Ack the oldest message the calling thread or task holds (as the queue's own)."""
+        self._settle(None)
+        super().task_done()
+
+    # the queue's own storage hooks (queue.Queue runs them with its lock held), so the trace
+    # sees the queue's operations in exactly the order they happened
+    def _put(self, item: Any) -> None:
+        super()._put(item)
+        self._enqueued(item)
+
+    def _get(self) -> Any:
+        item = super()._get()
+        self._delivered(item)
+        return item
+
     def _setup(self, name: str, trace: Trace | None, maxsize: int, sentinel: Any) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"name must be a non-empty string, got {name!r}")
@@ -208,26 +229,6 @@ class TracedQueue(_Tracing, queue.Queue):
         """Take the next message (a :class:`~mqlab.Message`), or the sentinel."""
         return super().get(block, timeout)
 
-    def ack(self, msg: Message | int) -> None:
-        """Say that ``msg`` (a Message or its id) is done: records ``ack``, counts for join()."""
-        self._settle(msg)
-        super().task_done()
-
-    def task_done(self) -> None:
-        """Ack the oldest message the calling thread holds (as ``queue.Queue.task_done``)."""
-        self._settle(None)
-        super().task_done()
-
-    # the queue.Queue hooks run with the queue's lock held, so the trace sees the queue's
-    # operations in exactly the order they happened
-    def _put(self, item: Any) -> None:
-        super()._put(item)
-        self._enqueued(item)
-
-    def _get(self) -> Any:
-        item = super()._get()
-        self._delivered(item)
-        return item
 
 
 class TracedAsyncQueue(_Tracing, asyncio.Queue):
@@ -275,24 +276,6 @@ class TracedAsyncQueue(_Tracing, asyncio.Queue):
             self._rejected(msg, "rejected")
             raise
 
-    def ack(self, msg: Message | int) -> None:
-        """Say that ``msg`` (a Message or its id) is done: records ``ack``, counts for join()."""
-        self._settle(msg)
-        super().task_done()
-
-    def task_done(self) -> None:
-        """Ack the oldest message the current task holds (as ``asyncio.Queue.task_done``)."""
-        self._settle(None)
-        super().task_done()
-
-    def _put(self, item: Any) -> None:
-        super()._put(item)
-        self._enqueued(item)
-
-    def _get(self) -> Any:
-        item = super()._get()
-        self._delivered(item)
-        return item
 
 
 def graph_from_trace(trace: Trace, capacity: dict[str, int | None] | None = None) -> nx.DiGraph:
