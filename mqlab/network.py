@@ -249,7 +249,8 @@ class Network:
         ``overflow``: ``"drop-head"``, ``"reject-publish"`` or ``"block"`` (backpressure: the
         publisher waits). ``message_ttl``: seconds a message may wait before it expires.
         ``dead_letter``: a queue or exchange of the same broker that receives expired,
-        rejected and overflowed messages.
+        rejected and overflowed messages; a name no node has yet becomes a plain FIFO queue
+        of this broker when the system runs.
         """
         self._need("broker", broker, "broker")
         if kind not in QUEUE_KINDS:
@@ -363,6 +364,17 @@ class Network:
         duplicate = dist.probability("duplicate", duplicate)
         if pair != ("producer", "broker") and (loss or duplicate):
             raise ValueError("loss and duplicate are modelled on producer -> broker links only")
+        if pair == ("producer", "broker"):
+            other = [t for (s, t) in self.links if s == source and t != target]
+            if other:
+                raise ValueError(f"target: producer {source!r} already links to broker "
+                                 f"{other[0]!r}; a producer publishes to one broker")
+        else:  # the link a consumer's messages travel on: from its queue or that queue's broker
+            home = self.consumers[target].queue
+            if source not in (home, self.queues[home].broker):
+                raise ValueError(f"source must be the queue consumer {target!r} reads from "
+                                 f"({home!r}) or its broker ({self.queues[home].broker!r}), "
+                                 f"got {source!r}")
         fixed = float(latency) if not callable(latency) else None
         self.links[(source, target)] = LinkSpec(sampler, loss, duplicate, fixed)
         if pair == ("producer", "broker"):
@@ -387,21 +399,26 @@ class Network:
                 spec.to = self.brokers[0]
             else:
                 raise ValueError(f"producer {spec.name!r} does not know its broker: "
-                                 f"call net.link({spec.name!r}, BROKER)")
+                                 f"call net.link({spec.name!r}, BROKER) with one of "
+                                 f"{self.brokers}, or give it an exchange")
             if linked and linked[0] != spec.to:
                 raise ValueError(f"producer {spec.name!r} links to {linked[0]!r} but its "
                                  f"exchange {spec.exchange!r} lives on {spec.to!r}")
             if not self.graph.has_edge(spec.name, spec.to):
                 self.graph.add_edge(spec.name, spec.to, kind="link", latency=0.0)
-        for q in self.queues.values():
+        for q in list(self.queues.values()):
             if q.dead_letter is None:
                 continue
             target = q.dead_letter
+            if target not in self.graph:  # declare the dead-letter queue, as the sketch expects
+                self.queue(q.broker, target)
             where = (self.queues[target].broker if target in self.queues else
                      self.exchanges[target].broker if target in self.exchanges else None)
             if where != q.broker:
+                known = sorted(n for n, r in self.graph.nodes(data="role") if r in (
+                    "queue", "exchange") and self.graph.nodes[n]["broker"] == q.broker)
                 raise ValueError(f"queue {q.name!r}: dead_letter must name a queue or exchange "
-                                 f"on broker {q.broker!r}, got {target!r}")
+                                 f"on broker {q.broker!r} (known: {known}), got {target!r}")
             self.graph.add_edge(q.name, target, kind="dead-letter")
 
     def run(self, until: float | None = None, trace: bool = True, progress: bool = True):

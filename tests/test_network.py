@@ -123,3 +123,27 @@ def test_the_doc_example_acks_every_message():
     acks = [(round(e.time, 9), e.msg) for e in run.trace.filter(kind="ack")]
     # sent at 1, 2, 3; 0.1 s on the link; 0.5 s of work
     assert acks == [(1.6, 1), (2.6, 2), (3.6, 3)]
+
+
+def test_a_dead_letter_queue_that_was_never_declared_is_declared_on_the_first_run():
+    net = mq.Network(seed=1)
+    net.broker("hub")
+    net.queue("hub", "jobs", capacity=1, dead_letter="dlq")
+    net.producer("p", schedule=[0.0, 1.0], routing_key="jobs")
+    assert "dlq" not in net.graph
+    run = net.run(until=2)
+    assert net.role("dlq") == "queue" and net.queues["dlq"].broker == "hub"
+    assert net.graph.edges["jobs", "dlq"]["kind"] == "dead-letter"
+    assert run.still["queued"] == {"jobs": 1, "dlq": 1}
+
+
+def test_a_producer_links_to_one_broker_only():
+    net = mq.Network()
+    net.broker("b1")
+    net.broker("b2")
+    net.producer("p", interval=1.0)
+    net.link("p", "b1", latency=0.1)
+    net.link("p", "b1", latency=0.2)  # linking again changes the link
+    assert net.links[("p", "b1")].fixed_latency == 0.2
+    with pytest.raises(ValueError, match="already links to broker 'b1'"):
+        net.link("p", "b2")

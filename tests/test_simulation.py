@@ -4,8 +4,6 @@ Each test builds a tiny network, runs it, and compares a slice of the trace with
 expect from the rules (RabbitMQ's, wherever it has one).
 """
 
-import pytest
-
 import mqlab as mq
 
 
@@ -146,6 +144,18 @@ def test_competing_consumers_take_turns():
     assert log(run, "deliver", fields=("msg", "peer")) == [
         (i, f"w{(i - 1) % 4}") for i in range(1, 13)]
     assert run.summary().consumers["w2"]["processed"] == 3
+
+
+def test_round_robin_alternates_even_when_each_consumer_has_room_for_more():
+    net = point_to_point()
+    net.consumer("w0", queue="jobs", service=1.0, prefetch=2)
+    net.consumer("w1", queue="jobs", service=1.0, prefetch=2)
+    net.producer("p", schedule=[0.0] * 5, routing_key="jobs")
+    run = net.run(until=10)
+    assert log(run, "deliver", fields=("time", "msg", "peer")) == [
+        (0.0, 1, "w0"), (0.0, 2, "w1"), (0.0, 3, "w0"), (0.0, 4, "w1"),
+        (1.0, 5, "w0"),  # the first to finish gets the last one
+    ]
 
 
 def test_round_robin_skips_a_consumer_that_is_full():
@@ -364,6 +374,20 @@ def test_the_shorter_of_message_expiration_and_queue_ttl_wins():
     net.producer("slow", schedule=[0.0], routing_key="jobs", expiration=5.0)
     run = net.run(until=5)
     assert log(run, "expire", fields=("time", "msg")) == [(0.25, 1), (1.0, 2)]
+
+
+def test_a_message_expires_only_when_it_reaches_the_head():
+    """As in RabbitMQ: a per-message TTL behind a message that has not expired waits its turn,
+    and is then expired instead of delivered."""
+    net = point_to_point(kind="priority")
+    net.consumer("w", queue="jobs", service=2.0)
+    net.producer("urgent", schedule=[0.0, 0.0], routing_key="jobs", priority=5)
+    net.producer("short-lived", schedule=[0.0], routing_key="jobs", expiration=0.5)
+    run = net.run(until=10)
+    assert log(run, "deliver ack expire", fields=("time", "kind", "msg")) == [
+        (0.0, "deliver", 1), (2.0, "ack", 1), (2.0, "deliver", 2), (4.0, "ack", 2),
+        (4.0, "expire", 3),
+    ]
 
 
 # -- bounded queues inside the broker ------------------------------------------------------------
