@@ -35,7 +35,9 @@ class Engine:
         self._seq = itertools.count()  # tie-breaker: same-time events run in scheduling order
 
     def schedule(self, delay: float, action: Callable, *args) -> None:
-        """Call ``action(*args)`` ``delay`` seconds from now."""
+        """Call ``action(*args)`` ``delay`` seconds from now (never in the past)."""
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0 seconds (no going back in time), got {delay}")
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), action, args))
 
     def at(self, time: float, action: Callable, *args) -> None:
@@ -49,6 +51,8 @@ class Engine:
 
     def run(self, until: float | None = None) -> None:
         """Run events until the heap is empty or the next one is later than ``until``."""
+        if until is not None and until < self.now:
+            raise ValueError(f"until must not be before now ({self.now}), got {until}")
         heap, pop = self._heap, heapq.heappop
         while heap and (until is None or heap[0][0] <= until):
             self.now, _, action, args = pop(heap)  # inlined step(): this loop is the hot path

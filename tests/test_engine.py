@@ -92,3 +92,13 @@ def test_many_ties_keep_their_order(n):
         sim.schedule(0.25, log.append, i)
     sim.run()
     assert log == list(range(n))
+
+
+def test_the_clock_never_goes_back():
+    sim = Engine(seed=1)
+    sim.run(until=5)
+    with pytest.raises(ValueError, match="delay must be >= 0"):
+        sim.schedule(-1.0, print)
+    with pytest.raises(ValueError, match="until must not be before now"):
+        sim.run(until=4)
+    assert sim.now == 5.0
