@@ -25,7 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import mqlab as mq
-from mqlab.draw import Scene, layout
+from mqlab.draw import layout
+from mqlab.scene import Scene
 
 PRODUCERS = 4
 RATE = 45.0  # messages per second, per producer

@@ -58,12 +58,12 @@ _LAZY = {
     "Player": "mqlab.player",
     "explore": "mqlab.explore",
     "Explorer": "mqlab.explore",
-    "Scene": "mqlab.draw",
+    "Scene": "mqlab.scene",
     "draw_network": "mqlab.draw",
     "save_gif": "mqlab.export",
     "to_html": "mqlab.export",
 }
-_LAZY_MODULES = ("charts", "draw", "player", "export")
+_LAZY_MODULES = ("charts", "draw", "scene", "player", "export")
 
 
 def __getattr__(name: str):

@@ -1,6 +1,6 @@
 """Turn a run into pictures that need no kernel: frames, an animated GIF, an HTML page.
 
-All of them come from the same :class:`~mqlab.draw.Scene` as the Player widget, so a GIF in
+All of them come from the same :class:`~mqlab.scene.Scene` as the Player widget, so a GIF in
 the README shows exactly what a student sees in the notebook.
 
 - :func:`render_frames` draws a list of times to JPEG bytes (with a progress bar when slow);
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from mqlab.draw import Scene
 from mqlab.progress import Progress
+from mqlab.scene import Scene
 from mqlab.trace import Trace
 
 __all__ = ["frame_times", "render_frames", "save_gif", "to_html"]
@@ -85,7 +85,7 @@ def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float 
     """Write the run's animation to an animated GIF at ``path`` and return the path.
 
     ``frames`` evenly spaced times, shown at ``fps`` frames per second, looping. Options such
-    as ``color_by`` or ``metrics`` go to :class:`~mqlab.draw.Scene`.
+    as ``color_by`` or ``metrics`` go to :class:`~mqlab.scene.Scene`.
 
     >>> save_gif(run, "images/fanout.gif", frames=80)   # doctest: +SKIP
     PosixPath('images/fanout.gif')

@@ -24,8 +24,8 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 
-from mqlab.draw import Scene
 from mqlab.export import frame_times, render_frames, trace_of
+from mqlab.scene import Scene
 
 __all__ = ["Player"]
 
@@ -38,7 +38,7 @@ class Player(widgets.VBox):
 
     ``frames``: how many moments of the run to draw (evenly spaced; long runs are thinned to
     this many). ``fps``: frames per second at 1x speed. ``follow``: a message id to highlight.
-    Other keywords (``color_by``, ``metrics``, ``size``) go to :class:`~mqlab.draw.Scene`.
+    Other keywords (``color_by``, ``metrics``, ``size``) go to :class:`~mqlab.scene.Scene`.
     """
 
     def __init__(self, run_or_trace: Any, frames: int = 200, fps: float = 25,

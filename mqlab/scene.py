@@ -1,0 +1,575 @@
+"""Animate a run: a :class:`Scene` shows the state of the network at any time ``t``.
+
+Messages are dots on the links, queue contents are boxes in the trays, messages in service sit
+at the consumers, drops and dead-letters are marked and fade. The positions come from a
+:class:`~mqlab.timeline.Timeline`; the unchanging picture is :func:`~mqlab.draw.draw_network`.
+
+A Scene draws that unchanging picture once and then, for each frame, only the parts that move
+(blitting), so a frame costs milliseconds instead of redrawing the whole figure. The text that
+changes every frame is drawn by Pillow, and a frame comes out as an image or JPEG bytes.
+:meth:`Scene.snapshot` gives the same state as plain data (a :class:`Snapshot`).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from mqlab import metrics
+from mqlab.draw import (
+    _DEAD,
+    _DOWN,
+    _DROP,
+    _KEY_COLOURS,
+    _ROLE_STYLE,
+    OKABE_ITO,
+    TRAY_HEIGHT,
+    TRAY_WIDTH,
+    _bend,
+    _message_colours,
+    _network_rows,
+    _nodes,
+    _role,
+    _role_legend,
+    draw_network,
+    layout,
+    ports,
+)
+from mqlab.timeline import Timeline
+from mqlab.trace import Trace
+
+__all__ = ["Scene", "Snapshot"]
+
+_COUNT_SLOTS = 2.4  # room for the number of waiting messages, at the tray's tail
+
+
+@dataclass
+class Snapshot:
+    """What the picture shows at one time: plain data, for tests and for the Player's text."""
+
+    time: float
+    dots: np.ndarray  # (n, 2) positions of the messages travelling on links
+    dot_msgs: np.ndarray  # their message ids
+    queues: dict[str, list[int]]  # queue -> message ids waiting in it, head first
+    blocked: dict[str, int]  # queue -> messages held back by overflow="block"
+    serving: dict[str, list[int]]  # consumer -> messages it is processing
+    waiting: dict[str, list[int]]  # consumer -> messages it has received but not started
+    down: list[str]  # crashed nodes
+    marks: list[tuple[str, str, float]]  # (kind, node, age in seconds) of recent drops etc.
+
+
+# -- the animated scene ------------------------------------------------------------------------
+class Scene:
+    """A run drawn on a fixed figure; ``scene.draw(t)`` shows the state at time ``t``.
+
+    The graph, labels and metric curves are drawn once; each frame only moves the message
+    dots, refills the queue trays and fades the marks, then blits them over a saved copy of the
+    background. ``metrics=True`` adds queue-length and throughput charts with a time cursor.
+    ``color_by``: "auto", "priority", "key" (routing key) or None. ``fade``: seconds a drop
+    mark stays visible. ``follow``: a message id to ring wherever it is. ``size``: inches
+    (default: 9.6 wide, as tall as the network needs).
+
+    >>> import mqlab as mq
+    >>> net = mq.Network(seed=1)
+    >>> net.producer("p", schedule=[0.0, 0.0, 0.0], routing_key="jobs")
+    >>> net.broker("hub"); net.queue("hub", "jobs"); net.consumer("c", queue="jobs", service=1)
+    >>> scene = Scene(net.run(until=3), metrics=False)
+    >>> state = scene.snapshot(0.5)
+    >>> state.serving, state.queues
+    ({'c': [1]}, {'jobs': [2, 3]})
+    >>> scene.save("frame.png", 0.5)   # doctest: +SKIP
+    """
+
+    def __init__(self, trace: Any, *, metrics: bool = True, color_by: str | None = "auto",
+                 size: tuple[float, float] | None = None, dpi: int = 100,
+                 fade: float | None = None, slots: int = 8,
+                 follow: int | None = None) -> None:
+        trace = getattr(trace, "trace", trace)  # a Run or a Trace
+        if not isinstance(trace, Trace) or trace.graph is None:
+            raise TypeError("Scene needs a Run, or a Trace whose graph is set")
+        self.trace, self.graph = trace, trace.graph
+        self.pos = layout(self.graph)
+        self.follow = follow
+        self.slots = slots
+        self.fade = fade if fade is not None else max(trace.duration / 40, 1e-9)
+        self.colour_of, palette, self.colour_legend = _message_colours(trace, color_by)
+        self.palette = np.array(palette, dtype=float)
+        self.timeline = Timeline(trace, self.graph, self.colour_of)
+        self.figure = Figure(dpi=dpi)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self._fonts = _fonts(dpi)
+        self._queue_text: dict[str, str] = {}
+        self._blocked: dict[str, int] = {}
+        self._build(size, metrics)
+        self._size = tuple(int(v) for v in self.canvas.get_width_height())
+        box = self.ax.get_position()
+        self._clock = _Clock(self._fonts["clock"], (box.x0 * self._size[0],
+                                                     (1 - box.y1) * self._size[1] - 6))
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _place_axes(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
+        """Stack, top to bottom: counters, network, legend, charts. Sizes are in inches."""
+        top, legend, charts, bottom = 0.35, 0.35, (1.95 if with_metrics else 0.0), 0.05
+        width, height = size or (9.6, None)
+        if height is None:  # half an inch per row of nodes, so small networks stay compact
+            height = top + _network_rows(self.pos) * 0.5 + legend + charts + bottom
+        net = max(height - top - legend - charts - bottom, 1.0)
+        fig = self.figure
+        fig.set_size_inches(width, height)
+
+        def box(left, right, y, h):  # inches from the top -> figure fractions
+            return [left, 1 - (y + h) / height, right - left, h / height]
+
+        self.ax = fig.add_axes(box(0.01, 0.99, top, net))
+        self.chart_axes = []
+        if with_metrics:
+            y = top + net + legend + 0.25
+            self.chart_axes = [fig.add_axes(box(0.08, 0.48, y, 1.25)),
+                               fig.add_axes(box(0.58, 0.98, y, 1.25))]
+
+    def _build(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
+        self._place_axes(size, with_metrics)
+        draw_network(self.graph, ax=self.ax, pos=self.pos, legend=False)
+        _role_legend(self.ax, self.graph, extra=self._legend_extra())
+        self._geometry()
+        self._artists()
+        self._cursors = [a.axvline(0, color="#333333", lw=1, animated=True)
+                         for a in self.chart_axes]
+        if with_metrics:
+            self._draw_charts()
+        self.canvas.draw()  # everything not animated, once
+        self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def _legend_extra(self) -> list:
+        dot = [Line2D([], [], ls="", marker="o", ms=6, mfc=c, mec="white", label=name)
+               for name, c in self.colour_legend]
+        return dot + [
+            Line2D([], [], ls="", marker="X", ms=7, color=_DROP, label="dropped / lost"),
+            Line2D([], [], ls="", marker="P", ms=7, color=_DEAD, label="dead-lettered"),
+        ] + ([Line2D([], [], ls="", marker="o", ms=8, mfc=_DOWN, mec="#333333",
+                     label="crashed")] if len(self.timeline.downs[0]) else [])
+
+    def _geometry(self) -> None:
+        """Endpoints of every edge and the size of a queue box, in data units."""
+        self.edge_ends = {(u, v): ports(self.graph, self.pos, u, v) for u, v in self.graph.edges}
+        self.queues = [n for n in self.graph if _role(self.graph, n) == "queue"]
+        self.consumers = [n for n in self.graph if _role(self.graph, n) == "consumer"]
+        to_px = self.ax.transData.transform
+        unit = to_px([(1, 1)])[0] - to_px([(0, 0)])[0]  # pixels per data unit, x and y
+        # the tray holds ``slots`` boxes, head on the right; its left end shows the count
+        self.slot = TRAY_WIDTH / (self.slots + _COUNT_SLOTS)
+        box_pixels = min(self.slot * unit[0], TRAY_HEIGHT * unit[1]) * 0.8
+        self.box_points = box_pixels * 72 / self.figure.dpi
+        self._number_the_tables()
+
+    def _number_the_tables(self) -> None:
+        """Edges, queues and places of the picture, by number: per frame, numpy needs no names."""
+        tl = self.timeline
+        self._edges = list(self.graph.edges)
+        code = {e: i for i, e in enumerate(self._edges)}
+        ends = np.array([np.concatenate(self.edge_ends[e]) for e in self._edges]).reshape(-1, 4)
+        self._hop_xy = ends[[code[e] for e in zip(tl.hops[2], tl.hops[3], strict=True)]]
+        self._pulse_paths = {e: self._edge_path(*e) for e in self._edges}
+        self._pulse_edge = np.array([code[e] for e in zip(tl.pulses[1], tl.pulses[2],
+                                                          strict=True)], dtype=int)
+        code = {q: i for i, q in enumerate(self.queues)}
+        self._stay_queue = np.array([code[q] for q in tl.stays[2]], dtype=int)
+        # a priority queue's head is its highest priority (then the oldest)
+        by_priority = {q for q in self.queues if self.graph.nodes[q].get("kind") == "priority"}
+        self._stay_rank = np.array([-(getattr(self.trace.messages.get(m), "priority", 0) or 0)
+                                    if q in by_priority else 0
+                                    for q, m in zip(tl.stays[2], tl.stays[4], strict=True)])
+        places: dict = {}
+        self._mark_place = np.array([
+            places.setdefault((k == "dead-letter", self._mark_xy(k, n, p)), len(places))
+            for _, k, n, p in zip(*tl.marks, strict=True)], dtype=int)
+        self._place_dead = np.array([dead for dead, _ in places], dtype=bool)
+        self._place_xy = np.array([xy for _, xy in places], dtype=float).reshape(-1, 2)
+
+    def _edge_path(self, u: str, v: str) -> np.ndarray:
+        """Points along an edge as drawn (the same arc matplotlib uses), for highlighting."""
+        p0, p1 = self.edge_ends[(u, v)]
+        rad = _bend(self.graph, self.pos, u, v)
+        if not rad:
+            return np.array([p0, p1])
+        tr = self.ax.transData
+        a, b = tr.transform(p0), tr.transform(p1)
+        d = b - a
+        ctrl = (a + b) / 2 + rad * np.array([d[1], -d[0]])
+        s = np.linspace(0, 1, 24)[:, None]
+        curve = (1 - s) ** 2 * a + 2 * (1 - s) * s * ctrl + s**2 * b
+        return tr.inverted().transform(curve)
+
+    def _artists(self) -> None:
+        ax, pt = self.ax, self.box_points
+        anim = {"animated": True}
+        self._pulse_lines = LineCollection([], linewidths=3.2, zorder=2, capstyle="round", **anim)
+        ax.add_collection(self._pulse_lines)
+        self._boxes = _Markers(ax, self.palette, marker="s", ms=pt, mew=0.6, zorder=5)
+        self._down = ax.scatter([], [], s=_ROLE_STYLE["consumer"][2], marker="o", c=_DOWN,
+                                edgecolors="#333333", hatch="////", zorder=4, **anim)
+        self._dots = _Markers(ax, self.palette, marker="o", ms=7.5, mew=0.8, zorder=6)
+        # senders are drawn again over the dots: messages leave from inside them
+        self._covers = [_nodes(ax, self.graph, self.pos, role, animated=True)
+                        for role in ("producer", "broker", "exchange")]
+        self._drops = ax.scatter([], [], s=130, marker="X", linewidths=0, zorder=7, **anim)
+        self._dead = ax.scatter([], [], s=130, marker="P", linewidths=0, zorder=7, **anim)
+        self._ring = ax.scatter([], [], s=260, marker="o", facecolors="none",
+                                edgecolors="#000000", linewidths=2.0, zorder=8, **anim)
+        self._counter_times = {k: np.array([r[0] for r in self.trace.rows if r[1] in kinds])
+                               for k, kinds in _COUNTERS.items()}
+
+    def _draw_charts(self) -> None:
+        """Queue length and throughput of the busiest queues, over the whole run."""
+        ax_len, ax_tp = self.chart_axes
+        tr, end = self.trace, self.trace.duration or 1.0
+        busiest = self.main_queues()
+        acks = sum(1 for r in tr.rows if r[1] == "ack")
+        # throughput is counted in windows that hold about ten acks each (5 to 40 windows)
+        windows = int(min(40, max(5, acks / max(len(busiest), 1) / 10)))
+        width, edges = end / windows, np.linspace(0, end, windows + 1)
+        for i, q in enumerate(busiest):
+            colour = OKABE_ITO[_KEY_COLOURS[i]]
+            times, lengths = metrics.queue_length(tr, q)
+            xs, ys = times + [end], lengths + [lengths[-1]]
+            ax_len.step(xs, ys, where="post", color=colour, lw=1.0, label=q)
+            if len(busiest) == 1:
+                ax_len.fill_between(xs, ys, step="post", color=colour, alpha=0.15, lw=0)
+            acks = [r[0] for r in tr.rows if r[1] == "ack" and r[4] == q]
+            counts, _ = np.histogram(acks, bins=edges)
+            ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q)
+        for a, ylabel in ((ax_len, "queue length\n(messages)"), (ax_tp, "throughput\n(acks/s)")):
+            a.set_xlim(0, end)
+            a.set_ylim(0, max(a.get_ylim()[1], 1.0))  # an idle run still gets a sane scale
+            a.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=a is ax_len))
+            a.set_xlabel("time (s)", fontsize=8, labelpad=1)
+            a.set_ylabel(ylabel, fontsize=8)
+            a.tick_params(labelsize=7)
+            a.grid(alpha=0.3)
+        if busiest:
+            ax_len.legend(fontsize=7.5, loc="lower left", bbox_to_anchor=(0.0, 0.98),
+                          frameon=False, ncol=len(busiest), borderaxespad=0.1)
+
+    def main_queues(self, n: int = 4) -> list[str]:
+        """The ``n`` queues that deliver the most messages (those feeding consumers first)."""
+        count = {q: [0, 0] for q in self.queues}
+        for r in self.trace.rows:
+            if r[3] in count and r[1] in ("deliver", "enqueue"):
+                count[r[3]][r[1] == "enqueue"] += 1
+        return sorted(self.queues, key=lambda q: (-count[q][0], -count[q][1]))[:n]
+
+    # -- state at time t -----------------------------------------------------------------------
+    def snapshot(self, t: float) -> Snapshot:
+        """Where everything is at time ``t`` (plain data; nothing is drawn)."""
+        dots, dot_msgs, _ = self._hop_state(t)
+        waiting_msgs = self.timeline.stays[4]
+        queues = {q: waiting_msgs[rows].astype(int).tolist()
+                  for q, rows in self._queue_state(t).items()}
+        serving, waiting = self._consumer_state(t)
+        blocked = {q: 0 for q in self.queues} | self._blocked_at(t)
+        recent = self._recent(self.timeline.marks, t)
+        marks = [(str(k), str(n), t - t0) for t0, k, n, _ in zip(*recent, strict=True)]
+        return Snapshot(t, dots, dot_msgs, queues, blocked, serving, waiting, self._down_at(t),
+                        marks)
+
+    def _hop_state(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tl = self.timeline
+        t0, t1 = tl.hops[0], tl.hops[1]
+        lo = np.searchsorted(t0, t - tl.longest_hop, "left")
+        hi = np.searchsorted(t0, t, "right")
+        idx = lo + np.nonzero(t1[lo:hi] > t)[0]
+        span = np.maximum(t1[idx] - t0[idx], 1e-12)
+        frac = ((t - t0[idx]) / span)[:, None]
+        ends = self._hop_xy[idx]
+        xy = ends[:, :2] + frac * (ends[:, 2:] - ends[:, :2])
+        return xy, tl.hops[4][idx].astype(int), tl.hops[5][idx].astype(int)
+
+    def _queue_state(self, t: float) -> dict[str, np.ndarray]:
+        """For each queue, the rows of the ``stays`` table in it at time ``t``, head first."""
+        t0, t1, _, keys = self.timeline.stays[:4]
+        hi = np.searchsorted(t0, t, "right")
+        idx = np.nonzero(t1[:hi] > t)[0]
+        idx = idx[np.lexsort((keys[idx], self._stay_rank[idx], self._stay_queue[idx]))]
+        codes = self._stay_queue[idx]
+        bounds = np.searchsorted(codes, np.arange(len(self.queues) + 1), "left")
+        return {q: idx[bounds[i]:bounds[i + 1]] for i, q in enumerate(self.queues)}
+
+    def _consumer_state(self, t: float) -> tuple[dict, dict]:
+        tl = self.timeline
+        serving: dict[str, list[int]] = {c: [] for c in self.consumers}
+        waiting: dict[str, list[int]] = {c: [] for c in self.consumers}
+        if not len(tl.holds[0]):
+            return serving, waiting
+        t0, ts, t1, node, msg = tl.holds[:5]
+        hi = np.searchsorted(t0, t, "right")
+        for i in np.nonzero(t1[:hi] > t)[0]:
+            (serving if ts[i] <= t else waiting)[node[i]].append(int(msg[i]))
+        return serving, waiting
+
+    def _down_at(self, t: float) -> list[str]:
+        t0, t1, nodes = self.timeline.downs[:3]
+        return [str(n) for a, b, n in zip(t0, t1, nodes, strict=True) if a <= t < b]
+
+    def _recent(self, table: list[np.ndarray], t: float) -> list[np.ndarray]:
+        """Rows of a (time, ...) table from the last ``fade`` seconds up to ``t``."""
+        times = table[0]
+        lo = np.searchsorted(times, t - self.fade, "left")
+        hi = np.searchsorted(times, t, "right")
+        return [col[lo:hi] for col in table]
+
+    # -- drawing -------------------------------------------------------------------------------
+    def draw(self, t: float) -> None:
+        """Show the state at time ``t`` on the figure (in place: only moving parts redraw)."""
+        self.canvas.restore_region(self._background)
+        self._update_pulses(t)
+        self._update_queues(t)
+        self._update_consumers_and_dots(t)
+        self._update_marks(t)
+        for cursor in self._cursors:
+            cursor.set_xdata([t, t])
+        for artist in (self._pulse_lines, *self._boxes.lines, self._down, *self._dots.lines,
+                       *filter(None, self._covers), self._drops, self._dead, self._ring,
+                       *self._cursors):
+            if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
+                artist.axes.draw_artist(artist)
+
+    def _update_pulses(self, t: float) -> None:
+        """Light up the edges that carried a message in the last ``fade`` seconds."""
+        rows = self._latest(self.timeline.pulses[0], self._pulse_edge, t)
+        times, colours = self.timeline.pulses[0][rows], self.timeline.pulses[3][rows]
+        rgba = self.palette[colours.astype(int)] if len(rows) else np.zeros((0, 4))
+        rgba[:, 3] = 0.75 * (1 - (t - times) / self.fade)
+        self._pulse_lines.set_segments([self._pulse_paths[self._edges[e]]
+                                        for e in self._pulse_edge[rows]])
+        self._pulse_lines.set_color(rgba)
+
+    def _latest(self, times: np.ndarray, place: np.ndarray, t: float) -> np.ndarray:
+        """Rows of the last ``fade`` seconds up to ``t``: the newest one at each place."""
+        lo = np.searchsorted(times, t - self.fade, "left")
+        hi = np.searchsorted(times, t, "right")
+        _, newest = np.unique(place[lo:hi][::-1], return_index=True)
+        return hi - 1 - newest
+
+    def _update_queues(self, t: float) -> None:
+        _, _, _, _, msgs, colours = self.timeline.stays
+        shown, xy = [], []
+        self._blocked = self._blocked_at(t)
+        for q, rows in self._queue_state(t).items():
+            x, y = self.pos[q]
+            n = min(len(rows), self.slots)
+            shown.append(rows[:n])
+            slots = x + TRAY_WIDTH / 2 - (np.arange(n) + 0.5) * self.slot  # head on the right
+            xy.append(np.column_stack([slots, np.full(n, y)]))
+            self._queue_text[q] = str(len(rows))
+        rows = np.concatenate(shown).astype(int) if shown else np.zeros(0, int)
+        self._box_xy = np.vstack(xy) if xy else np.zeros((0, 2))
+        self._box_ids = msgs[rows].astype(int) if len(rows) else np.zeros(0, int)
+        self._boxes.set(self._box_xy, colours[rows].astype(int))
+
+    def _blocked_at(self, t: float) -> dict[str, int]:
+        """How many messages wait outside each full queue with overflow="block"."""
+        t0, t1, q = self.timeline.blocks[:3]
+        out: dict[str, int] = {}
+        for name in q[(t0 <= t) & (t1 > t)] if len(t0) else []:
+            out[name] = out.get(name, 0) + 1
+        return out
+
+    def _update_consumers_and_dots(self, t: float) -> None:
+        xy, ids, cols = self._hop_state(t)
+        serving, waiting = self._consumer_state(t)
+        extra_xy, extra_ids = [], []
+        for c in self.consumers:
+            x, y = self.pos[c]
+            extra_xy += [(x, y)] * len(serving[c][:1])
+            extra_ids += serving[c][:1]
+            # received but not started yet: lined up just before the consumer
+            extra_xy += [(x - 0.16 - 0.1 * j, y) for j in range(len(waiting[c][:4]))]
+            extra_ids += waiting[c][:4]
+        all_xy = np.vstack([xy, np.array(extra_xy).reshape(-1, 2)])
+        all_ids = np.concatenate([ids, np.array(extra_ids, dtype=int)])
+        all_cols = np.concatenate([cols, [self.colour_of.get(m, 0) for m in extra_ids]])
+        self._dots.set(all_xy, all_cols.astype(int))
+        down = self._down_at(t)
+        self._down.set_offsets(np.array([self.pos[n] for n in down]).reshape(-1, 2))
+        self._dot_xy, self._dot_ids = all_xy, all_ids
+        self._update_ring()
+
+    def _update_ring(self) -> None:
+        ring = np.zeros((0, 2))
+        if self.follow is not None:
+            ring = np.vstack([self._dot_xy[self._dot_ids == self.follow],
+                              self._box_xy[self._box_ids == self.follow]])
+        self._ring.set_offsets(ring)
+
+    def _update_marks(self, t: float) -> None:
+        """Fade the marks of recent drops (red x) and dead-letters (purple +)."""
+        rows = self._latest(self.timeline.marks[0], self._mark_place, t)
+        alpha = 1 - (t - self.timeline.marks[0][rows]) / self.fade
+        places = self._mark_place[rows]
+        for dead, artist, colour in ((False, self._drops, _DROP), (True, self._dead, _DEAD)):
+            mine = self._place_dead[places] == dead
+            rgba = np.tile(to_rgba(colour), (int(mine.sum()), 1))
+            rgba[:, 3] = alpha[mine]
+            artist.set_offsets(self._place_xy[places[mine]])
+            artist.set_facecolor(rgba)
+
+    def _mark_xy(self, kind: str, node: str, peer: str) -> tuple[float, float]:
+        """Where a drop or dead-letter is marked."""
+        if kind == "loss" and (node, peer) in self.edge_ends:
+            p0, p1 = self.edge_ends[(node, peer)]
+            return tuple(p0 + 0.75 * (p1 - p0))  # lost on the way
+        x, y = self.pos.get(node, (0.0, 0.0))
+        if _role(self.graph, node) == "queue":
+            return (x + TRAY_WIDTH / 2 + 0.12, y)  # pushed out of the tray
+        return (x, y + 0.3)
+
+    def counters(self, t: float) -> dict[str, int]:
+        """How many messages were published, delivered, acked and dropped up to time ``t``."""
+        return {k: int(np.searchsorted(v, t, "right")) for k, v in self._counter_times.items()}
+
+    def _labels(self, t: float) -> list[tuple[tuple[float, float], str, str, Any]]:
+        """Text that changes every frame: (pixel position, text, anchor, font)."""
+        out = self._clock.numbers(t, self.counters(t))
+        for q, text in self._queue_text.items():
+            if text:
+                x, y = self.pos[q]
+                left = x - TRAY_WIDTH / 2 + self.slot * _COUNT_SLOTS / 2
+                out.append((self._to_pixels(left, y), text, "mm", self._fonts["count"]))
+            if self._blocked.get(q):  # publishers held back by overflow="block"
+                x, y = self.pos[q]
+                right = self._to_pixels(x + TRAY_WIDTH / 2, y + TRAY_HEIGHT / 2)
+                out.append(((right[0], right[1] - 3), f"{self._blocked[q]} blocked", "rs",
+                            self._fonts["small"]))
+        return out
+
+    def _to_pixels(self, x: float, y: float) -> tuple[float, float]:
+        px, py = self.ax.transData.transform((x, y))
+        return px, self._size[1] - py + 2  # Pillow counts rows from the top
+
+    # -- output --------------------------------------------------------------------------------
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height of a frame in pixels."""
+        return self._size
+
+    def _frame(self, t: float):
+        """The frame at ``t`` as a Pillow image in RGBX mode (JPEG-ready, no conversion)."""
+        from PIL import Image, ImageDraw
+
+        self.draw(t)
+        im = Image.frombuffer("RGBX", self._size, self.canvas.buffer_rgba(), "raw", "RGBX", 0, 1)
+        im = im.copy()  # detach from the canvas, which the next frame overwrites
+        pen = ImageDraw.Draw(im)
+        self._clock.stamp(im)
+        # matplotlib's text engine takes ~5 ms a label; Pillow draws these in microseconds
+        for xy, text, anchor, font in self._labels(t):
+            pen.text(xy, text, fill=(25, 25, 25), font=font, anchor=anchor)
+        return im
+
+    def image(self, t: float):
+        """The frame at time ``t`` as a Pillow RGB image."""
+        return self._frame(t).convert("RGB")
+
+    def rgb(self, t: float) -> np.ndarray:
+        """The frame at time ``t`` as an (height, width, 3) uint8 array."""
+        return np.asarray(self.image(t))
+
+    def jpeg(self, t: float, quality: int = 80) -> bytes:
+        """The frame at time ``t`` as JPEG bytes (what the Player widget shows)."""
+        buf = io.BytesIO()
+        self._frame(t).save(buf, format="JPEG", quality=quality)
+        return buf.getvalue()
+
+    def save(self, path: str, t: float) -> None:
+        """Write the frame at time ``t`` to an image file (PNG, JPEG, ... by extension)."""
+        self.image(t).save(path)
+
+
+def _fonts(dpi: int) -> dict:
+    """Matplotlib's own DejaVu fonts, opened by Pillow at matplotlib's point sizes."""
+    from matplotlib.font_manager import FontProperties, findfont
+    from PIL import ImageFont
+
+    sans = findfont(FontProperties(family="DejaVu Sans"))
+    sans_bold = findfont(FontProperties(family="DejaVu Sans", weight="bold"))
+    mono = findfont(FontProperties(family="DejaVu Sans Mono"))
+    def font(path: str, points: float) -> Any:
+        # the basic layout engine: plain Latin labels need no shaping, and it is faster
+        return ImageFont.truetype(path, round(points * dpi / 72),
+                                  layout_engine=ImageFont.Layout.BASIC)
+
+    return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5)}
+
+
+def _shows_something(artist: Any) -> bool:
+    if isinstance(artist, Line2D):
+        return len(artist.get_xdata()) > 0
+    if isinstance(artist, LineCollection):
+        return len(artist.get_segments()) > 0
+    return len(artist.get_offsets()) > 0
+
+
+class _Clock:
+    """The line of counters above the network: the words are drawn once, the numbers each frame.
+
+    A monospaced font puts every number at a known place, so only the digits are redrawn.
+    """
+
+    FIELDS = (("t = ", 8), (" s    published ", 5), ("    delivered ", 5), ("    acked ", 5),
+              ("    dropped ", 5))
+
+    def __init__(self, font: Any, xy: tuple[float, float]) -> None:
+        from PIL import Image, ImageDraw
+
+        self.font, (self.x, self.y) = font, xy
+        self.advance = font.getlength("0")
+        words, self.ends, column = "", [], 0
+        for text, width in self.FIELDS:
+            words += text + " " * width
+            column += len(text) + width
+            self.ends.append(self.x + column * self.advance)
+        ascent, descent = font.getmetrics()
+        self.mask = Image.new("L", (round(len(words) * self.advance) + 2, ascent + descent))
+        ImageDraw.Draw(self.mask).text((0, ascent), words, fill=255, font=font, anchor="ls")
+        self.top = round(self.y - ascent)
+
+    def stamp(self, im: Any) -> None:
+        """Draw the words (the numbers come from :meth:`numbers`)."""
+        im.paste((25, 25, 25), (round(self.x), self.top), self.mask)
+
+    def numbers(self, t: float, counts: dict) -> list:
+        values = [f"{t:.2f}", *(str(counts[k]) for k in _COUNTERS)]
+        return [((end, self.y), v, "rs", self.font)
+                for end, v in zip(self.ends, values, strict=True)]
+
+
+class _Markers:
+    """Points in several colours, one ``Line2D`` per colour.
+
+    Agg draws a line's markers by stamping one pre-drawn marker, about 30 times faster than a
+    scatter plot, which draws each point as its own path.
+    """
+
+    def __init__(self, ax: Axes, palette: np.ndarray, **style: Any) -> None:
+        self.lines = [ax.plot([], [], ls="", mfc=colour, mec="white", animated=True, **style)[0]
+                      for colour in palette]
+
+    def set(self, xy: np.ndarray, colour: np.ndarray) -> None:
+        """Show points ``xy`` with palette indices ``colour``."""
+        for i, line in enumerate(self.lines):
+            mine = xy[colour == i]
+            line.set_data(mine[:, 0], mine[:, 1])
+
+
+_COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
+             "dropped": ("drop", "expire", "loss")}
