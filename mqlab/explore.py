@@ -69,7 +69,7 @@ class Explorer(widgets.VBox):
         self.controls = {name: _control(name, spec, _default(build, name))
                          for name, spec in ranges.items()}
         self.summary = widgets.HTML()
-        self.progress = widgets.IntProgress(description="running", layout={"visibility": "hidden"})
+        self.progress = widgets.IntProgress(description="running", layout={"display": "none"})
         self.runs = 0
         self.player: Player | None = None
         self.run = None
@@ -105,6 +105,7 @@ class Explorer(widgets.VBox):
         self.player = Player(result, frames=self.frames, progress=progress)
         self.summary.value = _summary_html(result)
         if old is not None:
+            self.player.seek(old.time)  # the same moment of the new run, for comparison
             self.children = self._children()
             old.close()
 
@@ -113,7 +114,8 @@ class Explorer(widgets.VBox):
 
     def _children(self) -> list:
         box = widgets.HBox(list(self.controls.values()), layout={"flex_flow": "row wrap"})
-        return [box, self.progress, self.player, self.summary]
+        # the summary right under the controls: what a change did is visible without scrolling
+        return [box, self.progress, self.summary, self.player]
 
 
 def _check_names(build: Callable, ranges: dict) -> None:

@@ -55,7 +55,7 @@ class Progress:
             display(self.widget)
         if self.widget is not None:
             self.widget.max = self.total
-            self.widget.layout.visibility = "visible"
+            self.widget.layout.display = None  # shown
 
     def close(self) -> None:
         """Remove the bar (a widget made here is closed; a borrowed one is hidden)."""
@@ -64,7 +64,7 @@ class Progress:
         if self._own:
             self.widget.close()
         elif self.widget is not None:
-            self.widget.layout.visibility = "hidden"
+            self.widget.layout.display = "none"  # hidden, and takes no room
         else:
             sys.stderr.write("\n")
 

@@ -247,7 +247,8 @@ class Scene:
                 ax_len.fill_between(xs, ys, step="post", color=colour, alpha=0.15, lw=0)
             acks = [r[0] for r in tr.rows if r[1] == "ack" and r[4] == q]
             counts, _ = np.histogram(acks, bins=edges)
-            ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q)
+            # baseline=None: no drop to zero at either end of the run, which would read as a stall
+            ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q, baseline=None)
         for a, ylabel in ((ax_len, "queue length\n(messages)"), (ax_tp, "throughput\n(acks/s)")):
             a.set_xlim(0, end)
             a.set_ylim(0, max(a.get_ylim()[1], 1.0))  # an idle run still gets a sane scale

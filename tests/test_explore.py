@@ -56,13 +56,13 @@ def test_changing_a_control_runs_the_model_again_and_refreshes_the_player():
     ex = small(model, rate=(1, 20, 1), consumers=(1, 4))
     assert len(model.calls) == 1 and ex.runs == 1
     player, summary = ex.player, ex.summary.value
-    assert isinstance(player, Player) and ex.children[2] is player
+    assert isinstance(player, Player) and ex.children[3] is player
 
     ex.controls["rate"].value = 15
     assert len(model.calls) == 2
     assert model.calls[-1] == {"rate": 15, "overflow": "drop-head", "consumers": 1,
                                "lossy": False, "service": 0.4}
-    assert ex.player is not player and ex.children[2] is ex.player
+    assert ex.player is not player and ex.children[3] is ex.player
     assert ex.summary.value != summary
     published = sum(1 for r in ex.run.trace.rows if r[1] == "publish")
     assert f"published {published}" in ex.summary.value
