@@ -105,3 +105,12 @@ def test_bad_parameters_and_ranges_are_refused_by_name(ranges, message):
 def test_build_must_return_a_run_or_a_network():
     with pytest.raises(TypeError, match="Run or a Network"):
         explore(lambda rate=1: 42, rate=(1, 3))
+
+
+def test_a_new_run_opens_at_the_moment_the_old_one_showed():
+    ex = small(Model(), rate=(1, 20, 1))
+    ex.player.seek(ex.player.frame_times[-2])
+    shown = ex.player.time
+    ex.controls["rate"].value = 9
+    assert ex.player.time == pytest.approx(shown, abs=ex.player.frame_times[1])
+    assert ex.player.index > 0
