@@ -253,7 +253,7 @@ def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None
                     textcoords="offset points", ha="left", va="bottom", fontsize=8.5,
                     weight="bold", zorder=4)
     elif role == "producer":
-        ax.annotate(n, xy, xytext=(-12, 0), textcoords="offset points", ha="right",
+        ax.annotate(n, xy, xytext=(-16, 0), textcoords="offset points", ha="right",
                     va="center", fontsize=8.5, zorder=4)
     elif role == "consumer":
         ax.annotate(n, xy, xytext=(15, 0), textcoords="offset points", ha="left",
