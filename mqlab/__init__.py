@@ -19,7 +19,6 @@ from mqlab.engine import Engine
 from mqlab.message import Message
 from mqlab.network import Network
 from mqlab.queues import FifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, SortedQueue
-from mqlab.realtime import TracedAsyncQueue, TracedQueue
 from mqlab.routing import topic_matches
 from mqlab.run import Run, Summary
 from mqlab.trace import Event, Trace
@@ -52,12 +51,15 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-# The pictures and widgets need matplotlib and ipywidgets, which take a while to import: they
-# are loaded the first time one of these names is used, not by ``import mqlab``.
+# The pictures and widgets need matplotlib and ipywidgets, which take a while to import, and
+# the traced real queues need asyncio: they are loaded the first time one of these names is
+# used, not by ``import mqlab``.
 _LAZY = {
+    "TracedQueue": "mqlab.realtime",
+    "TracedAsyncQueue": "mqlab.realtime",
     "Player": "mqlab.player",
-    "explore": "mqlab.explore",
-    "Explorer": "mqlab.explore",
+    "explore": "mqlab.explorer",
+    "Explorer": "mqlab.explorer",
     "Scene": "mqlab.scene",
     "draw_network": "mqlab.draw",
     "save_gif": "mqlab.export",

@@ -3,8 +3,8 @@
 Every function works like networkx's drawing functions: pass ``ax`` to draw into an Axes of
 your own figure, or leave it out and a new figure is made. The Axes is returned, so you can add
 a title or save the figure. The numbers come from :mod:`mqlab.metrics`, so a chart always
-agrees with ``run.summary()``; and since only the Trace is read, a simulated run, traced
-threads and a real broker give the same pictures.
+agrees with ``run.summary()``; and since only the Trace is read, a simulated run and a run of
+traced real threads or tasks give the same pictures.
 
 Colours follow the Okabe-Ito palette, which stays distinguishable with colour blindness.
 

@@ -1,7 +1,7 @@
 """Draw a messaging network: where each part goes, and the static picture of it.
 
-Everything here reads only the network graph (``trace.graph``), so a simulated run, traced
-threads and a real broker are drawn the same way. Messages flow left to right::
+Everything here reads only the network graph (``trace.graph``), so a simulated run and a run
+of traced real threads are drawn the same way. Messages flow left to right::
 
     producers -> brokers -> exchanges -> queues -> consumers
 

@@ -42,7 +42,9 @@ class Engine:
 
     def at(self, time: float, action: Callable, *args) -> None:
         """Call ``action(*args)`` at absolute ``time`` (not in the past)."""
-        self.schedule(max(0.0, time - self.now), action, *args)
+        if time < self.now:
+            raise ValueError(f"time must not be before now ({self.now}), got {time}")
+        self.schedule(time - self.now, action, *args)
 
     def step(self) -> None:
         """Advance the clock to the earliest event and run it."""

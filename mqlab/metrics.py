@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 # changes to the number of messages waiting in a queue (the queue is the event's node)
+_ENDS = frozenset({"ack", "drop", "expire", "loss"})  # events that end a message's life
 _QUEUE_DELTA = {"enqueue": 1, "requeue": 1, "deliver": -1, "expire": -1, "dead-letter": -1}
 
 
@@ -48,29 +49,29 @@ def throughput(trace: Trace, node: str | None = None, start: float = 0.0,
 
 
 def system_throughput(trace: Trace, start: float = 0.0, stop: float | None = None) -> float:
-    """The sum of every consumer's throughput (messages/s)."""
-    nodes = {nd for _, k, _, nd, _, _ in trace.rows if k == "ack"}
-    return sum(throughput(trace, n, start, stop) for n in sorted(nodes))
+    """The sum of every consumer's throughput (messages/s): all acks in the window."""
+    return throughput(trace, None, start, stop)
 
 
 def latencies(trace: Trace, start: str = "publish", end: str = "ack",
-              since: float = 0.0) -> list[float]:
+              since: float = 0.0, node: str | None = None) -> list[float]:
     """Seconds from each message's first ``start`` event to its first ``end`` event.
 
     ``since`` skips messages whose ``start`` came earlier (to leave out a warm-up period).
+    ``node`` counts only ``end`` events at that node (e.g. one consumer's acks).
     Messages that never reached ``end`` are left out.
     """
     began: dict[int, float] = {}
+    done: set[int] = set()
     out = []
-    for t, k, m, *_ in trace.rows:
+    for t, k, m, nd, *_ in trace.rows:
         if k == start and m not in began:
             began[m] = t
-        elif k == end and m in began:
-            t0 = began.pop(m)
-            if t0 >= since:
-                out.append(t - t0)
-            began[m] = math.inf  # count each message once
-    return [x for x in out if x >= 0]
+        elif k == end and m in began and m not in done and (node is None or nd == node):
+            done.add(m)  # each message once
+            if began[m] >= since:
+                out.append(t - began[m])
+    return out
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -117,30 +118,35 @@ def time_average(times: list[float], values: list[float], stop: float) -> float:
 
 
 def little(trace: Trace, since: float = 0.0) -> dict:
-    """Check Little's law, L = lambda * W, on the whole system (publish -> ack).
+    """Check Little's law, L = lambda * W, on the whole system.
 
-    Returns the measured L (time-average number of messages in the system), lambda (arrival
-    rate) and W (mean time in system), and lambda * W for comparison.
+    A message is in the system from its first ``publish`` until it first ends (``ack``,
+    ``drop``, ``expire`` or ``loss``), or until the run stops. Returns the measured L
+    (time-average number of messages in the system after ``since``), lambda (arrivals per
+    second after ``since``), W (mean time in the system of the messages that arrived after
+    ``since`` and ended) and lambda * W for comparison.
     """
     stop = trace.duration
-    n, times, counts = 0, [since], [0]
-    arrivals = 0
-    for t, k, *_ in trace.rows:
-        d = 1 if k == "publish" else -1 if k == "ack" else 0
-        if d:
-            n += d
-            if t >= since:
-                times.append(t)
-                counts.append(n)
-            if k == "publish" and t >= since:
-                arrivals += 1
-            elif t < since:
-                counts[0] = n
+    if not since < stop:
+        raise ValueError(f"since must be before the end of the run ({stop} s), got {since}")
+    entered: dict[int, float] = {}
+    left: dict[int, float] = {}
+    for t, k, m, *_ in trace.rows:
+        if k == "publish":
+            entered.setdefault(m, t)
+        elif k in _ENDS and m in entered:
+            left.setdefault(m, t)
+    area, arrivals, stays = 0.0, 0, []
+    for m, t_in in entered.items():
+        t_out = left.get(m, stop)
+        area += max(0.0, min(t_out, stop) - max(t_in, since))
+        if t_in >= since:
+            arrivals += 1
+            if m in left:
+                stays.append(t_out - t_in)
     lam = arrivals / (stop - since)
-    w = latencies(trace, since=since)
-    mean_w = sum(w) / len(w) if w else math.nan
-    return {"L": time_average(times, counts, stop), "lambda": lam, "W": mean_w,
-            "lambda*W": lam * mean_w}
+    mean_w = sum(stays) / len(stays) if stays else math.nan
+    return {"L": area / (stop - since), "lambda": lam, "W": mean_w, "lambda*W": lam * mean_w}
 
 
 @dataclass(frozen=True)
@@ -164,14 +170,19 @@ class Account:
 
 def account(trace: Trace) -> Account:
     """Count, from the trace, how every message ended (see :class:`Account`)."""
-    kinds = Counter(r[1] for r in trace.rows)
-    roles = dict(trace.graph.nodes(data="role")) if trace.graph is not None else {}
-    broker_arrivals = sum(1 for r in trace.rows
-                          if r[1] == "arrive" and roles.get(r[3]) == "broker")
+    kinds: Counter = Counter()
     dropped: Counter = Counter()
-    for r in trace.rows:
-        if r[1] == "drop":
-            dropped[r[5] or "dropped"] += 1
+    arrivals: Counter = Counter()  # node -> arrive events there
+    consumers = set()  # nodes that queues deliver to: arrivals there are not at a broker
+    for _, k, _, node, peer, info in trace.rows:
+        kinds[k] += 1
+        if k == "drop":
+            dropped[info or "dropped"] += 1
+        elif k == "arrive":
+            arrivals[node] += 1
+        elif k == "deliver":
+            consumers.add(peer)
+    broker_arrivals = sum(n for node, n in arrivals.items() if node not in consumers)
     if kinds["expire"]:
         dropped["ttl"] += kinds["expire"]
     if kinds["loss"]:

@@ -338,6 +338,7 @@ class SortedQueue(Queue):
         if entry is None:
             return None
         self._tree.remove(entry)
+        self._drops["cancelled"] = self._drops.get("cancelled", 0) + 1
         return entry[2]
 
     def pop_below(self, key: object) -> list[Message]:
@@ -345,6 +346,7 @@ class SortedQueue(Queue):
         stop = self._tree.bisect_key_left((key, -(10**18)))
         entries = list(self._tree.islice(0, stop))
         del self._tree[:stop]
+        self._gets += len(entries)
         return [self._forget(e) for e in entries]
 
 

@@ -66,10 +66,11 @@ class Summary:
 class Run:
     """The result of ``Network.run``: ``run.trace``, ``run.summary()``, ``run.play()``."""
 
-    def __init__(self, network, trace: Trace, still: dict) -> None:
+    def __init__(self, network, trace: Trace, still: dict, recorded: bool = True) -> None:
         self.network = network
         self.trace = trace
         self.still = still
+        self.recorded = recorded  # False: the run kept no trace (Network.run(trace=False))
 
     @property
     def graph(self):
@@ -78,13 +79,16 @@ class Run:
     def summary(self) -> Summary:
         """Per consumer and per queue figures and the account of every message."""
         tr, stop = self.trace, self.trace.duration
+        if not self.recorded:
+            raise ValueError("this run was made with trace=False: there is no trace to "
+                             "summarise (run again with trace=True)")
         per_consumer = {}
         for name in self.network.consumers:
-            lat = _latencies_at(tr, name)
+            lat = metrics.latencies(tr, node=name)
             done = sum(1 for r in tr.rows if r[1] == "ack" and r[3] == name)
             per_consumer[name] = {
                 "processed": done,
-                "throughput": done / stop if stop > 0 else 0.0,
+                "throughput": metrics.throughput(tr, name) if stop > 0 else 0.0,
                 "latency_p50": metrics.percentile(lat, 50),
                 "latency_p99": metrics.percentile(lat, 99),
             }
@@ -121,13 +125,3 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {len(self.trace)} events over {self.trace.duration:g} s>"
 
-
-def _latencies_at(trace: Trace, consumer: str) -> list[float]:
-    published: dict[int, float] = {}
-    out = []
-    for t, k, m, node, _, _ in trace.rows:
-        if k == "publish":
-            published.setdefault(m, t)
-        elif k == "ack" and node == consumer and m in published:
-            out.append(t - published[m])
-    return out

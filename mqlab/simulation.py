@@ -84,6 +84,7 @@ class Simulation:
         self.rng = self.engine.rng
         self.trace = Trace(graph=net.graph)
         # hot-path events append a row tuple directly; the rest go through record()
+        self.recording = record
         self.rec = self.trace.rows.append if record else (lambda row: None)
         self.record = lambda *row: self.rec(row + ("",) * (6 - len(row)))
         self.next_id = 0
@@ -142,7 +143,8 @@ class Simulation:
             dict(spec.headers) if spec.headers else {}, spec.expiration,
             mid, created, now,
         )
-        self.trace.messages[mid] = msg
+        if self.recording:
+            self.trace.messages[mid] = msg
         self.rec((now, "publish", mid, p.name, p.to, key))
         if spec.mode == "sync":
             p.awaiting = mid
@@ -453,4 +455,4 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
         if was_enabled:
             gc.enable()
     sim.trace.end_time = sim.engine.now
-    return Run(net, sim.trace, sim.snapshot())
+    return Run(net, sim.trace, sim.snapshot(), recorded=record)

@@ -38,6 +38,10 @@ def mm1(lam: float, mu: float) -> dict:
 
 def erlang_c(c: int, a: float) -> float:
     """Probability that an arrival must wait in M/M/c, with offered load ``a = lam/mu``."""
+    if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+        raise ValueError(f"c must be an int >= 1, got {c!r}")
+    if not 0 < a < c:
+        raise ValueError(f"a (the offered load lam/mu) must be between 0 and c={c}, got {a!r}")
     rho = a / c
     s = sum(a**k / math.factorial(k) for k in range(c))
     top = a**c / math.factorial(c) / (1 - rho)

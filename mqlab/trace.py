@@ -1,7 +1,7 @@
 """The Trace: one flat, time-ordered table of everything that happened in a run.
 
-Every run (simulated, real threads, asyncio, or a real RabbitMQ) produces a Trace, and every
-picture, metric and exercise check reads only the Trace. A row is an :class:`Event`:
+Every run (simulated, or real threads and asyncio tasks on a traced queue) produces a Trace,
+and every picture, metric and exercise check reads only the Trace. A row is an :class:`Event`:
 
 ========  ==============================================================================
 field     meaning

@@ -60,11 +60,13 @@ def test_run_without_until_stops_at_the_last_event():
 def test_delays_are_relative_to_now_and_at_is_absolute():
     sim, log = Engine(), []
     sim.schedule(2.0, lambda: (sim.schedule(1.0, log.append, "relative"),
-                               sim.at(1.0, log.append, "in the past runs now"),
+                               sim.at(2.0, log.append, "at now runs next"),
                                sim.at(5.0, log.append, "absolute")))
     sim.run()
-    assert log == ["in the past runs now", "relative", "absolute"]
+    assert log == ["at now runs next", "relative", "absolute"]
     assert sim.now == 5.0
+    with pytest.raises(ValueError, match="time must not be before now"):
+        sim.at(1.0, log.append, "in the past")
 
 
 def test_step_runs_exactly_one_event():

@@ -4,6 +4,8 @@ Each test builds a tiny network, runs it, and compares a slice of the trace with
 expect from the rules (RabbitMQ's, wherever it has one).
 """
 
+import pytest
+
 import mqlab as mq
 
 
@@ -636,3 +638,15 @@ def test_two_brokers_each_serve_their_own_producers():
     assert log(run, "ack", fields=("node",)).count(("east-worker",)) == 3
     assert log(run, "ack", fields=("node",)).count(("west-worker",)) == 3
     assert check_balanced(run).account.acked == 6
+
+
+def test_a_run_without_a_trace_keeps_nothing_and_says_so():
+    net = mq.Network(seed=1)
+    net.producer("p", interval=1.0, count=5, routing_key="q")
+    net.broker("b")
+    net.queue("b", "q")
+    net.consumer("c", queue="q", service=0.1)
+    run = net.run(trace=False)
+    assert len(run.trace) == 0 and run.trace.messages == {}
+    with pytest.raises(ValueError, match="trace=False"):
+        run.summary()

@@ -5,7 +5,7 @@ import matplotlib
 import pytest
 
 import mqlab as mq
-from mqlab.explore import explore
+from mqlab.explorer import explore
 from mqlab.player import Player
 
 matplotlib.use("Agg")
