@@ -32,6 +32,8 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from mqlab import metrics
+from mqlab.draw import OKABE_ITO
+from mqlab.network import ROLES
 from mqlab.trace import Trace
 
 if TYPE_CHECKING:
@@ -53,9 +55,10 @@ __all__ = [
 # the colours of Okabe & Ito's colour-blind-safe palette (mqlab.draw.OKABE_ITO), in the order
 # series use them: most contrasting first, black kept for totals and markers, and yellow last
 # because it is faint on white
-SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442")
-BLACK = "#000000"
-ROLE_ORDER = ("producer", "broker", "exchange", "queue", "consumer")
+SERIES_COLOURS = tuple(OKABE_ITO[name] for name in
+                       ("blue", "orange", "green", "vermillion", "purple", "sky", "yellow"))
+BLACK = OKABE_ITO["black"]
+ROLE_ORDER = ROLES
 
 
 # -- shared helpers ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from mqlab.network import ROLES
 from mqlab.trace import Trace
 
 __all__ = ["OKABE_ITO", "draw_network", "layout"]
@@ -42,7 +43,7 @@ OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
 }
-COLUMNS = ("producer", "broker", "exchange", "queue", "consumer")
+COLUMNS = ROLES  # left to right: producers, brokers, exchanges, queues, consumers
 # gap (x units) before each column: queues are wide trays, so they get more room
 _GAP = {"broker": 1.2, "exchange": 1.1, "queue": 1.6, "consumer": 1.6}
 _ROLE_STYLE = {  # marker, fill (pale, so the message colours stand out), size in points^2

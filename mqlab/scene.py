@@ -26,13 +26,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from mqlab import metrics
+from mqlab.charts import SERIES_COLOURS
 from mqlab.draw import (
     _DEAD,
     _DOWN,
     _DROP,
-    _KEY_COLOURS,
     _ROLE_STYLE,
-    OKABE_ITO,
     TRAY_HEIGHT,
     TRAY_WIDTH,
     _bend,
@@ -239,7 +238,7 @@ class Scene:
         windows = int(min(40, max(5, acks / max(len(busiest), 1) / 10)))
         width, edges = end / windows, np.linspace(0, end, windows + 1)
         for i, q in enumerate(busiest):
-            colour = OKABE_ITO[_KEY_COLOURS[i]]
+            colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]  # as in mqlab.charts
             times, lengths = metrics.queue_length(tr, q)
             xs, ys = times + [end], lengths + [lengths[-1]]
             ax_len.step(xs, ys, where="post", color=colour, lw=1.0, label=q)
