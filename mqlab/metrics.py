@@ -10,6 +10,23 @@ broker) and nothing else, so the same numbers come out whatever produced the run
 - **queue length** over time = messages waiting in a queue at each moment.
 - **Little's law**: in a steady state the average number in the system L equals the arrival rate
   lambda times the average time in the system W.
+
+Two messages through one queue and one consumer:
+
+>>> t = Trace()
+>>> for row in [(0.0, "publish", 1, "p", "b"), (0.0, "enqueue", 1, "q"),
+...             (0.0, "deliver", 1, "q", "c"), (1.0, "publish", 2, "p", "b"),
+...             (1.0, "enqueue", 2, "q"), (2.0, "ack", 1, "c", "q"),
+...             (2.0, "deliver", 2, "q", "c"), (4.0, "ack", 2, "c", "q")]:
+...     t.record(*row)
+>>> latencies(t), percentile(latencies(t), 50)
+([2.0, 3.0], 2.5)
+>>> throughput(t, "c", start=0, stop=4)  # the ack at 4.0 falls outside [0, 4)
+0.25
+>>> queue_length(t, "q")
+([0.0, 0.0, 0.0, 1.0, 2.0], [0, 1, 0, 1, 0])
+>>> account(t).acked, account(t).in_system
+(2, 0)
 """
 
 from __future__ import annotations
