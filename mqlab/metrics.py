@@ -43,6 +43,7 @@ __all__ = [
     "latencies",
     "little",
     "percentile",
+    "queue_delta",
     "queue_length",
     "system_throughput",
     "throughput",
@@ -103,17 +104,26 @@ def percentile(values: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def queue_delta(kind: str, info: str = "") -> int:
+    """+1 if an event at a queue puts a message into it, -1 if it takes one out, else 0.
+
+    >>> queue_delta("enqueue"), queue_delta("deliver"), queue_delta("drop", "rejected")
+    (1, -1, 0)
+    """
+    if kind == "drop":
+        return -1 if info == "overflow" else 0  # drop-head pushed the head out
+    if kind == "dead-letter" and info == "rejected":
+        return 0  # a nacked message was at the consumer, not in the queue
+    return _QUEUE_DELTA.get(kind, 0)
+
+
 def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
     """The number of ready messages in ``queue`` as a step function: (times, lengths)."""
     times, lengths, n = [0.0], [0], 0
     for t, k, _, nd, _, info in trace.rows:
         if nd != queue:
             continue
-        d = _QUEUE_DELTA.get(k, 0)
-        if k == "drop":
-            d = -1 if info == "overflow" else 0  # drop-head pushed the head out
-        elif k == "dead-letter" and info == "rejected":
-            d = 0  # a nacked message was at the consumer, not in the queue
+        d = queue_delta(k, info)
         if d:
             n += d
             times.append(t)

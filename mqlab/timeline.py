@@ -16,6 +16,7 @@ import networkx as nx
 import numpy as np
 
 from mqlab.draw import _role
+from mqlab.metrics import queue_delta
 from mqlab.trace import Trace
 
 __all__ = ["Timeline"]
@@ -23,7 +24,6 @@ __all__ = ["Timeline"]
 
 # -- where every message is, over time ---------------------------------------------------------
 _HOP_START = ("publish", "send", "duplicate", "deliver")
-_LEAVES_QUEUE = ("deliver", "expire", "dead-letter", "drop")
 _CONSUMER_ENDS = ("ack", "nack", "drop")
 
 
@@ -91,8 +91,9 @@ class Timeline:
 
     def _queue_event(self, i: int, t: float, kind: str, m: int, q: str, info: str,
                      colour: int) -> None:
-        """A message enters or leaves queue ``q`` (as :func:`mqlab.metrics.queue_length`)."""
-        if kind in ("enqueue", "requeue"):
+        """A message enters or leaves queue ``q`` (the rule: :func:`mqlab.metrics.queue_delta`)."""
+        delta = queue_delta(kind, info)
+        if delta > 0:
             blocked = self._end("blocks", (m, q)) if kind == "enqueue" else None
             if blocked:
                 self.done["blocks"].append((blocked[0], t, q))
@@ -101,9 +102,7 @@ class Timeline:
             self._start("stays", (m, q), [t, order, colour])
         elif kind == "block":
             self._start("blocks", (m, q), [t])
-        elif kind in _LEAVES_QUEUE and not (
-                (kind == "dead-letter" and info == "rejected")  # it was at a consumer
-                or (kind == "drop" and info != "overflow")):  # refused, never queued
+        elif delta < 0:
             stay = self._end("stays", (m, q))
             if stay:
                 self.done["stays"].append((stay[0], t, q, stay[1], m, stay[2]))
