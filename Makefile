@@ -5,8 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-LESSONS := $(wildcard lessons/[0-9]*.ipynb)
-FIRST_LESSON := $(firstword $(LESSONS))
+LESSONS := $(sort $(wildcard lessons/[0-9]*.ipynb))
+# the page `make lab` opens, and the address it prints: the first lesson, else the lessons folder
+LAB_PAGE := /lab/tree/$(or $(firstword $(LESSONS)),lessons)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 
@@ -31,12 +32,12 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	touch $@ $(VENV)/.installed
 
 lab: $(VENV)/.installed ## Set up and open JupyterLab on the first lesson
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --port=$(PORT) $(or $(FIRST_LESSON),lessons/)
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 --port=$(PORT) --LabApp.default_url=$(LAB_PAGE)
 
 test: $(VENV)/.installed-test ## Set up and run the whole suite (unit, property, widget, browser, notebooks)
 	$(PY) -m pytest tests
 ifneq ($(LESSONS),)
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg lessons
+	MQLAB_PROGRESS=0 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg lessons
 endif
 	$(VENV)/bin/ruff check mqlab tests benchmarks scripts
 
@@ -51,5 +52,5 @@ images: $(VENV)/.installed ## Regenerate the pictures in images/
 	$(PY) scripts/make_images.py
 
 clean: ## Remove the virtual environment and caches
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache *.egg-info build dist
+	find . \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

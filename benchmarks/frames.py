@@ -84,12 +84,12 @@ def time_naive(scene: Scene, times: np.ndarray) -> tuple[list[float], list[float
     wall, cpu = [], []
     for t in times:
         start, start_cpu = time.perf_counter(), time.process_time()
-        state = scene.snapshot(float(t))
+        dots, _ = scene.dots(float(t))
         fig.clf()
         ax = fig.add_subplot()
         nx.draw(graph, pos, ax=ax, node_color="#A9D6F3", node_size=500, with_labels=True,
                 font_size=8, edge_color="#555555")
-        ax.scatter(state.dots[:, 0], state.dots[:, 1], s=55, c="#1F1F1F", zorder=5)
+        ax.scatter(dots[:, 0], dots[:, 1], s=55, c="#1F1F1F", zorder=5)
         ax.set_title(f"t = {t:.2f} s")
         fig.savefig(io.BytesIO(), format="png")
         wall.append(time.perf_counter() - start)
@@ -107,7 +107,7 @@ def main() -> None:
     start = time.perf_counter()
     scene = Scene(run)
     setup = time.perf_counter() - start
-    moving = [len(scene.snapshot(float(t)).dots) for t in times]
+    moving = [len(scene.dots(float(t))[0]) for t in times]
     print(f"network: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges; "
           f"run: {len(run.trace)} events over {run.trace.duration:g} s")
     print(f"messages travelling on links per measured frame: min {min(moving)}, "

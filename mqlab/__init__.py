@@ -21,30 +21,45 @@ from mqlab.network import Network
 from mqlab.queues import FifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, SortedQueue
 from mqlab.routing import topic_matches
 from mqlab.run import Run, Summary
+from mqlab.simulation import SimulationError
 from mqlab.trace import Event, Trace
 
 __all__ = [
     "Engine",
+    "Explorer",
     "Event",
     "FifoQueue",
     "Message",
     "Network",
+    "Player",
     "PriorityQueue",
     "Queue",
     "QueueEmpty",
     "QueueFull",
     "Run",
+    "Scene",
+    "SimulationError",
     "SortedQueue",
     "Summary",
     "Trace",
     "TracedAsyncQueue",
     "TracedQueue",
+    "charts",
     "choice",
     "dist",
+    "draw",
+    "draw_network",
+    "explore",
     "exponential",
+    "export",
     "metrics",
     "normal",
+    "player",
+    "save_gif",
+    "scene",
+    "state",
     "theory",
+    "to_html",
     "topic_matches",
     "uniform",
 ]
@@ -65,7 +80,7 @@ _LAZY = {
     "save_gif": "mqlab.export",
     "to_html": "mqlab.export",
 }
-_LAZY_MODULES = ("charts", "draw", "scene", "player", "export")
+_LAZY_MODULES = ("charts", "draw", "scene", "player", "export", "state")
 
 
 def __getattr__(name: str):

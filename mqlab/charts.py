@@ -24,17 +24,17 @@ Colours follow the Okabe-Ito palette, which stays distinguishable with colour bl
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, NamedTuple
+from collections import Counter
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from mqlab import metrics
-from mqlab.draw import OKABE_ITO
-from mqlab.network import ROLES
-from mqlab.trace import Trace
+from mqlab.state import trips
+from mqlab.style import OKABE_ITO, SERIES_COLOURS
+from mqlab.trace import Trace, as_trace, roles
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -52,13 +52,7 @@ __all__ = [
     "roles",
 ]
 
-# the colours of Okabe & Ito's colour-blind-safe palette (mqlab.draw.OKABE_ITO), in the order
-# series use them: most contrasting first, black kept for totals and markers, and yellow last
-# because it is faint on white
-SERIES_COLOURS = tuple(OKABE_ITO[name] for name in
-                       ("blue", "orange", "green", "vermillion", "purple", "sky", "yellow"))
 BLACK = OKABE_ITO["black"]
-ROLE_ORDER = ROLES
 
 
 # -- shared helpers ----------------------------------------------------------------------------
@@ -76,34 +70,6 @@ def _colour(i: int) -> str:
     return SERIES_COLOURS[i % len(SERIES_COLOURS)]
 
 
-def roles(trace: Trace) -> dict[str, str]:
-    """Each node's role, in lifeline order: producers, brokers, exchanges, queues, consumers.
-
-    Taken from ``trace.graph`` when there is one; otherwise guessed from the events (a node
-    that publishes is a producer, a node that enqueues is a queue, ...).
-
-    >>> t = Trace()
-    >>> t.record(0.0, "publish", 1, "sensor", "jobs")
-    >>> t.record(0.0, "enqueue", 1, "jobs")
-    >>> t.record(0.1, "deliver", 1, "jobs", "worker")
-    >>> roles(t)
-    {'sensor': 'producer', 'jobs': 'queue', 'worker': 'consumer'}
-    """
-    found: dict[str, str] = {}
-    if trace.graph is not None:
-        found = {n: r for n, r in trace.graph.nodes(data="role") if r is not None}
-    # a node the graph does not know gets the role its first clear event gives it
-    guesses = (("enqueue", 3, "queue"), ("publish", 3, "producer"), ("deliver", 4, "consumer"),
-               ("publish", 4, "broker"), ("route", 3, "exchange"), ("ack", 3, "consumer"))
-    for kind, col, role in guesses:
-        for row in trace.rows:
-            if row[1] == kind and row[col]:
-                found.setdefault(row[col], role)
-    rank = {r: i for i, r in enumerate(ROLE_ORDER)}
-    order = sorted(found, key=lambda n: rank.get(found[n], len(rank)))  # stable: keeps graph order
-    return {n: found[n] for n in order}
-
-
 def _nodes_with_role(trace: Trace, role: str) -> list[str]:
     return [n for n, r in roles(trace).items() if r == role]
 
@@ -119,7 +85,7 @@ def _no_data(ax: Axes, text: str) -> None:
 
 
 # -- queue length ------------------------------------------------------------------------------
-def plot_queue_length(trace: Trace, queues: list[str] | None = None,
+def plot_queue_length(run_or_trace: Trace | Any, queues: list[str] | None = None, *,
                       ax: Axes | None = None) -> Axes:
     """Draw how many messages wait in each queue over time, one step line per queue.
 
@@ -128,6 +94,7 @@ def plot_queue_length(trace: Trace, queues: list[str] | None = None,
 
     >>> ax = plot_queue_length(trace, queues=["jobs"])   # doctest: +SKIP
     """
+    trace = as_trace(run_or_trace)
     queues = _nodes_with_role(trace, "queue") if queues is None else list(queues)
     ax = _axes(ax)
     end, top = trace.duration, 1
@@ -160,8 +127,8 @@ def _capacity(trace: Trace, queue: str) -> int | None:
 
 
 # -- latency -----------------------------------------------------------------------------------
-def plot_latency(trace: Trace, ax: Axes | None = None, bins: int = 30, start: str = "publish",
-                 end: str = "ack") -> Axes:
+def plot_latency(run_or_trace: Trace | Any, *, start: str = "publish", end: str = "ack",
+                 bins: int = 30, ax: Axes | None = None) -> Axes:
     """Draw a histogram of message latencies, with the median, p95 and p99 marked.
 
     A latency is the time from a message's ``start`` event (default: publish) to its ``end``
@@ -170,6 +137,7 @@ def plot_latency(trace: Trace, ax: Axes | None = None, bins: int = 30, start: st
 
     >>> ax = plot_latency(trace, bins=20)   # doctest: +SKIP
     """
+    trace = as_trace(run_or_trace)
     values = metrics.latencies(trace, start, end)
     ax = _axes(ax)
     ax.set_xlabel(f"latency, {start} \u2192 {end} (s)")
@@ -193,8 +161,9 @@ def plot_latency(trace: Trace, ax: Axes | None = None, bins: int = 30, start: st
 
 
 # -- throughput --------------------------------------------------------------------------------
-def plot_throughput(trace: Trace, window: float | None = None, nodes: list[str] | None = None,
-                    ax: Axes | None = None, step: float | None = None) -> Axes:
+def plot_throughput(run_or_trace: Trace | Any, nodes: list[str] | None = None, *,
+                    window: float | None = None, step: float | None = None,
+                    ax: Axes | None = None) -> Axes:
     """Draw each consumer's throughput over time, and the whole system's (their sum).
 
     Throughput is counted in windows of ``window`` seconds: acks in the window / its length,
@@ -206,6 +175,7 @@ def plot_throughput(trace: Trace, window: float | None = None, nodes: list[str] 
 
     >>> ax = plot_throughput(trace, window=5.0)   # doctest: +SKIP
     """
+    trace = as_trace(run_or_trace)
     nodes = _nodes_with_role(trace, "consumer") if nodes is None else list(nodes)
     ax = _axes(ax)
     ax.set_xlabel("time (s)")
@@ -313,8 +283,9 @@ def first_messages(trace: Trace, limit: int) -> list[int]:
 def hops(trace: Trace, messages: list[int]) -> tuple[list[Hop], list[Mark]]:
     """The arrows and x marks of a sequence diagram of ``messages``, read from the trace.
 
-    A link hop pairs the event that sends a message (publish, deliver) with its ``arrive`` at
-    the other end; a trace without arrivals (a real run records none) draws it as instant.
+    A hop over a link is a trip of :func:`mqlab.state.trips` (the one pairing rule of sends
+    and arrivals that the Player uses too); a trace without arrivals (a real run records none)
+    draws it as instant.
 
     >>> t = Trace()
     >>> t.record(0.0, "publish", 1, "sensor", "hub")
@@ -324,67 +295,47 @@ def hops(trace: Trace, messages: list[int]) -> tuple[list[Hop], list[Mark]]:
     >>> arrows[0].src, arrows[0].dst, arrows[0].t1, marks[0].reason
     ('sensor', 'hub', 0.2, 'unroutable')
     """
-    reader = _HopReader(set(messages))
-    for row in trace.rows:
-        reader.read(*row)
-    links_recorded = any(row[1] == "arrive" for row in trace.rows)
-    return reader.finish(trace.duration, links_recorded)
+    chosen = set(messages)
+    mine = [trip for trip in trips(trace) if trip.msg in chosen]
+    reader = _HopReader(chosen, {trip.row: trip for trip in mine if trip.row >= 0})
+    for i, row in enumerate(trace.rows):
+        reader.read(i, *row)
+    return reader.finish([trip for trip in mine if trip.end == "open"], trace.duration)
 
 
 class _HopReader:
     """Reads a trace row by row, turning the chosen messages' events into hops and marks."""
 
-    def __init__(self, chosen: set[int]) -> None:
+    def __init__(self, chosen: set[int], ended: dict) -> None:
         self.chosen = chosen
+        self.ended = ended  # row index -> the trip that row ended
         self.arrows: list[Hop] = []
         self.marks: list[Mark] = []
-        # sent on a link and not arrived yet: (msg, to, from) -> [(kind, from, time), ...]
-        self.pending: dict[tuple, list[tuple[str, str, float]]] = defaultdict(list)
         self.at_broker: dict[int, str] = {}  # the broker a message has just arrived at
         self.settled: dict[int, tuple[str, float]] = {}  # where and when each message ended
         self.dead_lettered: dict[int, tuple[str, str]] = {}
 
-    def read(self, t: float, kind: str, m: int, node: str, peer: str, info: str) -> None:
-        if kind == "crash":
-            self.crash(t, node)
-        elif m in self.chosen:
+    def read(self, i: int, t: float, kind: str, m: int, node: str, peer: str,
+             info: str) -> None:
+        if i in self.ended:
+            self.trip_ended(self.ended[i])
+        if m in self.chosen:
             handler = getattr(self, "on_" + kind.replace("-", "_"), None)
             if handler is not None:
                 handler(t, m, node, peer, info)
 
-    def crash(self, t: float, node: str) -> None:
-        """What was travelling to the crashed node is lost with it."""
-        for key in [k for k, sends in self.pending.items() if k[1] == node and sends]:
-            for kind, src, t0 in self.pending.pop(key):
-                self.arrows.append(Hop(kind, key[0], src, t0, node, t, "lost"))
-                self.marks.append(Mark(key[0], src, t, f"{node} crashed", towards=node))
-
-    def on_publish(self, t, m, node, peer, info):
-        if peer:
-            self.pending[(m, peer, node)].append(("publish", node, t))
-
-    on_duplicate = on_publish
-
-    def on_deliver(self, t, m, node, peer, info):
-        if peer:
-            self.pending[(m, peer, node)].append(("deliver", node, t))
-
-    def on_arrive(self, t, m, node, peer, info):
-        sends = self.pending.get((m, node, peer))
-        if sends:
-            # newest first: an older send to the same place was cut short (by a crash)
-            kind, src, t0 = sends.pop()
-            self.arrows.append(Hop(kind, m, src, t0, node, t))
-            if kind == "publish":
-                self.at_broker[m] = node
-
-    def on_loss(self, t, m, node, peer, info):
-        sends = self.pending.get((m, peer, node))
-        if sends:
-            kind, src, t0 = sends.pop()
-            self.arrows.append(Hop(kind, m, src, t0, peer, t, "lost"))
-        self.marks.append(Mark(m, node, t, "lost on the link", towards=peer))
-        self.settled[m] = (node, t)
+    def trip_ended(self, trip) -> None:
+        """A trip over a link arrived, was lost, or was cut short by a crash of its receiver."""
+        if trip.end == "arrive":
+            self.arrows.append(Hop(trip.kind, trip.msg, trip.src, trip.t0, trip.dst, trip.t1))
+            if trip.kind == "publish":
+                self.at_broker[trip.msg] = trip.dst
+            return
+        self.arrows.append(Hop(trip.kind, trip.msg, trip.src, trip.t0, trip.dst, trip.t1, "lost"))
+        reason = "lost on the link" if trip.end == "loss" else f"{trip.dst} crashed"
+        self.marks.append(Mark(trip.msg, trip.src, trip.t1, reason, towards=trip.dst))
+        if trip.end == "loss":
+            self.settled[trip.msg] = (trip.src, trip.t1)
 
     def on_route(self, t, m, node, peer, info):
         if self.dead_lettered.get(m) == (node, peer):
@@ -417,12 +368,10 @@ class _HopReader:
             src, t0 = self.settled[m]
             self.arrows.append(Hop("reply", m, src, t0, node, t))
 
-    def finish(self, end: float, links_recorded: bool) -> tuple[list[Hop], list[Mark]]:
-        """Sends that never arrived: still travelling at the end, or instant in a real run."""
-        for (m, dst, _), sends in self.pending.items():
-            for kind, src, t0 in sends:
-                how, t1 = ("open", end) if links_recorded else ("arrow", t0)
-                self.arrows.append(Hop(kind, m, src, t0, dst, t1, how))
+    def finish(self, still_open: list, end: float) -> tuple[list[Hop], list[Mark]]:
+        """Trips still travelling when the run ended are drawn up to its end."""
+        self.arrows += [Hop(trip.kind, trip.msg, trip.src, trip.t0, trip.dst, end, "open")
+                        for trip in still_open]
         self.arrows.sort(key=lambda h: h.t0)  # stable: the order they happened in
         return self.arrows, self.marks
 
@@ -441,8 +390,8 @@ def _processing(trace: Trace, messages: set[int]) -> list[tuple[str, float, floa
     return bars
 
 
-def plot_sequence(trace: Trace, messages: list[int] | None = None, limit: int = 6,
-                  ax: Axes | None = None) -> Axes:
+def plot_sequence(run_or_trace: Trace | Any, messages: list[int] | None = None,
+                  limit: int = 6, *, ax: Axes | None = None) -> Axes:
     """Draw a sequence diagram: each node a vertical lifeline, time flowing downward.
 
     Each of the first ``limit`` messages (or the ids in ``messages``) is one colour. Solid
@@ -454,6 +403,7 @@ def plot_sequence(trace: Trace, messages: list[int] | None = None, limit: int = 
 
     >>> ax = plot_sequence(trace, limit=5)   # doctest: +SKIP
     """
+    trace = as_trace(run_or_trace)
     ids = first_messages(trace, limit) if messages is None else list(messages)
     arrows, marks = hops(trace, ids)
     bars = _processing(trace, set(ids))

@@ -31,7 +31,7 @@ class Exponential:
     mean: float
 
     def __post_init__(self) -> None:
-        _positive("mean", self.mean)
+        positive("mean", self.mean)
 
     def __call__(self, rng: random.Random) -> float:
         return -math.log(1.0 - rng.random()) * self.mean  # what rng.expovariate does, inlined
@@ -45,7 +45,8 @@ class Uniform:
     high: float
 
     def __post_init__(self) -> None:
-        _non_negative("low", self.low)
+        non_negative("low", self.low)
+        number("high", self.high)
         if not self.high >= self.low:
             raise ValueError(f"high must be >= low ({self.low}), got {self.high}")
 
@@ -61,8 +62,8 @@ class Normal:
     sd: float
 
     def __post_init__(self) -> None:
-        _non_negative("mean", self.mean)
-        _non_negative("sd", self.sd)
+        non_negative("mean", self.mean)
+        non_negative("sd", self.sd)
 
     def __call__(self, rng: random.Random) -> float:
         return max(0.0, rng.gauss(self.mean, self.sd))
@@ -78,22 +79,41 @@ class Fixed:
         return self.value
 
 
-class Choice:
-    """One of several values: a list (equally likely) or a ``{value: weight}`` dict."""
+@dataclass(frozen=True)
+class Checked:
+    """A function of a ``random.Random`` whose every draw is checked: ``check(name, value)``
+    raises a clear error naming ``name`` unless the value is allowed. ``value_sampler`` wraps
+    a function in this, as it cannot check what the function will draw in advance."""
 
-    def __init__(self, options: dict | list | tuple) -> None:
+    draw: Callable[[random.Random], Any]
+    name: str
+    check: Callable[[str, Any], Any]
+
+    def __call__(self, rng: random.Random) -> Any:
+        value = self.draw(rng)
+        self.check(self.name, value)
+        return value
+
+
+class Choice:
+    """One of several values: a list (equally likely) or a ``{value: weight}`` dict.
+
+    ``name`` is what error messages call the options (the parameter they were given for).
+    """
+
+    def __init__(self, options: dict | list | tuple, name: str = "options") -> None:
         if isinstance(options, dict):
             values, weights = list(options), list(options.values())
         elif isinstance(options, (list, tuple)):
             values, weights = list(options), [1.0] * len(options)
         else:
-            raise TypeError(f"options must be a list or a {{value: weight}} dict, got {options!r}")
+            raise TypeError(f"{name} must be a list or a {{value: weight}} dict, got {options!r}")
         if not values:
-            raise ValueError("options must not be empty")
-        for w in weights:
-            _non_negative("weight", w)
+            raise ValueError(f"{name} must not be empty")
+        for value, w in zip(values, weights, strict=True):
+            non_negative(f"the weight of {value!r} in {name}", w)
         if sum(weights) <= 0:
-            raise ValueError("weights must not all be 0")
+            raise ValueError(f"the weights in {name} must not all be 0")
         self.values, self.weights = values, weights
         total, acc, self._cum = sum(weights), 0.0, []
         for w in weights:
@@ -131,50 +151,73 @@ def choice(options: dict | list | tuple) -> Choice:
     return Choice(options)
 
 
-def _number(name: str, value: Any) -> float:
+# -- checking arguments: each raises a clear error naming the parameter, or returns the value --
+def number(name: str, value: Any) -> float:
+    """Check that ``value`` is a finite number (not a bool, not NaN, not infinite)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
-def _positive(name: str, value: Any) -> float:
-    if _number(name, value) <= 0:
+def positive(name: str, value: Any) -> float:
+    """Check that ``value`` is a finite number > 0."""
+    if number(name, value) <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     return float(value)
 
 
-def _non_negative(name: str, value: Any) -> float:
-    if _number(name, value) < 0:
+def non_negative(name: str, value: Any) -> float:
+    """Check that ``value`` is a finite number >= 0."""
+    if number(name, value) < 0:
         raise ValueError(f"{name} must be >= 0, got {value!r}")
     return float(value)
 
 
 def time_sampler(name: str, value: Any,
                  allow_zero: bool = True) -> Callable[[random.Random], float]:
-    """Turn a number or a distribution into ``f(rng) -> seconds``, checking it on the way."""
+    """Turn a number or a distribution into ``f(rng) -> seconds``, checking it on the way.
+
+    A fixed number, a ``Fixed`` and each option of a ``choice`` are checked now; what any other
+    function draws is checked by the simulator as it is drawn.
+    """
+    if isinstance(value, Fixed):
+        value = value.value
+    elif isinstance(value, Choice):
+        for option in value.values:
+            non_negative(f"each option of {name}", option)
+        return value
     if callable(value):
         return value
-    return Fixed(_non_negative(name, value) if allow_zero else _positive(name, value))
+    return Fixed(non_negative(name, value) if allow_zero else positive(name, value))
 
 
-def value_sampler(name: str, value: Any, kind: type | tuple) -> Callable[[random.Random], Any]:
-    """Turn a fixed value, a ``{value: weight}`` dict, a list or a callable into ``f(rng)``."""
-    if isinstance(value, (dict, list)):
-        return Choice(value)
+def value_sampler(name: str, value: Any,
+                  check: Callable[[str, Any], Any]) -> Callable[[random.Random], Any]:
+    """Turn a fixed value, a list, a ``{value: weight}`` dict or a function of a
+    ``random.Random`` into ``f(rng)``.
+
+    ``check(what, v)`` raises a clear error naming ``what`` unless ``v`` is allowed. The fixed
+    value, or each option of a list, dict or ``choice``, is checked now; what any other function
+    draws is checked as it is drawn (see :class:`Checked`).
+    """
+    if isinstance(value, Fixed):
+        value = value.value
+    if isinstance(value, (dict, list, tuple, Choice)):
+        options = value.values if isinstance(value, Choice) else list(value)
+        for option in options:
+            check(f"each option of {name}", option)
+        return value if isinstance(value, Choice) else Choice(value, name)
     if callable(value):
-        return value
-    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise TypeError(f"{name} must be a {names}, a list, a {{value: weight}} dict or a "
-                        f"function of a random.Random, got {value!r}")
+        return Checked(value, name, check)
+    check(name, value)
     return Fixed(value)
 
 
 def probability(name: str, value: Any) -> float:
     """Check that ``value`` is a probability in [0, 1]."""
-    p = _number(name, value)
+    p = number(name, value)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{name} must be a probability between 0 and 1, got {value!r}")
     return p

@@ -7,7 +7,8 @@ of traced real threads are drawn the same way. Messages flow left to right::
 
 - :func:`layout` places the nodes in columns by role;
 - :func:`draw_network` draws the graph once, networkx style (``ax=None``);
-- the palette (:data:`OKABE_ITO`) and the colour of each message, shared with the animation.
+- :func:`draw_nodes`, :func:`ports`, :func:`bend` and :func:`role_legend`: the pieces, which
+  the animated picture reuses. Colours and shapes come from :mod:`mqlab.style`.
 
 The animated picture of a run, :class:`~mqlab.scene.Scene`, draws this picture once as its
 background (see :mod:`mqlab.scene`).
@@ -29,36 +30,18 @@ from typing import Any
 import networkx as nx
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from mqlab.network import ROLES
-from mqlab.trace import Trace
+from mqlab.style import DEAD, EDGE, QUEUE_FILL, ROLE_STYLE, TRAY_HEIGHT, TRAY_WIDTH
+from mqlab.trace import ROLES, as_trace, role_of
 
-__all__ = ["OKABE_ITO", "draw_network", "layout"]
+__all__ = ["bend", "draw_network", "draw_nodes", "layout", "network_rows", "ports",
+           "role_legend"]
 
-# Okabe & Ito's palette: its colours stay distinct under every common colour-vision deficiency.
-OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
-}
 COLUMNS = ROLES  # left to right: producers, brokers, exchanges, queues, consumers
 # gap (x units) before each column: queues are wide trays, so they get more room
 _GAP = {"broker": 1.2, "exchange": 1.1, "queue": 1.6, "consumer": 1.6}
-_ROLE_STYLE = {  # marker, fill (pale, so the message colours stand out), size in points^2
-    "producer": (">", "#F4CB7A", 520),
-    "broker": ("s", "#A9D6F3", 900),
-    "exchange": ("D", "#8ED3BF", 420),
-    "consumer": ("o", "#B9CFE6", 600),
-}
-TRAY_WIDTH = 1.0  # x units: a queue is drawn as a tray of boxes, head on the right
-TRAY_HEIGHT = 0.36  # y units (rows are 1 unit apart)
-_DROP = OKABE_ITO["vermillion"]
-_DEAD = OKABE_ITO["purple"]
-_DOWN = "#9A9A9A"
-_PLAIN_MESSAGE = "#1F1F1F"
-_KEY_COLOURS = ["blue", "orange", "green", "purple", "sky", "vermillion", "yellow", "black"]
 
 
 # -- layout ------------------------------------------------------------------------------------
@@ -80,7 +63,7 @@ def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     for role, fed in (("queue", "consumer"), ("exchange", "queue")):
         wanted, last = [], -1.0
         for n in columns[role]:
-            last = _mean([ys[s] for s in graph.successors(n) if _role(graph, s) == fed], last + 1)
+            last = _mean([ys[s] for s in graph.successors(n) if role_of(graph, s) == fed], last + 1)
             wanted.append(last)
         ys.update(zip(columns[role], _no_overlap(wanted), strict=True))
     height = max(ys.values()) - min(ys.values()) if ys else 0.0
@@ -94,19 +77,14 @@ def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
     gap = min(2.0, max(1.0, height / max(len(producers) - 1, 1)))
     middle = _mean([ys[b] for b in brokers], middle)
     ys.update(zip(producers, _spread(len(producers), middle, gap), strict=True))
-    return {n: (xs[_role(graph, n)], -ys[n]) for n in graph}
-
-
-def _role(graph: nx.DiGraph, node: str) -> str:
-    role = graph.nodes[node].get("role")
-    return role if role in COLUMNS else "broker"  # unknown parts sit in the middle
+    return {n: (xs[role_of(graph, n)], -ys[n]) for n in graph}
 
 
 def _columns(graph: nx.DiGraph) -> dict[str, list[str]]:
     """The nodes of each role, ordered so that related nodes end up side by side."""
     cols: dict[str, list[str]] = {role: [] for role in COLUMNS}
     for n in graph:
-        cols[_role(graph, n)].append(n)
+        cols[role_of(graph, n)].append(n)
     index = {n: i for i, n in enumerate(graph)}
     brokers = {b: i for i, b in enumerate(cols["broker"])}
     cols["exchange"].sort(key=lambda e: (brokers.get(graph.nodes[e].get("broker"), 0), index[e]))
@@ -144,50 +122,52 @@ def _no_overlap(wanted: list[float], gap: float = 1.0) -> list[float]:
 
 
 # -- the static picture ------------------------------------------------------------------------
-def draw_network(trace_or_graph: Trace | nx.DiGraph, ax: Axes | None = None,
-                 pos: dict | None = None, legend: bool = True) -> Axes:
+def draw_network(run_or_trace: Any, *, ax: Axes | None = None, pos: dict | None = None,
+                 legend: bool = True) -> Axes:
     """Draw the network: nodes shaped and coloured by role, queues as trays, links as arrows.
 
     Accepts a Trace (its ``graph`` is drawn), a Run or a plain ``nx.DiGraph`` built by
     :class:`~mqlab.Network`. Returns the Axes (a new pyplot figure's when ``ax`` is None).
     """
-    graph = _graph_of(trace_or_graph)
+    graph = _graph_of(run_or_trace)
     pos = layout(graph) if pos is None else pos
     if ax is None:  # a new figure through pyplot, so that a notebook shows it
         import matplotlib.pyplot as plt
 
-        ax = plt.figure(figsize=(9.6, 0.5 * _network_rows(pos) + 0.4)).add_subplot()
+        ax = plt.figure(figsize=(9.6, 0.5 * network_rows(pos) + 0.4)).add_subplot()
     _frame_axes(ax, pos)
     for u, v, kind in graph.edges(data="kind"):
         _draw_edge(ax, graph, pos, u, v, kind)
-    for role in _ROLE_STYLE:
-        _nodes(ax, graph, pos, role)
+    for role in ROLE_STYLE:
+        draw_nodes(ax, graph, pos, role)
     for n in graph:
         _label(ax, graph, n, pos[n])
     if legend:
-        _role_legend(ax, graph)
+        role_legend(ax, graph)
     return ax
 
 
-def _nodes(ax: Axes, graph: nx.DiGraph, pos: dict, role: str, **options: Any) -> Any:
+def draw_nodes(ax: Axes, graph: nx.DiGraph, pos: dict, role: str, **options: Any) -> Any:
     """Draw the nodes of one role (a scatter of its marker), or return None if there are none."""
-    marker, fill, size = _ROLE_STYLE[role]
-    xy = np.array([pos[n] for n in graph if _role(graph, n) == role]).reshape(-1, 2)
+    marker, fill, size = ROLE_STYLE[role]
+    xy = np.array([pos[n] for n in graph if role_of(graph, n) == role]).reshape(-1, 2)
     if not len(xy):
         return None
-    return ax.scatter(xy[:, 0], xy[:, 1], s=size, marker=marker, c=fill, edgecolors="#333333",
+    return ax.scatter(xy[:, 0], xy[:, 1], s=size, marker=marker, c=fill, edgecolors=EDGE,
                       linewidths=1.2, zorder=3, **options)
 
 
 def _graph_of(obj: Any) -> nx.DiGraph:
-    graph = obj if isinstance(obj, nx.DiGraph) else getattr(obj, "graph", None)
-    if not isinstance(graph, nx.DiGraph):
+    if isinstance(obj, nx.DiGraph):
+        return obj
+    try:
+        return as_trace(obj, need_graph=True).graph
+    except TypeError:
         raise TypeError("expected a Run, a Trace with a graph, or an nx.DiGraph; "
-                        f"got {type(obj).__name__}")
-    return graph
+                        f"got {type(obj).__name__}") from None
 
 
-def _network_rows(pos: dict) -> float:
+def network_rows(pos: dict) -> float:
     """The height of the drawing in rows: the tallest column plus room for labels."""
     ys = [y for _, y in pos.values()] or [0.0]
     return max(max(ys) - min(ys), 3.0) + 1.35  # a small network keeps its trays small
@@ -197,7 +177,7 @@ def _frame_axes(ax: Axes, pos: dict) -> None:
     xy = np.array(list(pos.values())) if pos else np.zeros((1, 2))
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     ax.set_xlim(lo[0] - 0.9, hi[0] + 1.1)  # room for the labels on both sides
-    rows, mid = _network_rows(pos), (hi[1] + lo[1]) / 2
+    rows, mid = network_rows(pos), (hi[1] + lo[1]) / 2
     ax.set_ylim(mid - rows / 2 - 0.075, mid + rows / 2 - 0.075)  # a bit more room below
     ax.set_axis_off()
 
@@ -205,14 +185,14 @@ def _frame_axes(ax: Axes, pos: dict) -> None:
 def ports(graph: nx.DiGraph, pos: dict, u: str, v: str) -> tuple[np.ndarray, np.ndarray]:
     """Where the line from ``u`` to ``v`` starts and ends: node centres, or a tray's ends."""
     (x0, y0), (x1, y1) = pos[u], pos[v]
-    if _role(graph, u) == "queue":
+    if role_of(graph, u) == "queue":
         x0 += TRAY_WIDTH / 2 if x1 > x0 else -TRAY_WIDTH / 2
-    if _role(graph, v) == "queue":
-        x1 -= TRAY_WIDTH / 2 if x1 > x0 or _role(graph, u) == "queue" else -TRAY_WIDTH / 2
+    if role_of(graph, v) == "queue":
+        x1 -= TRAY_WIDTH / 2 if x1 > x0 or role_of(graph, u) == "queue" else -TRAY_WIDTH / 2
     return np.array([x0, y0]), np.array([x1, y1])
 
 
-def _bend(graph: nx.DiGraph, pos: dict, u: str, v: str) -> float:
+def bend(graph: nx.DiGraph, pos: dict, u: str, v: str) -> float:
     """Curvature of an edge: straight forward, curved when it goes back or down a column."""
     return 0.0 if pos[v][0] > pos[u][0] else 0.6
 
@@ -220,15 +200,15 @@ def _bend(graph: nx.DiGraph, pos: dict, u: str, v: str) -> float:
 def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str | None) -> None:
     p0, p1 = ports(graph, pos, u, v)
     style = {"color": "#555555", "lw": 1.3, "ls": "-"}
-    if kind == "internal" and _role(graph, v) == "queue":
+    if kind == "internal" and role_of(graph, v) == "queue":
         style = {"color": "#BBBBBB", "lw": 1.0, "ls": ":"}  # the default exchange's path
     elif kind == "dead-letter":
-        style = {"color": _DEAD, "lw": 1.3, "ls": "--"}
-    shrink_a = 0 if _role(graph, u) == "queue" else 11
-    shrink_b = 0 if _role(graph, v) == "queue" else 12
+        style = {"color": DEAD, "lw": 1.3, "ls": "--"}
+    shrink_a = 0 if role_of(graph, u) == "queue" else 11
+    shrink_b = 0 if role_of(graph, v) == "queue" else 12
     arrow = FancyArrowPatch(
         p0, p1, arrowstyle="-|>", mutation_scale=9, shrinkA=shrink_a, shrinkB=shrink_b,
-        connectionstyle=f"arc3,rad={_bend(graph, pos, u, v)}", color=style["color"],
+        connectionstyle=f"arc3,rad={bend(graph, pos, u, v)}", color=style["color"],
         lw=style["lw"], ls=style["ls"], zorder=1)
     ax.add_patch(arrow)
     pattern = graph.edges[u, v].get("pattern")
@@ -240,11 +220,11 @@ def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str
 
 
 def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None:
-    role, attrs = _role(graph, n), graph.nodes[n]
+    role, attrs = role_of(graph, n), graph.nodes[n]
     if role == "queue":
         x, y = xy
         ax.add_patch(Rectangle((x - TRAY_WIDTH / 2, y - TRAY_HEIGHT / 2), TRAY_WIDTH,
-                               TRAY_HEIGHT, fc="#F7F7F7", ec="#333333", lw=1.2, zorder=2))
+                               TRAY_HEIGHT, fc=QUEUE_FILL, ec=EDGE, lw=1.2, zorder=2))
         bits = [attrs.get("kind") or ""]
         if attrs.get("capacity"):
             bits.append(f"max {attrs['capacity']}")
@@ -265,47 +245,14 @@ def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None
                     va="top", fontsize=8.5, zorder=4, linespacing=0.95)
 
 
-def _role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
-    roles = {_role(graph, n) for n in graph}
-    handles = [Line2D([], [], ls="", marker=m, ms=8, mfc=fill, mec="#333333", label=role)
-               for role, (m, fill, _) in _ROLE_STYLE.items() if role in roles and role != "queue"]
+def role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
+    roles = {role_of(graph, n) for n in graph}
+    handles = [Line2D([], [], ls="", marker=m, ms=8, mfc=fill, mec=EDGE, label=role)
+               for role, (m, fill, _) in ROLE_STYLE.items() if role in roles and role != "queue"]
     if "queue" in roles:
         handles.insert(-1 if "consumer" in roles else len(handles),
-                       Line2D([], [], ls="", marker="s", ms=9, mfc="#F7F7F7", mec="#333333",
+                       Line2D([], [], ls="", marker="s", ms=9, mfc=QUEUE_FILL, mec=EDGE,
                               label="queue"))
     handles += extra or []
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
               fontsize=7.5, frameon=False, handletextpad=0.3, columnspacing=1.0)
-
-
-# -- message colours ---------------------------------------------------------------------------
-def _message_colours(trace: Trace, color_by: str | None) -> tuple[dict, list, list]:
-    """Colour each message by priority or routing key: (msg -> colour index, RGBA list,
-    legend entries)."""
-    if color_by not in ("auto", "priority", "key", None):
-        raise ValueError(f"color_by must be 'auto', 'priority', 'key' or None, got {color_by!r}")
-    keys = {r[2]: r[5] for r in trace.rows if r[1] == "publish"}
-    prios = {m: msg.priority for m, msg in trace.messages.items()
-             if getattr(msg, "priority", None) is not None}
-    if color_by == "auto":
-        color_by = ("priority" if len(set(prios.values())) > 1 else
-                    "key" if len(set(keys.values())) > 1 else None)
-    if color_by == "priority":
-        from matplotlib import colormaps
-
-        levels = sorted(set(prios.values()) | ({0} if len(prios) < len(keys) else set()))
-        cmap = colormaps["plasma"]
-        cols = [cmap(0.05 + 0.8 * i / max(len(levels) - 1, 1)) for i in range(len(levels))]
-        rank = {p: i for i, p in enumerate(levels)}
-        which = {m: rank[prios.get(m, 0)] for m in keys}
-        return which, cols, [(f"priority {p}", c) for p, c in zip(levels, cols, strict=True)]
-    if color_by == "key":
-        by_count: dict[str, int] = {}
-        for k in keys.values():
-            by_count[k] = by_count.get(k, 0) + 1
-        order = sorted(by_count, key=lambda k: (-by_count[k], k))
-        cols = [to_rgba(OKABE_ITO[_KEY_COLOURS[i % 8]]) for i in range(len(order))]
-        rank = {k: i for i, k in enumerate(order)}
-        return ({m: rank[k] for m, k in keys.items()}, cols,
-                [(k or "''", c) for k, c in zip(order[:8], cols, strict=False)])
-    return {}, [to_rgba(_PLAIN_MESSAGE)], [("message", to_rgba(_PLAIN_MESSAGE))]

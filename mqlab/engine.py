@@ -21,6 +21,7 @@ import heapq
 import itertools
 import random
 from collections.abc import Callable
+from math import inf
 
 __all__ = ["Engine"]
 
@@ -36,14 +37,16 @@ class Engine:
 
     def schedule(self, delay: float, action: Callable, *args) -> None:
         """Call ``action(*args)`` ``delay`` seconds from now (never in the past)."""
-        if delay < 0:
-            raise ValueError(f"delay must be >= 0 seconds (no going back in time), got {delay}")
+        if not 0 <= delay < inf:  # NaN fails every comparison, so this refuses it too
+            raise ValueError(f"delay must be >= 0 seconds and finite (no going back in time), "
+                             f"got {delay}")
         heapq.heappush(self._heap, (self.now + delay, next(self._seq), action, args))
 
     def at(self, time: float, action: Callable, *args) -> None:
         """Call ``action(*args)`` at absolute ``time`` (not in the past)."""
-        if time < self.now:
-            raise ValueError(f"time must not be before now ({self.now}), got {time}")
+        if not self.now <= time < inf:
+            raise ValueError(f"time must not be before now ({self.now}) and must be finite, "
+                             f"got {time}")
         self.schedule(time - self.now, action, *args)
 
     def step(self) -> None:
@@ -53,8 +56,9 @@ class Engine:
 
     def run(self, until: float | None = None) -> None:
         """Run events until the heap is empty or the next one is later than ``until``."""
-        if until is not None and until < self.now:
-            raise ValueError(f"until must not be before now ({self.now}), got {until}")
+        if until is not None and not self.now <= until < inf:
+            raise ValueError(f"until must not be before now ({self.now}) and must be finite, "
+                             f"got {until}")
         heap, pop = self._heap, heapq.heappop
         while heap and (until is None or heap[0][0] <= until):
             self.now, _, action, args = pop(heap)  # inlined step(): this loop is the hot path

@@ -24,9 +24,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from mqlab.network import Network
 from mqlab.player import Player
-from mqlab.run import Run
 
 __all__ = ["Explorer", "explore"]
 
@@ -40,6 +38,7 @@ def explore(build: Callable[..., Any], until: float | None = 30.0, frames: int =
     ``progress=False`` hides the progress bar. A name in ``ranges`` that ``build`` does not
     take, or a bad range, raises ValueError.
 
+    >>> from mqlab import Network
     >>> def shop(rate=5.0, overflow="drop-head"):
     ...     net = Network(seed=1)
     ...     net.producer("till", rate=rate, routing_key="orders")
@@ -94,9 +93,9 @@ class Explorer(widgets.VBox):
         """Run the model with the current values and replace the Player and summary."""
         result = self.build(**self.params)
         self.runs += 1
-        if isinstance(result, Network):
-            result = result.run(until=self.until)
-        if not isinstance(result, Run):
+        if not hasattr(result, "trace") and callable(getattr(result, "run", None)):
+            result = result.run(until=self.until)  # a Network: run it
+        if not (hasattr(result, "trace") and callable(getattr(result, "summary", None))):
             raise TypeError(f"build must return a Run or a Network, got {type(result).__name__}")
         old, self.run = self.player, result
         # the first time, the explorer is not on screen yet: the Player shows its own bar
@@ -164,6 +163,6 @@ def _control(name: str, spec: Any, default: Any) -> widgets.ValueWidget:
                      f"True/False for a checkbox; got {spec!r}")
 
 
-def _summary_html(run: Run) -> str:
+def _summary_html(run: Any) -> str:
     text = html.escape(run.summary().text())
     return f"<pre style='font-size:11px;line-height:1.25'>{text}</pre>"

@@ -3,7 +3,6 @@
 All of them come from the same :class:`~mqlab.scene.Scene` as the Player widget, so a GIF in
 the README shows exactly what a student sees in the notebook.
 
-- :func:`render_frames` draws a list of times to JPEG bytes (with a progress bar when slow);
 - :func:`save_gif` writes an animated GIF (for READMEs, slides and ``images/``);
 - :func:`to_html` returns one self-contained piece of HTML: the frames as base64 JPEG and a few
   lines of JavaScript, no kernel, no network access needed.
@@ -19,65 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from mqlab.scene import Scene, frame_times, render_each, render_frames
+from mqlab.trace import Trace, as_trace
 
-from mqlab.progress import Progress
-from mqlab.scene import Scene
-from mqlab.trace import Trace
-
-__all__ = ["frame_times", "render_frames", "save_gif", "to_html"]
+__all__ = ["save_gif", "to_html"]
 
 _page_ids = itertools.count(1)
-
-
-def trace_of(run_or_trace: Any) -> Trace:
-    """The Trace of a Run (or the Trace itself), checked to have a network graph."""
-    trace = getattr(run_or_trace, "trace", run_or_trace)
-    if not isinstance(trace, Trace):
-        raise TypeError(f"expected a Run or a Trace, got {type(run_or_trace).__name__}")
-    if trace.graph is None:
-        raise ValueError("the trace has no network graph to draw on (trace.graph is None)")
-    return trace
-
-
-def frame_times(duration: float, frames: int) -> np.ndarray:
-    """``frames`` evenly spaced times from 0 to ``duration`` seconds, both ends included.
-
-    A run that lasted no time at all has a single frame.
-
-    >>> frame_times(2.0, 5).tolist()
-    [0.0, 0.5, 1.0, 1.5, 2.0]
-    """
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
-        raise ValueError(f"frames must be an int >= 1, got {frames!r}")
-    return np.linspace(0.0, duration, frames) if duration > 0 else np.zeros(1)
-
-
-def render_frames(scene: Scene, times: Sequence[float], quality: int = 80,
-                  progress: Any = "auto", label: str = "drawing") -> list[bytes]:
-    """Draw the scene at each time and return the JPEG bytes of every frame.
-
-    ``progress``: "auto" (a bar only if it takes more than a second), False, or an
-    ``ipywidgets.IntProgress`` to drive.
-    """
-    return _each_time(times, lambda t: scene.jpeg(t, quality), progress, label)
-
-
-def _each_time(times: Sequence[float], make: Any, progress: Any, label: str) -> list:
-    """``[make(t) for t in times]``, with a progress bar when that is slow."""
-    bar = None
-    if progress is not False:
-        bar = Progress(len(times), label, widget=None if progress == "auto" else progress)
-    out = []
-    try:
-        for i, t in enumerate(times):
-            out.append(make(float(t)))
-            if bar is not None:
-                bar.update(i + 1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return out
 
 
 def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float = 10,
@@ -92,7 +38,7 @@ def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float 
     """
     from PIL import Image
 
-    trace = trace_of(run_or_trace)
+    trace = as_trace(run_or_trace, need_graph=True)
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
     times = frame_times(trace.duration, frames)
@@ -103,14 +49,14 @@ def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float 
         return scene.image(t).quantize(colors=96, method=Image.Quantize.FASTOCTREE,
                                        dither=Image.Dither.NONE)
 
-    images = _each_time(times, frame, progress, "GIF")
+    images = render_each(times, frame, progress, "GIF")
     path = Path(path)
     images[0].save(path, save_all=True, append_images=images[1:], loop=0,
                    duration=round(1000 / fps), optimize=False)
     return path
 
 
-def _scene(trace: Trace, times: np.ndarray, **options: Any) -> Scene:
+def _scene(trace: Trace, times: Sequence[float], **options: Any) -> Scene:
     """A Scene whose drop marks fade over a few frames, whatever the frame spacing."""
     step = times[1] - times[0] if len(times) > 1 else max(trace.duration, 1.0)
     options.setdefault("fade", 3 * step)
@@ -126,7 +72,7 @@ def to_html(run_or_trace: Any, frames: int = 100, fps: float = 10, quality: int 
 
     >>> Path("run.html").write_text(to_html(run, frames=60))   # doctest: +SKIP
     """
-    trace = trace_of(run_or_trace)
+    trace = as_trace(run_or_trace, need_graph=True)
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
     times = frame_times(trace.duration, frames)

@@ -24,7 +24,7 @@ Two messages through one queue and one consumer:
 >>> throughput(t, "c", start=0, stop=4)  # the ack at 4.0 falls outside [0, 4)
 0.25
 >>> queue_length(t, "q")
-([0.0, 0.0, 0.0, 1.0, 2.0], [0, 1, 0, 1, 0])
+([0.0, 0.0, 1.0, 2.0], [0, 0, 1, 0])
 >>> account(t).acked, account(t).in_system
 (2, 0)
 """
@@ -35,11 +35,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from mqlab.trace import Trace
+from mqlab.trace import KINDS, Trace
 
 __all__ = [
     "Account",
     "account",
+    "count",
     "latencies",
     "little",
     "percentile",
@@ -48,11 +49,22 @@ __all__ = [
     "system_throughput",
     "throughput",
     "time_average",
+    "unroutable",
 ]
 
 # changes to the number of messages waiting in a queue (the queue is the event's node)
 _ENDS = frozenset({"ack", "drop", "expire", "loss"})  # events that end a message's life
 _QUEUE_DELTA = {"enqueue": 1, "requeue": 1, "deliver": -1, "expire": -1, "dead-letter": -1}
+
+
+def count(trace: Trace, kind: str, node: str | None = None, peer: str | None = None) -> int:
+    """How many ``kind`` events happened (at ``node``, towards ``peer``, when given).
+
+    >>> t = Trace([(0.0, "ack", 1, "c", "q"), (1.0, "ack", 2, "d", "q")])
+    >>> count(t, "ack"), count(t, "ack", node="c")
+    (2, 1)
+    """
+    return len(trace.filter(kind=kind, node=node, peer=peer))
 
 
 def throughput(trace: Trace, node: str | None = None, start: float = 0.0,
@@ -75,11 +87,26 @@ def latencies(trace: Trace, start: str = "publish", end: str = "ack",
               since: float = 0.0, node: str | None = None) -> list[float]:
     """Seconds from each message's first ``start`` event to its first ``end`` event.
 
+    ``start="create"`` counts from the moment the producer's application made the message,
+    which comes before its ``publish`` when a producer has to wait (a synchronous producer
+    waiting for a reply, or a publisher held back by a full queue with overflow="block").
     ``since`` skips messages whose ``start`` came earlier (to leave out a warm-up period).
     ``node`` counts only ``end`` events at that node (e.g. one consumer's acks).
     Messages that never reached ``end`` are left out.
     """
+    for name, value in (("start", start), ("end", end)):
+        if value not in KINDS and not (name == "start" and value == "create"):
+            raise ValueError(f"{name} must be an event kind ({', '.join(KINDS)})"
+                             + (" or 'create'" if name == "start" else "") + f", got {value!r}")
     began: dict[int, float] = {}
+    if start == "create":
+        began = {m: msg.created for m, msg in trace.messages.items()
+                 if getattr(msg, "created", None) is not None}
+        if not began and any(r[1] == "publish" for r in trace.rows):
+            raise ValueError("start='create' needs each message's creation time, and this "
+                             "trace has none (trace.messages is empty: a run made with "
+                             "trace=False, or a trace recorded without messages); use "
+                             "start='publish'")
     done: set[int] = set()
     out = []
     for t, k, m, nd, *_ in trace.rows:
@@ -90,6 +117,27 @@ def latencies(trace: Trace, start: str = "publish", end: str = "ack",
             if began[m] >= since:
                 out.append(t - began[m])
     return out
+
+
+def unroutable(trace: Trace) -> dict[str, int]:
+    """Routing keys that matched no queue, with how many messages carried each.
+
+    A typo in a routing key or a binding shows up here: the messages went nowhere.
+
+    >>> t = Trace([(0.0, "publish", 1, "p", "hub", "jbos"), (0.0, "arrive", 1, "hub", "p"),
+    ...            (0.0, "drop", 1, "hub", "", "unroutable")])
+    >>> unroutable(t)
+    {'jbos': 1}
+    """
+    keys: dict[int, str] = {}
+    out: Counter = Counter()
+    for _, k, m, _, _, info in trace.rows:
+        if k in ("publish", "route"):
+            keys.setdefault(m, info)
+        elif k == "drop" and info == "unroutable":
+            msg = trace.messages.get(m)
+            out[getattr(msg, "routing_key", None) if msg is not None else keys.get(m, "")] += 1
+    return dict(out.most_common())
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,7 +166,12 @@ def queue_delta(kind: str, info: str = "") -> int:
 
 
 def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
-    """The number of ready messages in ``queue`` as a step function: (times, lengths)."""
+    """The number of ready messages in ``queue`` as a step function: (times, lengths).
+
+    Several events at the same instant make one step, to the length after the last of them: a
+    message that comes in and goes straight out (to a waiting consumer, or pushed out of a
+    full drop-head queue) never counts as waiting.
+    """
     times, lengths, n = [0.0], [0], 0
     for t, k, _, nd, _, info in trace.rows:
         if nd != queue:
@@ -126,8 +179,11 @@ def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
         d = queue_delta(k, info)
         if d:
             n += d
-            times.append(t)
-            lengths.append(n)
+            if t == times[-1] and len(times) > 1:  # the first point is the empty start
+                lengths[-1] = n
+            else:
+                times.append(t)
+                lengths.append(n)
     return times, lengths
 
 

@@ -32,13 +32,40 @@ from typing import Any
 import networkx as nx
 
 from mqlab import dist
-from mqlab.queues import FifoQueue, PriorityQueue, SortedQueue, check_capacity, check_overflow
-from mqlab.routing import EXCHANGE_TYPES
+from mqlab.queues import (
+    MAX_PRIORITY,
+    FifoQueue,
+    PriorityQueue,
+    SortedQueue,
+    check_capacity,
+    check_max_priority,
+    check_overflow,
+)
+from mqlab.routing import EXCHANGES, Binding
 
 __all__ = ["QUEUE_KINDS", "Network"]
 
 QUEUE_KINDS = ("fifo", "priority", "sorted")
-ROLES = ("producer", "broker", "exchange", "queue", "consumer")
+
+
+def check_routing_key(name: str, value: Any) -> str:
+    """Raise a clear error naming ``name`` unless ``value`` is a routing key (a str)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {value!r}")
+    return value
+
+
+def check_priority(name: str, value: Any) -> int | None:
+    """Raise a clear error naming ``name`` unless ``value`` is a message priority: None (no
+    priority) or an int from 0 to 255, as in RabbitMQ."""
+    allowed = f"an int from 0 to {MAX_PRIORITY} or None (no priority)"
+    if value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+    if not 0 <= value <= MAX_PRIORITY:
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return value
 
 
 @dataclass
@@ -82,7 +109,7 @@ class ExchangeSpec:
     name: str
     broker: str
     type: str
-    bindings: list[tuple[str, str]] = field(default_factory=list)  # (pattern, queue)
+    bindings: list[Binding] = field(default_factory=list)  # (pattern, queue, arguments)
 
 
 @dataclass
@@ -168,9 +195,11 @@ class Network:
         the consumer's reply before sending the next message (request/response): messages
         produced meanwhile wait at the producer.
 
-        ``routing_key`` and ``priority`` may be fixed, a list, a ``{value: weight}`` dict or a
-        function of a ``random.Random``. ``exchange=""`` is the broker's default exchange
-        (routes by queue name). ``payload(i)`` makes the payload of message number ``i``.
+        ``routing_key`` (a str) and ``priority`` (an int from 0 to 255, or None for none) may
+        be fixed, a list, a ``{value: weight}`` dict or a function of a ``random.Random``
+        (what it draws is checked as it is drawn). ``exchange=""`` is the broker's default
+        exchange (routes by queue name). ``payload(i)`` makes the payload of message number
+        ``i``.
         """
         given = [p for p, v in (("rate", rate), ("interval", interval), ("schedule", schedule))
                  if v is not None]
@@ -179,14 +208,14 @@ class Network:
                              f"messages) or schedule (list of times); got {given or 'none'}")
         gap, times = None, None
         if rate is not None:
-            rate = dist._positive("rate", rate)
+            rate = dist.positive("rate", rate)
             gap = dist.Exponential(1.0 / rate)
         elif interval is not None:
             gap = dist.time_sampler("interval", interval, allow_zero=False)
         else:
             if not isinstance(schedule, (list, tuple)):
                 raise TypeError(f"schedule must be a list of times in seconds, got {schedule!r}")
-            times = [dist._non_negative("schedule time", t) for t in schedule]
+            times = [dist.non_negative("schedule time", t) for t in schedule]
             if times != sorted(times):
                 raise ValueError("schedule must list times in increasing order")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)
@@ -203,11 +232,11 @@ class Network:
         if not isinstance(exchange, str):
             raise TypeError(f"exchange must be an exchange name or '' (default), got {exchange!r}")
         if expiration is not None:
-            expiration = dist._positive("expiration", expiration)
+            expiration = dist.positive("expiration", expiration)
         spec = ProducerSpec(
             name, gap, times, count,
-            dist.value_sampler("routing_key", routing_key, str),
-            dist.value_sampler("priority", priority, int),
+            dist.value_sampler("routing_key", routing_key, check_routing_key),
+            dist.value_sampler("priority", priority, check_priority),
             payload, dict(headers or {}), exchange, mode, expiration,
         )
         self._new_node(name, "producer", mode=mode)
@@ -220,10 +249,12 @@ class Network:
 
     def exchange(self, broker: str, name: str, type: str = "direct") -> None:
         """Add an exchange to a broker: ``"direct"`` (exact key), ``"fanout"`` (every bound
-        queue) or ``"topic"`` (patterns with ``*`` and ``#``)."""
+        queue), ``"topic"`` (patterns with ``*`` and ``#``) or ``"headers"`` (the message's
+        headers against each binding's ``arguments``). The types are the table
+        :data:`mqlab.routing.EXCHANGES`."""
         self._need("broker", broker, "broker")
-        if type not in EXCHANGE_TYPES:
-            raise ValueError(f"type must be one of {', '.join(map(repr, EXCHANGE_TYPES))}, "
+        if not isinstance(type, str) or type not in EXCHANGES:
+            raise ValueError(f"type must be one of {', '.join(map(repr, EXCHANGES))}, "
                              f"got {type!r}")
         self._new_node(name, "exchange", broker=broker, type=type)
         self.graph.add_edge(broker, name, kind="internal")
@@ -261,14 +292,15 @@ class Network:
         if max_priority is not None:
             if kind != "priority":
                 raise ValueError("max_priority only applies to kind='priority'")
-            if isinstance(max_priority, bool) or not isinstance(max_priority, int) or not (
-                    0 <= max_priority <= 255):
-                raise ValueError(f"max_priority must be an int from 0 to 255, "
-                                 f"got {max_priority!r}")
+            check_max_priority(max_priority)
         if message_ttl is not None:
-            message_ttl = dist._positive("message_ttl", message_ttl)
+            message_ttl = dist.positive("message_ttl", message_ttl)
         if dead_letter is not None and not isinstance(dead_letter, str):
-            raise TypeError(f"dead_letter must be a queue or exchange name, got {dead_letter!r}")
+            raise TypeError(f"dead_letter must be None or a queue or exchange name, "
+                            f"got {dead_letter!r}")
+        if dead_letter == "":
+            raise ValueError("dead_letter must be None or a queue or exchange name, got '' "
+                             "(an empty name)")
         if sort_key is not None and not callable(sort_key):
             raise TypeError(f"sort_key must be a function of a Message, got {sort_key!r}")
         if sort_key is not None and kind != "sorted":
@@ -278,10 +310,18 @@ class Network:
         self.queues[name] = QueueSpec(name, broker, kind, capacity, overflow, max_priority,
                                       message_ttl, dead_letter, sort_key)
 
-    def bind(self, exchange: str, queue: str, pattern: str | None = None) -> None:
+    def bind(self, exchange: str, queue: str, pattern: str | None = None,
+             arguments: dict | None = None) -> None:
         """Bind a queue to an exchange. ``pattern`` is the binding key: the exact routing key
         for a direct exchange (default: the queue's name), a topic pattern such as
-        ``"temp.#"`` for a topic exchange (default ``"#"``); a fanout exchange ignores it."""
+        ``"temp.#"`` for a topic exchange (default ``"#"``); a fanout exchange ignores it.
+
+        A headers exchange takes ``arguments`` instead (as pika's ``queue_bind``): header
+        values to match, plus ``"x-match"``: ``"all"`` (default, every one must match) or
+        ``"any"``, e.g. ``arguments={"format": "pdf", "x-match": "any"}``. Keys starting
+        with ``x-`` are not matched; values must be equal and of the same type (1 is not
+        "1"); None matches any value. No arguments (or no keys) with "all" takes everything.
+        """
         if exchange not in self.exchanges:
             raise ValueError(f"exchange must name an existing exchange "
                              f"(known: {sorted(self.exchanges)}), got {exchange!r}")
@@ -290,11 +330,25 @@ class Network:
         if self.queues[queue].broker != ex.broker:
             raise ValueError(f"queue {queue!r} lives on broker {self.queues[queue].broker!r} but "
                              f"exchange {exchange!r} on {ex.broker!r}: bind within one broker")
-        if pattern is None:
-            pattern = {"direct": queue, "topic": "#", "fanout": ""}[ex.type]
-        if not isinstance(pattern, str):
-            raise TypeError(f"pattern must be a string, got {pattern!r}")
-        ex.bindings.append((pattern, queue))
+        rules = EXCHANGES[ex.type]
+        if rules.check_arguments is not None:  # it matches on arguments, not on a pattern
+            if pattern is not None:
+                raise ValueError(f"pattern does not apply to a {ex.type} exchange "
+                                 f"({exchange!r}), which ignores routing keys: give arguments="
+                                 "{header: value, ..., 'x-match': 'all' or 'any'} instead")
+            arguments = dict(arguments) if isinstance(arguments, dict) else (
+                {} if arguments is None else arguments)
+            pattern = rules.check_arguments(arguments)  # checks; a short text for pictures
+        else:
+            if arguments is not None:
+                takes = [t for t, r in EXCHANGES.items() if r.check_arguments is not None]
+                raise ValueError(f"arguments only apply to {' or '.join(takes)} exchanges; "
+                                 f"{exchange!r} is a {ex.type} exchange: give a pattern")
+            if pattern is None:
+                pattern = queue if rules.default_pattern is None else rules.default_pattern
+            if not isinstance(pattern, str):
+                raise TypeError(f"pattern must be a string, got {pattern!r}")
+        ex.bindings.append(Binding(pattern, queue, arguments))
         self.graph.add_edge(exchange, queue, kind="binding", pattern=pattern)
 
     def consumer(
@@ -318,6 +372,8 @@ class Network:
         loses it). ``nack``: probability that processing fails; the message is then requeued
         (``requeue=True``) or dead-lettered/dropped. ``crash``: ``[(down, up), ...]`` times.
         ``handler(message)`` is called when a message is processed; returning False nacks it.
+        If it raises, the run stops with a ``SimulationError`` naming the consumer, the message
+        and the time (the handler's exception is its ``__cause__``).
         """
         self._need("queue", queue, "queue")
         service_fn = dist.time_sampler("service", service)
@@ -331,19 +387,23 @@ class Network:
                              "forgotten the message")
         if handler is not None and not callable(handler):
             raise TypeError(f"handler must be a function of a Message, got {handler!r}")
+        if not isinstance(requeue, bool):
+            raise TypeError(f"requeue must be True or False, got {requeue!r}")
+        if crash is not None and not isinstance(crash, (list, tuple)):
+            raise TypeError(f"crash must be a list of (down, up) time pairs, got {crash!r}")
         windows = []
         for w in crash or []:
             if not (isinstance(w, (tuple, list)) and len(w) == 2):
                 raise ValueError(f"crash must be a list of (down, up) time pairs, got {w!r}")
-            down = dist._non_negative("crash down time", w[0])
-            up = dist._non_negative("crash up time", w[1])
+            down = dist.non_negative("crash down time", w[0])
+            up = dist.non_negative("crash up time", w[1])
             if up <= down:
                 raise ValueError(f"crash: each (down, up) needs up > down, got {w!r}")
             windows.append((down, up))
         self._new_node(name, "consumer", queue=queue)
         self.graph.add_edge(queue, name, kind="deliver")
         self.consumers[name] = ConsumerSpec(name, queue, service_fn, prefetch, ack, nack,
-                                            bool(requeue), sorted(windows), handler)
+                                            requeue, sorted(windows), handler)
 
     def link(self, source: str, target: str, latency: float | Callable = 0.0,
              loss: float = 0.0, duplicate: float = 0.0) -> None:
@@ -427,12 +487,17 @@ class Network:
         ``until=None`` runs until nothing is left to happen (every producer needs a ``count``
         or a ``schedule`` then).
         """
+        from mqlab.run import Run
         from mqlab.simulation import simulate
 
         if until is not None:
-            until = dist._positive("until", until)
+            until = dist.positive("until", until)
         elif any(p.count is None and p.schedule is None for p in self.producers.values()):
             raise ValueError("until must be a time in seconds when a producer has no count "
                              "(it would publish forever)")
+        for name, flag in (("trace", trace), ("progress", progress)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.resolve()
-        return simulate(self, until, record=trace, progress=progress)
+        record, still = simulate(self, until, record=trace, progress=progress)
+        return Run(record, still, recorded=trace)

@@ -23,9 +23,11 @@ from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from ipywidgets.widgets.widget_string import HTMLStyle
 
-from mqlab.export import frame_times, render_frames, trace_of
-from mqlab.scene import Scene
+from mqlab.scene import Scene, frame_times, render_frames
+from mqlab.state import State
+from mqlab.trace import as_trace
 
 __all__ = ["Player"]
 
@@ -46,7 +48,11 @@ class Player(widgets.VBox):
                  **scene_options: Any) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps!r}")
-        self.trace = trace_of(run_or_trace)
+        if getattr(run_or_trace, "recorded", True) is False:
+            raise ValueError("this run was made with trace=False: there is nothing to animate "
+                             "(run again with trace=True)")
+        self.trace = as_trace(run_or_trace, need_graph=True)
+        _check_follow(self.trace, follow)
         self.frame_times = frame_times(self.trace.duration, frames)
         times = self.frame_times
         step = times[1] - times[0] if len(times) > 1 else 1.0
@@ -54,7 +60,7 @@ class Player(widgets.VBox):
         self.scene = Scene(self.trace, follow=follow, **scene_options)
         self.fps, self.quality, self._progress = fps, quality, progress
         self.frames = render_frames(self.scene, self.frame_times, quality, progress)
-        self._event_times = [r[0] for r in self.trace.rows]
+        self._event_times = self.trace.column("time")
         super().__init__(children=self._build_widgets())
         self._show_story()
 
@@ -62,8 +68,13 @@ class Player(widgets.VBox):
     def _build_widgets(self) -> list:
         last = len(self.frames) - 1
         width = f"{self.scene.size[0]}px"  # its own size: sharp, and smaller if need be
-        self.images = [widgets.Image(value=b, format="jpeg",
-                                     layout={"width": width, "max_width": "100%"})
+        # Every widget is one message to the browser as the cell runs, and a burst of more than
+        # about a thousand can be dropped on the way (ZeroMQ's high-water mark): so the frames
+        # share one Layout, and the text panels one Layout and one style, instead of one each.
+        self._shared = [widgets.Layout(width=width, max_width="100%"), widgets.Layout(),
+                        HTMLStyle()]
+        frame_layout, text_layout, text_style = self._shared
+        self.images = [widgets.Image(value=b, format="jpeg", layout=frame_layout)
                        for b in self.frames]
         self.stack = widgets.Stack(children=self.images, selected_index=0)
         self.play = widgets.Play(min=0, max=last, step=1, interval=self._interval(1.0),
@@ -71,8 +82,9 @@ class Player(widgets.VBox):
         self.slider = widgets.IntSlider(min=0, max=last, readout=False,
                                         layout={"flex": "1 1 auto"}, description="time")
         # the latest events at each frame, drawn up front like the pictures
-        self.recent = widgets.Stack(children=[widgets.HTML(self._recent_events(t))
-                                              for t in self.frame_times], selected_index=0)
+        self.recent = widgets.Stack(children=[
+            widgets.HTML(self._recent_events(t), layout=text_layout, style=text_style)
+            for t in self.frame_times], selected_index=0)
         # browser-side links: playing, stepping and scrubbing never wait for the kernel, and
         # the kernel has no per-frame work to fall behind on
         self._links = [widgets.jslink((self.play, "value"), (w, attr)) for w, attr in
@@ -103,7 +115,7 @@ class Player(widgets.VBox):
         return max(1, round(1000 / (self.fps * speed)))
 
     def _message_ids(self) -> list[int]:
-        return [m for m in self.scene.colour_of] or [r[2] for r in self.trace.rows if r[2] > 0]
+        return [m for m in self.scene.colour_of] or [m for m in self.trace.column("msg") if m > 0]
 
     # -- driving it from Python ----------------------------------------------------------------
     @property
@@ -115,6 +127,11 @@ class Player(widgets.VBox):
     def time(self) -> float:
         """The run time (seconds) of the frame on show."""
         return float(self.frame_times[self.index])
+
+    @property
+    def state(self) -> State:
+        """Where everything is in the frame on show (plain data: see :class:`mqlab.state.State`)."""
+        return self.scene.snapshot(self.time)
 
     @property
     def image(self) -> bytes:
@@ -157,7 +174,7 @@ class Player(widgets.VBox):
         """The frames in which a message can be seen (from its first to its last event)."""
         if msg is None:
             return set()
-        times = [r[0] for r in self.trace.rows if r[2] == msg]
+        times = self.trace.filter(msg=msg).column("time")
         if not times:
             return set()
         lo = np.searchsorted(self.frame_times, times[0], "left")
@@ -170,11 +187,17 @@ class Player(widgets.VBox):
             return
         for link in self._links:
             link.close()
-        for w in [*self.images, self.stack, self.play, self.slider, self.back, self.forward,
-                  self.speed, *self.recent.children, self.recent, self.follow_box, self.story,
-                  *self.children]:
+        parts = [*self.images, self.stack, self.play, self.slider, self.back, self.forward,
+                 self.speed, *self.recent.children, self.recent, self.follow_box, self.story,
+                 *self.children, self]
+        # each widget's layout and style are widgets too (the shared ones counted once)
+        looks = {id(x): x for w in parts for x in (getattr(w, "layout", None),
+                                                    getattr(w, "style", None)) if x is not None}
+        for w in parts[:-1]:
             w.close()
         super().close()
+        for x in looks.values():
+            x.close()
 
     def __repr__(self) -> str:
         # short and stable: a notebook's saved text output must not hold the frames' bytes
@@ -193,9 +216,22 @@ class Player(widgets.VBox):
         if msg is None:
             self.story.value = "<small>type a message id to follow it</small>"
             return
-        rows = [r for r in self.trace.rows if r[2] == msg]
+        rows = self.trace.filter(msg=msg).rows
         self.story.value = _table(f"message {msg}", rows) if rows else (
             f"<small>no message {msg} in this run</small>")
+
+
+def _check_follow(trace, follow: Any) -> None:
+    """``follow`` must be None or the id of a message that appears in the trace."""
+    if follow is None:
+        return
+    if isinstance(follow, bool) or not isinstance(follow, int):
+        raise TypeError(f"follow must be a message id (an int) or None, got {follow!r}")
+    if not len(trace.filter(msg=follow)):
+        ids = [m for m in dict.fromkeys(trace.column("msg")) if m]
+        known = f"{min(ids)} to {max(ids)}" if ids else "none: the run has no messages"
+        raise ValueError(f"follow must be the id of a message in this run ({known}), "
+                         f"got {follow}")
 
 
 def _table(title: str, rows: list[tuple]) -> str:

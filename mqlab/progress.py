@@ -1,8 +1,14 @@
 """A progress bar for work that takes longer than about a second.
 
-Short work shows nothing. Once the work looks like it will take more than ``delay`` seconds, a
-bar appears: an ipywidgets ``IntProgress`` in a notebook, a line on stderr elsewhere. It is
-closed when the work ends, so a re-run cell is left with nothing behind it.
+Short work shows nothing. Once the work has taken ``delay`` seconds, a bar appears, drawn by
+tqdm (``tqdm.auto``): a widget in a notebook, a line on stderr elsewhere, rewritten in place.
+It is removed when the work ends, so a re-run cell is left with nothing behind it. A widget
+passed in (an ``ipywidgets.IntProgress`` that is already on screen) is driven instead: shown
+after ``delay`` seconds, hidden at the end.
+
+``MQLAB_PROGRESS=0`` in the environment turns every bar off. ``make test`` sets it for the
+notebook tests and ``scripts/build_lessons.py`` while it runs the lessons: a bar that appeared
+on a slow machine would be an output that the stored notebook does not have.
 
 >>> with Progress(10, "simulating") as bar:
 ...     for i in range(10):
@@ -11,74 +17,73 @@ closed when the work ends, so a re-run cell is left with nothing behind it.
 
 from __future__ import annotations
 
-import sys
+import math
+import os
 import time
 from typing import Any
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "enabled"]
+
+ENV_VAR = "MQLAB_PROGRESS"
+# what the bar says: no rate ("it/s" means nothing when an item is a slice of a run)
+BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}]"
+
+
+def enabled() -> bool:
+    """False when ``MQLAB_PROGRESS`` is set to 0 (or false, no, off): no bar is ever shown."""
+    return os.environ.get(ENV_VAR, "").strip().lower() not in {"0", "false", "no", "off"}
 
 
 class Progress:
     """A progress bar that shows itself only when the work takes more than ``delay`` seconds.
 
-    In a Jupyter kernel it is an ``ipywidgets.IntProgress`` (or the one passed as ``widget``),
-    closed when done; elsewhere a line of text on stderr.
+    ``update(done)`` says how many of ``total`` items are finished; ``close()`` (or leaving a
+    ``with`` block) removes the bar. ``widget``: an ``ipywidgets.IntProgress`` to drive
+    instead of a bar of its own. ``delay=float("inf")`` never shows anything.
     """
 
     def __init__(self, total: int, label: str, widget: Any = None, delay: float = 1.0) -> None:
         self.total, self.label, self.delay = total, label, delay
-        self.widget, self._own = widget, False
+        self.widget = widget
         self.start = time.perf_counter()
-        self.shown = False
-        self._last_text = 0.0
+        self.done = 0
+        self.shown = False  # the borrowed widget is on screen
+        self.off = not enabled() or math.isinf(delay)
+        self._bar = None
+        if widget is None and not self.off:
+            from tqdm.auto import tqdm  # a widget in a Jupyter kernel, text elsewhere
+
+            self._bar = tqdm(total=total, desc=label, delay=delay, leave=False,
+                             bar_format=BAR_FORMAT)
 
     def update(self, done: int) -> None:
-        """Report ``done`` items finished; shows the bar once the whole job looks slow."""
-        elapsed = time.perf_counter() - self.start
-        if not self.shown and done and elapsed / done * self.total > self.delay:
-            self._show()
-        if not self.shown:
-            return
-        if self.widget is not None:
-            self.widget.value = done
-        elif done == self.total or time.perf_counter() - self._last_text > 0.25:
-            self._last_text = time.perf_counter()
-            sys.stderr.write(f"\r{self.label}: {done}/{self.total}")
-
-    def _show(self) -> None:
-        self.shown = True
-        if self.widget is None and _in_kernel():
-            import ipywidgets as widgets
-            from IPython.display import display
-
-            self.widget, self._own = widgets.IntProgress(description=self.label), True
-            display(self.widget)
-        if self.widget is not None:
-            self.widget.max = self.total
-            self.widget.layout.display = None  # shown
+        """Report ``done`` items finished (a count, not an increment)."""
+        step, self.done = done - self.done, done
+        if self._bar is not None:
+            self._bar.update(step)
+        elif self.widget is not None and not self.off:
+            if not self.shown and time.perf_counter() - self.start >= self.delay:
+                self.shown = True
+                self.widget.max = self.total
+                self.widget.layout.display = None  # shown
+            if self.shown:
+                self.widget.value = done
 
     def close(self) -> None:
-        """Remove the bar (a widget made here is closed; a borrowed one is hidden)."""
-        if not self.shown:
-            return
-        if self._own:
-            self.widget.close()
-        elif self.widget is not None:
-            self.widget.layout.display = "none"  # hidden, and takes no room
-        else:
-            sys.stderr.write("\n")
+        """Remove the bar (tqdm's is cleared; a borrowed widget is hidden, and takes no room)."""
+        if self._bar is not None:
+            self._bar.close()
+            # in a notebook tqdm closes its box of widgets but not the three inside: close them
+            box = getattr(self._bar, "container", None)
+            if box is not None and getattr(box, "comm", True) is None:
+                for part in box.children:
+                    part.close()
+        elif self.shown:
+            self.widget.layout.display = "none"
+            self.shown = False
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def _in_kernel() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None

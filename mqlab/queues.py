@@ -4,10 +4,14 @@ All three share one class, :class:`Queue`, which handles capacity, the overflow 
 statistics. A kind of queue only says how to store messages, through four small hooks
 (``_push``, ``_pop``, ``_peek``, ``_iter``). The simulated broker uses these same classes.
 
-Overflow policies when a bounded queue is full (names as in RabbitMQ's ``x-overflow``):
+Overflow policies when a bounded queue is full (names as in RabbitMQ's ``x-overflow``; each is
+one small function in the table :data:`OVERFLOW_POLICIES`, which ``put`` and the simulated
+broker both use through :meth:`Queue.offer`):
 
-- ``"drop-head"``: the new message goes in and the message at the head (the next one to be
-  delivered, in a FIFO queue the oldest) is dropped: a *max-length queue*. RabbitMQ's default.
+- ``"drop-head"``: the new message goes in and the head is dropped (the next one to be
+  delivered: in a FIFO queue the oldest): a *max-length queue*. RabbitMQ's default, in
+  RabbitMQ's order: in a priority queue a new message of the highest priority is itself the
+  head, so it is the one dropped.
 - ``"reject-publish"``: the new message is refused (``put`` raises :class:`QueueFull`).
 - ``"block"``: the new message is refused *for now*; the sender must wait (backpressure). On its
   own a queue cannot wait, so ``put`` raises :class:`QueueFull`; in a simulation the broker holds
@@ -27,6 +31,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sortedcontainers import SortedKeyList
 
@@ -35,6 +40,7 @@ from mqlab.message import Message
 __all__ = [
     "OVERFLOW_POLICIES",
     "FifoQueue",
+    "Offer",
     "PriorityQueue",
     "Queue",
     "QueueEmpty",
@@ -43,7 +49,52 @@ __all__ = [
     "SortedQueue",
 ]
 
-OVERFLOW_POLICIES = ("drop-head", "reject-publish", "block")
+
+class Offer(NamedTuple):
+    """What a queue did with a message offered to it (:meth:`Queue.offer`).
+
+    ``accepted``: the message went in (with drop-head it may also be among ``dropped``).
+    ``dropped``: the messages pushed out to make room, head first.
+    ``wait``: refused for now: the sender should wait for room and offer it again (block).
+    """
+
+    accepted: bool
+    dropped: tuple = ()
+    wait: bool = False
+
+
+_TAKEN = Offer(True)  # the common answer: it went in, nothing dropped
+
+
+# -- overflow policies: what a full queue does with one more message -----------------------------
+def _drop_head(q: Queue, msg: Message) -> Offer:
+    # RabbitMQ's order: the new message goes in, then heads go until the queue fits (more than
+    # one if requeues had pushed it past its capacity); the new message may be one of them
+    q._push(msg, next(q._seq))
+    dropped = []
+    while len(q) > q.capacity:
+        dropped.append(q._pop())
+    q._count_drop("overflow", len(dropped))
+    return Offer(True, tuple(dropped))
+
+
+def _reject_publish(q: Queue, msg: Message) -> Offer:
+    q._count_drop("reject-publish")
+    return Offer(False)
+
+
+def _block(q: Queue, msg: Message) -> Offer:
+    q._count_drop("block")
+    return Offer(False, wait=True)
+
+
+#: overflow policy -> what a full queue does with a new message. A new policy: one function
+#: ``(queue, message) -> Offer`` and one entry here.
+OVERFLOW_POLICIES: dict[str, Callable[[Queue, Message], Offer]] = {
+    "drop-head": _drop_head,
+    "reject-publish": _reject_publish,
+    "block": _block,
+}
 
 
 class QueueFull(Exception):
@@ -81,6 +132,20 @@ def check_overflow(overflow: str) -> None:
         raise ValueError(
             f"overflow must be one of {', '.join(map(repr, OVERFLOW_POLICIES))}, got {overflow!r}"
         )
+
+
+MAX_PRIORITY = 255  # the highest priority RabbitMQ allows (AMQP's priority is one byte)
+
+
+def check_max_priority(max_priority: int | None) -> None:
+    """Raise a clear error unless ``max_priority`` is None or an int from 0 to 255."""
+    if max_priority is None:
+        return
+    allowed = f"None or an int from 0 to {MAX_PRIORITY}"
+    if isinstance(max_priority, bool) or not isinstance(max_priority, int):
+        raise TypeError(f"max_priority must be {allowed}, got {max_priority!r}")
+    if not 0 <= max_priority <= MAX_PRIORITY:
+        raise ValueError(f"max_priority must be {allowed}, got {max_priority}")
 
 
 class Queue:
@@ -139,23 +204,43 @@ class Queue:
     def put(self, msg: Message) -> Message | None:
         """Add ``msg``; return the message dropped to make room, or None.
 
+        With drop-head the new message goes in and the head is dropped, so in a priority or
+        sorted queue the message returned may be ``msg`` itself. (If requeues had pushed the
+        queue past its capacity several heads go: ``put`` returns the first, ``offer`` all.)
         Raises :class:`QueueFull` if the queue is full and its policy refuses the message.
+        """
+        offer = self.offer(msg)
+        if not offer.accepted:
+            raise QueueFull(f"queue is full ({self.capacity}) and overflow={self.overflow!r}")
+        return offer.dropped[0] if offer.dropped else None
+
+    def offer(self, msg: Message) -> Offer:
+        """Offer ``msg`` to the queue; when it is full, its overflow policy decides.
+
+        Returns an :class:`Offer`: whether it went in, what was dropped to make room (head
+        first), and whether the sender should wait (block). Never raises :class:`QueueFull`:
+        ``put`` does that; the simulated broker reads the Offer instead.
         """
         if type(msg) is not Message and not isinstance(msg, Message):
             raise TypeError(f"msg must be an mqlab.Message, got {type(msg).__name__}")
-        dropped = None
-        if self.capacity is not None and len(self) >= self.capacity:
-            if self.overflow != "drop-head":
-                self._drops[self.overflow] = self._drops.get(self.overflow, 0) + 1
-                raise QueueFull(f"queue is full ({self.capacity}) and overflow={self.overflow!r}")
-            dropped = self._pop()
-            self._drops["overflow"] = self._drops.get("overflow", 0) + 1
-        self._push(msg, next(self._seq))
-        self._puts += 1
         n = len(self)
+        if self.capacity is not None and n >= self.capacity:
+            offer = OVERFLOW_POLICIES[self.overflow](self, msg)
+            if not offer.accepted:
+                return offer
+            n = len(self)
+        else:
+            self._push(msg, next(self._seq))
+            offer = _TAKEN
+            n += 1
+        self._puts += 1
         if n > self._max:
             self._max = n
-        return dropped
+        return offer
+
+    def _count_drop(self, reason: str, n: int = 1) -> None:
+        if n:
+            self._drops[reason] = self._drops.get(reason, 0) + n
 
     def try_put(self, msg: Message) -> bool:
         """Like ``put`` but return False instead of raising :class:`QueueFull`."""
@@ -214,6 +299,10 @@ class PriorityQueue(Queue):
     ``max_priority`` works like RabbitMQ's ``x-max-priority``: a priority above it counts as
     ``max_priority``, and a message with no priority counts as 0.
 
+    Full, with drop-head: the new message goes in and the head (the highest priority, oldest
+    among equals) is dropped, as in RabbitMQ, so a new message of the highest priority is
+    itself the one dropped.
+
     >>> q = PriorityQueue(max_priority=5)
     >>> for p in [1, 9, None, 5]:
     ...     _ = q.put(Message(p, priority=p))
@@ -229,10 +318,7 @@ class PriorityQueue(Queue):
         overflow: str = "drop-head",
         max_priority: int | None = None,
     ) -> None:
-        if max_priority is not None and (
-            isinstance(max_priority, bool) or not isinstance(max_priority, int) or max_priority < 0
-        ):
-            raise ValueError(f"max_priority must be None or an int >= 0, got {max_priority!r}")
+        check_max_priority(max_priority)
         self.max_priority = max_priority
         super().__init__(capacity, overflow)
 
@@ -268,7 +354,8 @@ class SortedQueue(Queue):
 
     Both ends cost O(log n): ``get``/``pop_first`` take the smallest key, ``pop_last`` the
     largest. ``cancel(id)`` removes one message, ``pop_below(k)`` every message whose key is
-    below ``k`` (e.g. all messages past their deadline).
+    below ``k`` (e.g. all messages past their deadline). Full, with drop-head: the new message
+    goes in and the smallest key is dropped (which may be the new message's).
 
     >>> q = SortedQueue(key=lambda m: m.headers["deadline"])
     >>> for d in [30, 10, 20]:

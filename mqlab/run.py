@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mqlab import metrics
-from mqlab.trace import Trace
+from mqlab.trace import Trace, roles
 
 __all__ = ["Run", "Summary"]
 
@@ -19,6 +19,7 @@ class Summary:
     still: dict  # where the messages still in the system are, from the simulator itself
     consumers: dict  # name -> {"processed", "throughput", "latency_p50", "latency_p99"}
     queues: dict  # name -> {"enqueued", "delivered", "max_length", "mean_length", "final"}
+    unroutable: dict = field(default_factory=dict)  # routing key -> messages that went nowhere
 
     @property
     def balanced(self) -> bool:
@@ -41,6 +42,9 @@ class Summary:
             f"{sum(s['at_consumers'].values())}, on links {s['on_links']}"
             + ("" if self.balanced else "   <-- DOES NOT ADD UP"),
         ]
+        if self.unroutable:
+            keys = ", ".join(f"{k!r} {n}" for k, n in self.unroutable.items())
+            lines.append(f"  unroutable (no queue matched the routing key): {keys}")
         if a.dead_lettered:
             lines.append(f"  dead-lettered on the way: {a.dead_lettered}")
         waiting = sum(s["waiting_at_producers"].values())
@@ -64,64 +68,82 @@ class Summary:
 
 
 class Run:
-    """The result of ``Network.run``: ``run.trace``, ``run.summary()``, ``run.play()``."""
+    """The record of one finished run: ``run.trace``, ``run.summary()``, ``run.play()``.
 
-    def __init__(self, network, trace: Trace, still: dict, recorded: bool = True) -> None:
-        self.network = network
+    A Run is made by ``Network.run`` and never changes afterwards: its trace holds its own copy
+    of the network's graph, so building more of the network, or running it again, leaves this
+    record as it was.
+    """
+
+    def __init__(self, trace: Trace, still: dict, recorded: bool = True) -> None:
         self.trace = trace
-        self.still = still
+        self.still = still  # where the unfinished messages were at the end, from the simulator
         self.recorded = recorded  # False: the run kept no trace (Network.run(trace=False))
 
     @property
     def graph(self):
+        """The network this run was simulated on (a copy: it does not follow later changes)."""
         return self.trace.graph
+
+    def _need_trace(self, what: str) -> None:
+        if not self.recorded:
+            raise ValueError(f"this run was made with trace=False: there is no trace to "
+                             f"{what} (run again with trace=True)")
 
     def summary(self) -> Summary:
         """Per consumer and per queue figures and the account of every message."""
+        self._need_trace("summarise")
         tr, stop = self.trace, self.trace.duration
-        if not self.recorded:
-            raise ValueError("this run was made with trace=False: there is no trace to "
-                             "summarise (run again with trace=True)")
+        parts = roles(tr)
         per_consumer = {}
-        for name in self.network.consumers:
+        for name in (n for n, r in parts.items() if r == "consumer"):
             lat = metrics.latencies(tr, node=name)
-            done = sum(1 for r in tr.rows if r[1] == "ack" and r[3] == name)
             per_consumer[name] = {
-                "processed": done,
+                "processed": metrics.count(tr, "ack", node=name),
                 "throughput": metrics.throughput(tr, name) if stop > 0 else 0.0,
                 "latency_p50": metrics.percentile(lat, 50),
                 "latency_p99": metrics.percentile(lat, 99),
             }
         per_queue = {}
-        for name in self.network.queues:
+        for name in (n for n, r in parts.items() if r == "queue"):
             times, lengths = metrics.queue_length(tr, name)
             per_queue[name] = {
-                "enqueued": sum(1 for r in tr.rows if r[1] == "enqueue" and r[3] == name),
-                "delivered": sum(1 for r in tr.rows if r[1] == "deliver" and r[3] == name),
+                "enqueued": metrics.count(tr, "enqueue", node=name),
+                "delivered": metrics.count(tr, "deliver", node=name),
                 "max_length": max(lengths),
                 "mean_length": metrics.time_average(times, lengths, stop) if stop > 0 else 0.0,
                 "final": lengths[-1],
             }
-        return Summary(stop, metrics.account(tr), self.still, per_consumer, per_queue)
+        return Summary(stop, metrics.account(tr), self.still, per_consumer, per_queue,
+                       metrics.unroutable(tr))
+
+    def state(self, t: float):
+        """Where every message is at time ``t`` seconds: a :class:`~mqlab.state.State`."""
+        self._need_trace("look into")
+        from mqlab.state import Timeline
+
+        return Timeline(self.trace).at(t)
 
     def play(self, **options):
         """Show the animated Player widget for this run."""
+        self._need_trace("animate")
         from mqlab.player import Player
 
         return Player(self, **options)
 
     def save_gif(self, path, **options):
         """Write the animation to an animated GIF (for READMEs and kernel-free viewers)."""
+        self._need_trace("animate")
         from mqlab.export import save_gif
 
         return save_gif(self, path, **options)
 
     def to_html(self, **options) -> str:
         """The animation as self-contained HTML (JavaScript player, no kernel needed)."""
+        self._need_trace("animate")
         from mqlab.export import to_html
 
         return to_html(self, **options)
 
     def __repr__(self) -> str:
         return f"<Run {len(self.trace)} events over {self.trace.duration:g} s>"
-

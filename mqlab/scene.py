@@ -1,19 +1,22 @@
 """Animate a run: a :class:`Scene` shows the state of the network at any time ``t``.
 
 Messages are dots on the links, queue contents are boxes in the trays, messages in service sit
-at the consumers, drops and dead-letters are marked and fade. The positions come from a
-:class:`~mqlab.timeline.Timeline`; the unchanging picture is :func:`~mqlab.draw.draw_network`.
+at the consumers, drops and dead-letters are marked and fade. Where everything is comes from
+:class:`mqlab.state.Timeline` (plain data, no drawing); the unchanging picture is
+:func:`mqlab.draw.draw_network`; colours and shapes come from :mod:`mqlab.style`.
 
 A Scene draws that unchanging picture once and then, for each frame, only the parts that move
 (blitting), so a frame costs milliseconds instead of redrawing the whole figure. The text that
 changes every frame is drawn by Pillow, and a frame comes out as an image or JPEG bytes.
-:meth:`Scene.snapshot` gives the same state as plain data (a :class:`Snapshot`).
+:meth:`Scene.snapshot` gives the state shown at ``t`` as plain data (a
+:class:`~mqlab.state.State`); :func:`render_frames` draws many moments, for the Player and the
+exports.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,45 +29,25 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from mqlab import metrics
-from mqlab.charts import SERIES_COLOURS
-from mqlab.draw import (
-    _DEAD,
-    _DOWN,
-    _DROP,
-    _ROLE_STYLE,
+from mqlab.draw import bend, draw_network, draw_nodes, layout, network_rows, ports, role_legend
+from mqlab.progress import Progress
+from mqlab.state import COUNTERS, State, Timeline
+from mqlab.style import (
+    DEAD,
+    DOWN,
+    DROP,
+    EDGE,
+    ROLE_STYLE,
+    SERIES_COLOURS,
     TRAY_HEIGHT,
     TRAY_WIDTH,
-    _bend,
-    _message_colours,
-    _network_rows,
-    _nodes,
-    _role,
-    _role_legend,
-    draw_network,
-    layout,
-    ports,
+    message_colours,
 )
-from mqlab.timeline import Timeline
-from mqlab.trace import Trace
+from mqlab.trace import as_trace, role_of
 
-__all__ = ["Scene", "Snapshot"]
+__all__ = ["Scene", "frame_times", "render_each", "render_frames"]
 
 _COUNT_SLOTS = 2.4  # room for the number of waiting messages, at the tray's tail
-
-
-@dataclass
-class Snapshot:
-    """What the picture shows at one time: plain data, for tests and for the Player's text."""
-
-    time: float
-    dots: np.ndarray  # (n, 2) positions of the messages travelling on links
-    dot_msgs: np.ndarray  # their message ids
-    queues: dict[str, list[int]]  # queue -> message ids waiting in it, head first
-    blocked: dict[str, int]  # queue -> messages held back by overflow="block"
-    serving: dict[str, list[int]]  # consumer -> messages it is processing
-    waiting: dict[str, list[int]]  # consumer -> messages it has received but not started
-    down: list[str]  # crashed nodes
-    marks: list[tuple[str, str, float]]  # (kind, node, age in seconds) of recent drops etc.
 
 
 # -- the animated scene ------------------------------------------------------------------------
@@ -89,21 +72,20 @@ class Scene:
     >>> scene.save("frame.png", 0.5)   # doctest: +SKIP
     """
 
-    def __init__(self, trace: Any, *, metrics: bool = True, color_by: str | None = "auto",
-                 size: tuple[float, float] | None = None, dpi: int = 100,
-                 fade: float | None = None, slots: int = 8,
+    def __init__(self, run_or_trace: Any, *, metrics: bool = True,
+                 color_by: str | None = "auto", size: tuple[float, float] | None = None,
+                 dpi: int = 100, fade: float | None = None, slots: int = 8,
                  follow: int | None = None) -> None:
-        trace = getattr(trace, "trace", trace)  # a Run or a Trace
-        if not isinstance(trace, Trace) or trace.graph is None:
-            raise TypeError("Scene needs a Run, or a Trace whose graph is set")
+        trace = as_trace(run_or_trace, need_graph=True)
         self.trace, self.graph = trace, trace.graph
         self.pos = layout(self.graph)
         self.follow = follow
         self.slots = slots
         self.fade = fade if fade is not None else max(trace.duration / 40, 1e-9)
-        self.colour_of, palette, self.colour_legend = _message_colours(trace, color_by)
+        self.colour_of, palette, self.colour_legend = message_colours(trace, color_by)
         self.palette = np.array(palette, dtype=float)
-        self.timeline = Timeline(trace, self.graph, self.colour_of)
+        self.timeline = Timeline(trace)
+        self.queues, self.consumers = self.timeline.queues, self.timeline.consumers
         self.figure = Figure(dpi=dpi)
         self.canvas = FigureCanvasAgg(self.figure)
         self._fonts = _fonts(dpi)
@@ -121,7 +103,7 @@ class Scene:
         top, legend, charts, bottom = 0.35, 0.35, (1.95 if with_metrics else 0.0), 0.05
         width, height = size or (9.6, None)
         if height is None:  # half an inch per row of nodes, so small networks stay compact
-            height = top + _network_rows(self.pos) * 0.5 + legend + charts + bottom
+            height = top + network_rows(self.pos) * 0.5 + legend + charts + bottom
         net = max(height - top - legend - charts - bottom, 1.0)
         fig = self.figure
         fig.set_size_inches(width, height)
@@ -139,10 +121,10 @@ class Scene:
     def _build(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
         self._place_axes(size, with_metrics)
         draw_network(self.graph, ax=self.ax, pos=self.pos, legend=False)
-        _role_legend(self.ax, self.graph, extra=self._legend_extra())
+        role_legend(self.ax, self.graph, extra=self._legend_extra())
         self._geometry()
         self._artists()
-        self._cursors = [a.axvline(0, color="#333333", lw=1, animated=True)
+        self._cursors = [a.axvline(0, color=EDGE, lw=1, animated=True)
                          for a in self.chart_axes]
         if with_metrics:
             self._draw_charts()
@@ -153,16 +135,14 @@ class Scene:
         dot = [Line2D([], [], ls="", marker="o", ms=6, mfc=c, mec="white", label=name)
                for name, c in self.colour_legend]
         return dot + [
-            Line2D([], [], ls="", marker="X", ms=7, color=_DROP, label="dropped / lost"),
-            Line2D([], [], ls="", marker="P", ms=7, color=_DEAD, label="dead-lettered"),
-        ] + ([Line2D([], [], ls="", marker="o", ms=8, mfc=_DOWN, mec="#333333",
+            Line2D([], [], ls="", marker="X", ms=7, color=DROP, label="dropped / lost"),
+            Line2D([], [], ls="", marker="P", ms=7, color=DEAD, label="dead-lettered"),
+        ] + ([Line2D([], [], ls="", marker="o", ms=8, mfc=DOWN, mec=EDGE,
                      label="crashed")] if len(self.timeline.downs[0]) else [])
 
     def _geometry(self) -> None:
         """Endpoints of every edge and the size of a queue box, in data units."""
         self.edge_ends = {(u, v): ports(self.graph, self.pos, u, v) for u, v in self.graph.edges}
-        self.queues = [n for n in self.graph if _role(self.graph, n) == "queue"]
-        self.consumers = [n for n in self.graph if _role(self.graph, n) == "consumer"]
         to_px = self.ax.transData.transform
         unit = to_px([(1, 1)])[0] - to_px([(0, 0)])[0]  # pixels per data unit, x and y
         # the tray holds ``slots`` boxes, head on the right; its left end shows the count
@@ -171,23 +151,24 @@ class Scene:
         self.box_points = box_pixels * 72 / self.figure.dpi
         self._number_the_tables()
 
+    def _colours(self, msgs: np.ndarray) -> np.ndarray:
+        """The palette index of each message id."""
+        get = self.colour_of.get
+        return np.array([get(int(m), 0) for m in msgs], dtype=int)
+
     def _number_the_tables(self) -> None:
-        """Edges, queues and places of the picture, by number: per frame, numpy needs no names."""
+        """Edges, colours and places of the picture, by number: per frame, numpy needs no names."""
         tl = self.timeline
         self._edges = list(self.graph.edges)
         code = {e: i for i, e in enumerate(self._edges)}
         ends = np.array([np.concatenate(self.edge_ends[e]) for e in self._edges]).reshape(-1, 4)
         self._hop_xy = ends[[code[e] for e in zip(tl.hops[2], tl.hops[3], strict=True)]]
+        self._hop_colour = self._colours(tl.hops[4])
+        self._stay_colour = self._colours(tl.stays[4])
         self._pulse_paths = {e: self._edge_path(*e) for e in self._edges}
         self._pulse_edge = np.array([code[e] for e in zip(tl.pulses[1], tl.pulses[2],
                                                           strict=True)], dtype=int)
-        code = {q: i for i, q in enumerate(self.queues)}
-        self._stay_queue = np.array([code[q] for q in tl.stays[2]], dtype=int)
-        # a priority queue's head is its highest priority (then the oldest)
-        by_priority = {q for q in self.queues if self.graph.nodes[q].get("kind") == "priority"}
-        self._stay_rank = np.array([-(getattr(self.trace.messages.get(m), "priority", 0) or 0)
-                                    if q in by_priority else 0
-                                    for q, m in zip(tl.stays[2], tl.stays[4], strict=True)])
+        self._pulse_colour = self._colours(tl.pulses[3])
         places: dict = {}
         self._mark_place = np.array([
             places.setdefault((k == "dead-letter", self._mark_xy(k, n, p)), len(places))
@@ -198,7 +179,7 @@ class Scene:
     def _edge_path(self, u: str, v: str) -> np.ndarray:
         """Points along an edge as drawn (the same arc matplotlib uses), for highlighting."""
         p0, p1 = self.edge_ends[(u, v)]
-        rad = _bend(self.graph, self.pos, u, v)
+        rad = bend(self.graph, self.pos, u, v)
         if not rad:
             return np.array([p0, p1])
         tr = self.ax.transData
@@ -215,25 +196,23 @@ class Scene:
         self._pulse_lines = LineCollection([], linewidths=3.2, zorder=2, capstyle="round", **anim)
         ax.add_collection(self._pulse_lines)
         self._boxes = _Markers(ax, self.palette, marker="s", ms=pt, mew=0.6, zorder=5)
-        self._down = ax.scatter([], [], s=_ROLE_STYLE["consumer"][2], marker="o", c=_DOWN,
-                                edgecolors="#333333", hatch="////", zorder=4, **anim)
+        self._down = ax.scatter([], [], s=ROLE_STYLE["consumer"].size, marker="o", c=DOWN,
+                                edgecolors=EDGE, hatch="////", zorder=4, **anim)
         self._dots = _Markers(ax, self.palette, marker="o", ms=7.5, mew=0.8, zorder=6)
         # senders are drawn again over the dots: messages leave from inside them
-        self._covers = [_nodes(ax, self.graph, self.pos, role, animated=True)
+        self._covers = [draw_nodes(ax, self.graph, self.pos, role, animated=True)
                         for role in ("producer", "broker", "exchange")]
         self._drops = ax.scatter([], [], s=130, marker="X", linewidths=0, zorder=7, **anim)
         self._dead = ax.scatter([], [], s=130, marker="P", linewidths=0, zorder=7, **anim)
         self._ring = ax.scatter([], [], s=260, marker="o", facecolors="none",
                                 edgecolors="#000000", linewidths=2.0, zorder=8, **anim)
-        self._counter_times = {k: np.array([r[0] for r in self.trace.rows if r[1] in kinds])
-                               for k, kinds in _COUNTERS.items()}
 
     def _draw_charts(self) -> None:
         """Queue length and throughput of the busiest queues, over the whole run."""
         ax_len, ax_tp = self.chart_axes
         tr, end = self.trace, self.trace.duration or 1.0
         busiest = self.main_queues()
-        acks = sum(1 for r in tr.rows if r[1] == "ack")
+        acks = metrics.count(tr, "ack")
         # throughput is counted in windows that hold about ten acks each (5 to 40 windows)
         windows = int(min(40, max(5, acks / max(len(busiest), 1) / 10)))
         width, edges = end / windows, np.linspace(0, end, windows + 1)
@@ -244,8 +223,7 @@ class Scene:
             ax_len.step(xs, ys, where="post", color=colour, lw=1.0, label=q)
             if len(busiest) == 1:
                 ax_len.fill_between(xs, ys, step="post", color=colour, alpha=0.15, lw=0)
-            acks = [r[0] for r in tr.rows if r[1] == "ack" and r[4] == q]
-            counts, _ = np.histogram(acks, bins=edges)
+            counts, _ = np.histogram(tr.filter(kind="ack", peer=q).column("time"), bins=edges)
             # baseline=None: no drop to zero at either end of the run, which would read as a stall
             ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q, baseline=None)
         for a, ylabel in ((ax_len, "queue length\n(messages)"), (ax_tp, "throughput\n(acks/s)")):
@@ -262,70 +240,28 @@ class Scene:
 
     def main_queues(self, n: int = 4) -> list[str]:
         """The ``n`` queues that deliver the most messages (those feeding consumers first)."""
-        count = {q: [0, 0] for q in self.queues}
-        for r in self.trace.rows:
-            if r[3] in count and r[1] in ("deliver", "enqueue"):
-                count[r[3]][r[1] == "enqueue"] += 1
+        tr = self.trace
+        count = {q: (metrics.count(tr, "deliver", node=q), metrics.count(tr, "enqueue", node=q))
+                 for q in self.queues}
         return sorted(self.queues, key=lambda q: (-count[q][0], -count[q][1]))[:n]
 
     # -- state at time t -----------------------------------------------------------------------
-    def snapshot(self, t: float) -> Snapshot:
+    def snapshot(self, t: float) -> State:
         """Where everything is at time ``t`` (plain data; nothing is drawn)."""
-        dots, dot_msgs, _ = self._hop_state(t)
-        waiting_msgs = self.timeline.stays[4]
-        queues = {q: waiting_msgs[rows].astype(int).tolist()
-                  for q, rows in self._queue_state(t).items()}
-        serving, waiting = self._consumer_state(t)
-        blocked = {q: 0 for q in self.queues} | self._blocked_at(t)
-        recent = self._recent(self.timeline.marks, t)
-        marks = [(str(k), str(n), t - t0) for t0, k, n, _ in zip(*recent, strict=True)]
-        return Snapshot(t, dots, dot_msgs, queues, blocked, serving, waiting, self._down_at(t),
-                        marks)
+        return self.timeline.at(t, window=self.fade)
+
+    def dots(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Where the messages travelling on links are drawn at ``t``: (n, 2) positions, ids."""
+        xy, ids, _ = self._hop_state(t)
+        return xy, ids
 
     def _hop_state(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tl = self.timeline
-        t0, t1 = tl.hops[0], tl.hops[1]
-        lo = np.searchsorted(t0, t - tl.longest_hop, "left")
-        hi = np.searchsorted(t0, t, "right")
-        idx = lo + np.nonzero(t1[lo:hi] > t)[0]
-        span = np.maximum(t1[idx] - t0[idx], 1e-12)
-        frac = ((t - t0[idx]) / span)[:, None]
+        idx = tl.hops_at(t)
+        frac = tl.progress(idx, t)[:, None]
         ends = self._hop_xy[idx]
         xy = ends[:, :2] + frac * (ends[:, 2:] - ends[:, :2])
-        return xy, tl.hops[4][idx].astype(int), tl.hops[5][idx].astype(int)
-
-    def _queue_state(self, t: float) -> dict[str, np.ndarray]:
-        """For each queue, the rows of the ``stays`` table in it at time ``t``, head first."""
-        t0, t1, _, keys = self.timeline.stays[:4]
-        hi = np.searchsorted(t0, t, "right")
-        idx = np.nonzero(t1[:hi] > t)[0]
-        idx = idx[np.lexsort((keys[idx], self._stay_rank[idx], self._stay_queue[idx]))]
-        codes = self._stay_queue[idx]
-        bounds = np.searchsorted(codes, np.arange(len(self.queues) + 1), "left")
-        return {q: idx[bounds[i]:bounds[i + 1]] for i, q in enumerate(self.queues)}
-
-    def _consumer_state(self, t: float) -> tuple[dict, dict]:
-        tl = self.timeline
-        serving: dict[str, list[int]] = {c: [] for c in self.consumers}
-        waiting: dict[str, list[int]] = {c: [] for c in self.consumers}
-        if not len(tl.holds[0]):
-            return serving, waiting
-        t0, ts, t1, node, msg = tl.holds[:5]
-        hi = np.searchsorted(t0, t, "right")
-        for i in np.nonzero(t1[:hi] > t)[0]:
-            (serving if ts[i] <= t else waiting)[node[i]].append(int(msg[i]))
-        return serving, waiting
-
-    def _down_at(self, t: float) -> list[str]:
-        t0, t1, nodes = self.timeline.downs[:3]
-        return [str(n) for a, b, n in zip(t0, t1, nodes, strict=True) if a <= t < b]
-
-    def _recent(self, table: list[np.ndarray], t: float) -> list[np.ndarray]:
-        """Rows of a (time, ...) table from the last ``fade`` seconds up to ``t``."""
-        times = table[0]
-        lo = np.searchsorted(times, t - self.fade, "left")
-        hi = np.searchsorted(times, t, "right")
-        return [col[lo:hi] for col in table]
+        return xy, tl.hops[4][idx].astype(int), self._hop_colour[idx]
 
     # -- drawing -------------------------------------------------------------------------------
     def draw(self, t: float) -> None:
@@ -346,8 +282,8 @@ class Scene:
     def _update_pulses(self, t: float) -> None:
         """Light up the edges that carried a message in the last ``fade`` seconds."""
         rows = self._latest(self.timeline.pulses[0], self._pulse_edge, t)
-        times, colours = self.timeline.pulses[0][rows], self.timeline.pulses[3][rows]
-        rgba = self.palette[colours.astype(int)] if len(rows) else np.zeros((0, 4))
+        times, colours = self.timeline.pulses[0][rows], self._pulse_colour[rows]
+        rgba = self.palette[colours] if len(rows) else np.zeros((0, 4))
         rgba[:, 3] = 0.75 * (1 - (t - times) / self.fade)
         self._pulse_lines.set_segments([self._pulse_paths[self._edges[e]]
                                         for e in self._pulse_edge[rows]])
@@ -361,10 +297,10 @@ class Scene:
         return hi - 1 - newest
 
     def _update_queues(self, t: float) -> None:
-        _, _, _, _, msgs, colours = self.timeline.stays
+        msgs = self.timeline.stays[4]
         shown, xy = [], []
-        self._blocked = self._blocked_at(t)
-        for q, rows in self._queue_state(t).items():
+        self._blocked = self.timeline.blocked_at(t)
+        for q, rows in self.timeline.stays_at(t).items():
             x, y = self.pos[q]
             n = min(len(rows), self.slots)
             shown.append(rows[:n])
@@ -374,19 +310,11 @@ class Scene:
         rows = np.concatenate(shown).astype(int) if shown else np.zeros(0, int)
         self._box_xy = np.vstack(xy) if xy else np.zeros((0, 2))
         self._box_ids = msgs[rows].astype(int) if len(rows) else np.zeros(0, int)
-        self._boxes.set(self._box_xy, colours[rows].astype(int))
-
-    def _blocked_at(self, t: float) -> dict[str, int]:
-        """How many messages wait outside each full queue with overflow="block"."""
-        t0, t1, q = self.timeline.blocks[:3]
-        out: dict[str, int] = {}
-        for name in q[(t0 <= t) & (t1 > t)] if len(t0) else []:
-            out[name] = out.get(name, 0) + 1
-        return out
+        self._boxes.set(self._box_xy, self._stay_colour[rows])
 
     def _update_consumers_and_dots(self, t: float) -> None:
         xy, ids, cols = self._hop_state(t)
-        serving, waiting = self._consumer_state(t)
+        serving, waiting = self.timeline.holds_at(t)
         extra_xy, extra_ids = [], []
         for c in self.consumers:
             x, y = self.pos[c]
@@ -397,9 +325,9 @@ class Scene:
             extra_ids += waiting[c][:4]
         all_xy = np.vstack([xy, np.array(extra_xy).reshape(-1, 2)])
         all_ids = np.concatenate([ids, np.array(extra_ids, dtype=int)])
-        all_cols = np.concatenate([cols, [self.colour_of.get(m, 0) for m in extra_ids]])
+        all_cols = np.concatenate([cols, self._colours(np.array(extra_ids, dtype=int))])
         self._dots.set(all_xy, all_cols.astype(int))
-        down = self._down_at(t)
+        down = self.timeline.down_at(t)
         self._down.set_offsets(np.array([self.pos[n] for n in down]).reshape(-1, 2))
         self._dot_xy, self._dot_ids = all_xy, all_ids
         self._update_ring()
@@ -416,7 +344,7 @@ class Scene:
         rows = self._latest(self.timeline.marks[0], self._mark_place, t)
         alpha = 1 - (t - self.timeline.marks[0][rows]) / self.fade
         places = self._mark_place[rows]
-        for dead, artist, colour in ((False, self._drops, _DROP), (True, self._dead, _DEAD)):
+        for dead, artist, colour in ((False, self._drops, DROP), (True, self._dead, DEAD)):
             mine = self._place_dead[places] == dead
             rgba = np.tile(to_rgba(colour), (int(mine.sum()), 1))
             rgba[:, 3] = alpha[mine]
@@ -429,13 +357,13 @@ class Scene:
             p0, p1 = self.edge_ends[(node, peer)]
             return tuple(p0 + 0.75 * (p1 - p0))  # lost on the way
         x, y = self.pos.get(node, (0.0, 0.0))
-        if _role(self.graph, node) == "queue":
+        if node in self.graph and role_of(self.graph, node) == "queue":
             return (x + TRAY_WIDTH / 2 + 0.12, y)  # pushed out of the tray
         return (x, y + 0.3)
 
     def counters(self, t: float) -> dict[str, int]:
         """How many messages were published, delivered, acked and dropped up to time ``t``."""
-        return {k: int(np.searchsorted(v, t, "right")) for k, v in self._counter_times.items()}
+        return self.timeline.counters_at(t)
 
     def _labels(self, t: float) -> list[tuple[tuple[float, float], str, str, Any]]:
         """Text that changes every frame: (pixel position, text, anchor, font)."""
@@ -548,7 +476,7 @@ class _Clock:
         im.paste((25, 25, 25), (round(self.x), self.top), self.mask)
 
     def numbers(self, t: float, counts: dict) -> list:
-        values = [f"{t:.2f}", *(str(counts[k]) for k in _COUNTERS)]
+        values = [f"{t:.2f}", *(str(counts[k]) for k in COUNTERS)]
         return [((end, self.y), v, "rs", self.font)
                 for end, v in zip(self.ends, values, strict=True)]
 
@@ -571,5 +499,44 @@ class _Markers:
             line.set_data(mine[:, 0], mine[:, 1])
 
 
-_COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
-             "dropped": ("drop", "expire", "loss")}
+
+# -- many frames -------------------------------------------------------------------------------
+def frame_times(duration: float, frames: int) -> np.ndarray:
+    """``frames`` evenly spaced times from 0 to ``duration`` seconds, both ends included.
+
+    A run that lasted no time at all has a single frame.
+
+    >>> frame_times(2.0, 5).tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+    """
+    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        raise ValueError(f"frames must be an int >= 1, got {frames!r}")
+    return np.linspace(0.0, duration, frames) if duration > 0 else np.zeros(1)
+
+
+def render_frames(scene: Scene, times: Sequence[float], quality: int = 80,
+                  progress: Any = "auto", label: str = "drawing") -> list[bytes]:
+    """Draw the scene at each time and return the JPEG bytes of every frame.
+
+    ``progress``: "auto" (a bar only if it takes more than a second), False, or an
+    ``ipywidgets.IntProgress`` to drive.
+    """
+    return render_each(times, lambda t: scene.jpeg(t, quality), progress, label)
+
+
+def render_each(times: Sequence[float], make: Callable[[float], Any], progress: Any = "auto",
+                label: str = "drawing") -> list:
+    """``[make(t) for t in times]``, with a progress bar when that is slow."""
+    bar = None
+    if progress is not False:
+        bar = Progress(len(times), label, widget=None if progress == "auto" else progress)
+    out = []
+    try:
+        for i, t in enumerate(times):
+            out.append(make(float(t)))
+            if bar is not None:
+                bar.update(i + 1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out

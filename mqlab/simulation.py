@@ -11,20 +11,28 @@ from __future__ import annotations
 
 import copy
 import gc
+import math
 from collections import deque
 
 from mqlab.dist import Fixed
 from mqlab.engine import Engine
 from mqlab.message import Message
 from mqlab.progress import Progress
-from mqlab.routing import topic_matches
+from mqlab.routing import EXCHANGES
 from mqlab.trace import Trace
 
-__all__ = ["simulate"]
+__all__ = ["SimulationError", "simulate"]
 
 _SLICES = 50  # a run with an end time runs in this many slices, for the progress bar
 _ZERO = Fixed(0.0)
 _VARIES = object()  # marks a quantity drawn afresh each time
+
+
+class SimulationError(RuntimeError):
+    """A run stopped because part of the model failed: a consumer's handler raised, or a
+    distribution drew a value that cannot be (a time that is NaN or negative, a routing key
+    that is not a str...). The message names the node, the message or quantity, and the time;
+    an exception the model raised is chained as ``__cause__``."""
 
 
 def _fixed(sampler):
@@ -82,7 +90,7 @@ class Simulation:
         self.engine = Engine(net.seed)
         self.schedule = self.engine.schedule
         self.rng = self.engine.rng
-        self.trace = Trace(graph=net.graph)
+        self.trace = Trace(graph=net.graph.copy())
         # hot-path events append a row tuple directly; the rest go through record()
         self.recording = record
         self.rec = self.trace.rows.append if record else (lambda row: None)
@@ -111,7 +119,7 @@ class Simulation:
                 for t in p.spec.schedule[: p.spec.count]:
                     self.engine.at(t, self.produce, p)
             else:
-                self.schedule(p.spec.gap(self.rng), self.produce, p)
+                self.next_message(p, p.spec.gap(self.rng))
         for c in self.consumers.values():
             for down, up in c.spec.crash:
                 self.engine.at(down, self.crash, c)
@@ -124,22 +132,41 @@ class Simulation:
             return
         p.made += 1
         if spec.schedule is None and (spec.count is None or p.made < spec.count):
-            self.schedule(spec.gap(self.rng), self.produce, p)
+            gap = spec.gap(self.rng)  # until the next message
+            try:
+                self.schedule(gap, self.produce, p)
+            except (TypeError, ValueError):  # the engine refused it: say where it was drawn
+                raise self.bad_draw(f"producer {p.name!r}", "interval", gap) from None
         if p.awaiting or p.blocked:
             p.backlog.append(self.engine.now)  # it waits at the producer
         else:
             self.publish(p, self.engine.now)
+
+    def next_message(self, p: _Producer, gap: float) -> None:
+        """Schedule the producer's next message ``gap`` (drawn) seconds from now."""
+        try:
+            self.schedule(gap, self.produce, p)
+        except (TypeError, ValueError):  # the engine refused the time: say where it was drawn
+            raise self.bad_draw(f"producer {p.name!r}", "interval", gap) from None
 
     def publish(self, p: _Producer, created: float) -> None:
         spec, now, rng = p.spec, self.engine.now, self.rng
         self.next_id += 1
         mid = self.next_id
         p.sent += 1
-        key = p.key if p.key is not _VARIES else spec.routing_key(rng)
+        key = p.key if p.key is not _VARIES else self.drawn(p, "routing_key", spec.routing_key)
+        priority = (p.priority if p.priority is not _VARIES
+                    else self.drawn(p, "priority", spec.priority))
+        payload = None
+        if spec.payload:
+            try:
+                payload = spec.payload(p.sent - 1)
+            except Exception as exc:
+                raise SimulationError(
+                    f"producer {p.name!r}: payload({p.sent - 1}) raised {type(exc).__name__} "
+                    f"for message {mid} at t={now:g} s: {exc}") from exc
         msg = Message(
-            spec.payload(p.sent - 1) if spec.payload else None,
-            spec.name, key, "", key,
-            p.priority if p.priority is not _VARIES else spec.priority(rng),
+            payload, spec.name, key, "", key, priority,
             dict(spec.headers) if spec.headers else {}, spec.expiration,
             mid, created, now,
         )
@@ -156,10 +183,13 @@ class Simulation:
     def travel(self, p: _Producer, msg: Message) -> None:
         delay = p.delay if p.delay is not _VARIES else p.latency(self.rng)
         self.on_links += 1
-        if p.loss and self.rng.random() < p.loss:
-            self.schedule(delay, self.lost, p, msg)
-        else:
-            self.schedule(delay, self.arrive, p, msg)
+        try:
+            if p.loss and self.rng.random() < p.loss:
+                self.schedule(delay, self.lost, p, msg)
+            else:
+                self.schedule(delay, self.arrive, p, msg)
+        except (TypeError, ValueError):  # the engine refused the time: say where it was drawn
+            raise self.bad_draw(f"link '{p.name} -> {p.to}'", "latency", delay) from None
 
     def lost(self, p: _Producer, msg: Message) -> None:
         self.on_links -= 1
@@ -177,12 +207,14 @@ class Simulation:
         self.rec((self.engine.now, "arrive", msg.id, p.to, p.name, ""))
         self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
 
-    def route(self, exchange: str, key: str, msg: Message, p: _Producer | None) -> None:
-        """Find the queues for ``key`` at ``exchange`` and enqueue a copy in each."""
-        targets = self._routes.get((exchange, key))
+    def route(self, exchange: str, key: str, msg: Message, p: _Producer | None,
+              targets: list | None = None) -> None:
+        """Find the queues for ``msg`` (routing key ``key``) at ``exchange``, unless
+        ``targets`` are given, and enqueue a copy in each."""
         if targets is None:
-            targets = [self.queues[n] for n in self._match(exchange, key)]
-            self._routes[(exchange, key)] = targets
+            targets = self._routes.get((exchange, key))
+            if targets is None:
+                targets = self._targets(exchange, key, msg)
         now, mid = self.engine.now, msg.id
         if len(targets) == 1:  # the common case, kept cheap
             qs = targets[0]
@@ -198,51 +230,86 @@ class Simulation:
         for i, qs in enumerate(targets):
             self.enqueue(qs, msg if i == 0 else _copy(msg), p)
 
-    def _match(self, exchange: str, key: str) -> list[str]:
+    def _targets(self, exchange: str, key: str, msg: Message) -> list[_QueueState]:
+        """The queues ``msg`` goes to from ``exchange``. Remembered per (exchange, routing
+        key) when the exchange's type routes by the key alone (not a headers exchange)."""
+        targets = self._routes.get((exchange, key))
+        if targets is None:
+            targets = [self.queues[n] for n in self._match(exchange, msg)]
+            ex = self.net.exchanges.get(exchange)
+            if ex is None or EXCHANGES[ex.type].by_key:
+                self._routes[(exchange, key)] = targets
+        return targets
+
+    def _match(self, exchange: str, msg: Message) -> list[str]:
         ex = self.net.exchanges.get(exchange)
         if ex is None:  # the broker's default exchange: the key names a queue
+            key = msg.routing_key
             q = self.net.queues.get(key)
             return [key] if q is not None and q.broker == exchange else []
-        if ex.type == "fanout":
-            hits = [q for _, q in ex.bindings]
-        elif ex.type == "direct":
-            hits = [q for pattern, q in ex.bindings if pattern == key]
-        else:
-            hits = [q for pattern, q in ex.bindings if topic_matches(pattern, key)]
-        return list(dict.fromkeys(hits))  # a queue bound twice still gets one copy
+        matches = EXCHANGES[ex.type].matches  # the exchange type's rule (mqlab.routing)
+        # a queue bound twice still gets one copy
+        return list(dict.fromkeys(b.queue for b in ex.bindings if matches(b, msg)))
 
     def enqueue(self, qs: _QueueState, msg: Message, p: _Producer | None) -> None:
-        q, now = qs.q, self.engine.now
-        if q.capacity is not None and q.full():
-            if q.overflow == "block":
+        now = self.engine.now
+        # the queue's overflow policy decides (mqlab.queues.OVERFLOW_POLICIES): this only
+        # records what it did, and sends on what it dropped
+        offer = qs.q.offer(msg)
+        if not offer.accepted:
+            if offer.wait:  # block: the broker holds the message, and so its publisher
                 self.record(now, "block", msg.id, qs.name)
                 qs.blocked.append((msg, p))
                 if p is not None:
                     p.blocked = msg.id
-                return
-            if q.overflow == "reject-publish":
+            else:
                 self.record(now, "drop", msg.id, qs.name, "", "rejected")
                 self.settled(msg, "rejected")
-                return
-            while q.full():  # requeues may have pushed it past capacity: make room for one
-                self.dead_letter_or_drop(qs, q.get(), "maxlen", "overflow")
+            return
         msg.enqueued = now
-        q.put(msg)
-        self.rec((now, "enqueue", msg.id, qs.name, "", ""))
-        if qs.ttl is not None or msg.expiration is not None:
+        dropped, went = offer.dropped, False
+        if not dropped:
+            self.rec((now, "enqueue", msg.id, qs.name, "", ""))
+        else:
+            # drop-head put msg in, then dropped heads. The trace says: the heads leave, then
+            # msg enters; or, if msg was a head that went, it enters and leaves at once. Where
+            # the dropped go next waits until all that is recorded, so that a dead-letter
+            # coming back round to this queue finds the trace agreeing with the queue.
+            went = msg in dropped
+            if went:
+                self.rec((now, "enqueue", msg.id, qs.name, "", ""))
+            onward: list = []
+            for old in dropped:
+                self.dead_letter_or_drop(qs, old, "maxlen", "overflow", onward)
+            if not went:
+                self.rec((now, "enqueue", msg.id, qs.name, "", ""))
+            for args in onward:
+                self.forward(*args)
+        if (qs.ttl is not None or msg.expiration is not None) and not went:
             self.schedule(_ttl(qs, msg), self.expire_head, qs)
         if qs.ready:
             self.dispatch(qs)
 
     def dead_letter_or_drop(self, qs: _QueueState, msg: Message, dl_reason: str,
-                            drop_reason: str) -> None:
+                            drop_reason: str, onward: list | None = None) -> None:
+        """``msg`` left ``qs`` for ``dl_reason`` ("expired", "rejected", "maxlen"): dead-letter
+        it, as RabbitMQ does, or else drop it for ``drop_reason``. With ``onward`` given, where
+        it goes next is left there for the caller to do (see ``enqueue``)."""
         now, target = self.engine.now, qs.spec.dead_letter
-        # the queues this message was dead-lettered from since a consumer last rejected it: one
-        # that comes round to the same queue again is dropped (as in RabbitMQ), not sent round
-        # the cycle for ever
-        path = () if dl_reason == "rejected" else msg.headers.get("x-death-queues", ())
-        if qs.name in path:
-            target = None
+        if target is not None:
+            old = msg.headers
+            msg.headers = _dead_letter_headers(msg, dl_reason, qs.name, self.published_to(msg),
+                                               now)
+            targets = ([self.queues[target]] if target in self.queues
+                       else self._targets(target, msg.routing_key, msg))
+            if dl_reason != "rejected":
+                # RabbitMQ drops it rather than send it round a cycle for ever: a queue it was
+                # dead-lettered from already, with no consumer rejection since, does not get it
+                deaths = msg.headers["x-death"]
+                kept = [t for t in targets if not _is_dead_letter_cycle(t.name, deaths)]
+                if targets and not kept:
+                    target, msg.headers = None, old
+                targets = kept
         if target is None:
             if drop_reason == "ttl":
                 self.record(now, "expire", msg.id, qs.name)
@@ -250,15 +317,33 @@ class Simulation:
                 self.record(now, "drop", msg.id, qs.name, "", drop_reason)
             self.settled(msg, drop_reason)
             return
+        msg.expiration = None  # RabbitMQ removes the per-message TTL (x-death keeps it)
         self.record(now, "dead-letter", msg.id, qs.name, target, dl_reason)
-        msg.headers = {**msg.headers, "x-death": dl_reason,
-                       "x-first-death-queue": msg.headers.get("x-first-death-queue", qs.name),
-                       "x-death-queues": (*path, qs.name)}
-        if target in self.queues:
-            self.record(now, "route", msg.id, qs.name, target, msg.routing_key)
-            self.enqueue(self.queues[target], msg, None)
+        if onward is None:
+            self.forward(qs, target, targets, msg)
         else:
-            self.route(target, msg.routing_key, msg, None)
+            onward.append((qs, target, targets, msg))
+
+    def forward(self, qs: _QueueState, target: str, targets: list, msg: Message) -> None:
+        """Send a message dead-lettered from ``qs`` on to its ``target`` (queue or exchange)."""
+        if target in self.queues:
+            self.record(self.engine.now, "route", msg.id, qs.name, target, msg.routing_key)
+            self.enqueue(targets[0], msg, None)
+        else:
+            self.route(target, msg.routing_key, msg, None, targets)
+
+    def published_to(self, msg: Message) -> str:
+        """The exchange ``msg`` was last published to, named as RabbitMQ names it ("" for a
+        default exchange): its producer's or, once dead-lettered, the dead-letter exchange of
+        the queue it last left (a dead-letter queue named directly is the default exchange's)."""
+        deaths = msg.headers.get("x-death")
+        if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+            last = deaths[0].get("queue")
+            spec = self.net.queues.get(last) if isinstance(last, str) else None
+            if spec is not None:
+                return spec.dead_letter if spec.dead_letter in self.net.exchanges else ""
+        p = self.net.producers.get(msg.source)
+        return p.exchange if p is not None else ""
 
     def expire_head(self, qs: _QueueState) -> None:
         """Messages expire at the head of the queue, as in RabbitMQ."""
@@ -304,7 +389,10 @@ class Simulation:
         c.held[id(msg)] = msg
         self.rec((now, "deliver", msg.id, qs.name, c.name, ""))
         delay = c.delay if c.delay is not _VARIES else c.latency(self.rng)
-        self.schedule(delay, self.received, c, msg, c.epoch)
+        try:
+            self.schedule(delay, self.received, c, msg, c.epoch)
+        except (TypeError, ValueError):  # the engine refused the time: say where it was drawn
+            raise self.bad_draw(self.link_to(c), "latency", delay) from None
 
     # -- consumers -----------------------------------------------------------------------------
     def received(self, c: _Consumer, msg: Message, epoch: int) -> None:
@@ -320,7 +408,10 @@ class Simulation:
         c.busy = True
         self.rec((self.engine.now, "start", msg.id, c.name, "", ""))
         service = c.service if c.service is not _VARIES else c.spec.service(self.rng)
-        self.schedule(service, self.finish, c, msg, c.epoch)
+        try:
+            self.schedule(service, self.finish, c, msg, c.epoch)
+        except (TypeError, ValueError):  # the engine refused the time: say where it was drawn
+            raise self.bad_draw(f"consumer {c.name!r}", "service", service) from None
 
     def finish(self, c: _Consumer, msg: Message, epoch: int) -> None:
         if epoch != c.epoch:
@@ -328,7 +419,12 @@ class Simulation:
         spec, now = c.spec, self.engine.now
         ok = True
         if spec.handler is not None:
-            ok = spec.handler(msg) is not False
+            try:
+                ok = spec.handler(msg) is not False
+            except Exception as exc:
+                raise SimulationError(
+                    f"consumer {c.name!r}: its handler raised {type(exc).__name__} on message "
+                    f"{msg.id} at t={now:g} s: {exc}") from exc
         if ok and spec.nack and self.rng.random() < spec.nack:
             ok = False
         del c.held[id(msg)]
@@ -398,7 +494,11 @@ class Simulation:
             return
         delay = 0.0
         if c is not None:  # the reply travels back the way the request came
-            delay = c.latency(self.rng) + p.latency(self.rng)
+            back, on = c.latency(self.rng), p.latency(self.rng)
+            for where, t in ((self.link_to(c), back), (f"link '{p.name} -> {p.to}'", on)):
+                if not _is_time(t):
+                    raise self.bad_draw(where, "latency", t)
+            delay = back + on
         self.schedule(delay, self.reply, p, msg.id, outcome, c.name if c else "")
 
     def reply(self, p: _Producer, mid: int, outcome: str, sender: str) -> None:
@@ -407,6 +507,29 @@ class Simulation:
         self.record(self.engine.now, "reply", mid, p.name, sender, outcome)
         p.awaiting = 0
         self.resume(p)
+
+    # -- errors in the model ---------------------------------------------------------------------
+    def drawn(self, p: _Producer, name: str, sampler):
+        """Draw a producer's routing key or priority. A function's draws are checked as they
+        are drawn (see ``dist.Checked``): a bad one stops the run, naming the producer."""
+        try:
+            return sampler(self.rng)
+        except (TypeError, ValueError) as exc:
+            raise SimulationError(f"producer {p.name!r} drew a bad {name} at "
+                                  f"t={self.engine.now:g} s: {exc}: check the function given "
+                                  f"for {name}") from exc
+
+    def bad_draw(self, where: str, quantity: str, value) -> SimulationError:
+        """The error for a drawn time that cannot be: it names where and when it was drawn."""
+        return SimulationError(f"{where} drew {quantity} {value!r} at t={self.engine.now:g} s, "
+                               f"but {quantity} must be a finite number of seconds >= 0: check "
+                               f"the distribution given for {quantity}")
+
+    def link_to(self, c: _Consumer) -> str:
+        """The link a consumer's messages travel on, as it was declared (for error messages)."""
+        queue = c.queue.name
+        source = queue if (queue, c.name) in self.net.links else c.queue.spec.broker
+        return f"link '{source} -> {c.name}'"
 
     # -- the end -------------------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -420,6 +543,14 @@ class Simulation:
         }
 
 
+def _is_time(x) -> bool:
+    """Is ``x`` a time the engine accepts, a finite number >= 0? (NaN fails every comparison.)"""
+    try:
+        return 0 <= x < math.inf
+    except TypeError:
+        return False
+
+
 def _ttl(qs: _QueueState, msg: Message) -> float | None:
     if msg.expiration is None:
         return qs.ttl
@@ -427,15 +558,74 @@ def _ttl(qs: _QueueState, msg: Message) -> float | None:
 
 
 def _copy(msg: Message) -> Message:
+    """A copy for one more queue: its own headers, and its own x-death entries."""
     dup = copy.copy(msg)
     dup.headers = dict(msg.headers)
+    deaths = dup.headers.get("x-death")
+    if isinstance(deaths, list):
+        dup.headers["x-death"] = [_own_death(d) for d in deaths]
     return dup
 
 
-def simulate(net, until: float | None, record: bool = True, progress: bool = True):
-    """Run a resolved network and return a :class:`~mqlab.Run`."""
-    from mqlab.run import Run
+def _own_death(entry):
+    if not isinstance(entry, dict):
+        return entry
+    entry = dict(entry)
+    if isinstance(entry.get("routing-keys"), list):
+        entry["routing-keys"] = list(entry["routing-keys"])
+    return entry
 
+
+def _dead_letter_headers(msg: Message, reason: str, queue: str, exchange: str,
+                         now: float) -> dict:
+    """The headers of ``msg`` dead-lettered from ``queue``, as RabbitMQ 3.10 writes them.
+
+    ``x-death`` is a list of deaths, newest first, each ``{count, reason, queue, time,
+    exchange, routing-keys}`` (plus ``original-expiration`` if the message had one). A death in
+    the same queue for the same reason raises that entry's count and moves it to the front;
+    like RabbitMQ 3.10 it keeps the entry's first time, exchange and routing keys. The first
+    death also sets ``x-first-death-reason``, ``-queue`` and ``-exchange``. Returns new dicts
+    and lists: copies of a message may share the old ones, so nothing is changed in place.
+    """
+    headers = msg.headers
+    deaths = headers.get("x-death")
+    entry, others = None, []
+    for d in deaths if isinstance(deaths, list) else ():
+        if (entry is None and isinstance(d, dict) and d.get("queue") == queue
+                and d.get("reason") == reason):
+            count = d.get("count")
+            entry = {**_own_death(d), "count": count + 1 if isinstance(count, int) else 1}
+        else:
+            others.append(_own_death(d))
+    if entry is None:
+        entry = {"count": 1, "reason": reason, "queue": queue, "time": now,
+                 "exchange": exchange, "routing-keys": [msg.routing_key]}
+        if msg.expiration is not None:
+            entry["original-expiration"] = msg.expiration
+    new = {**headers, "x-death": [entry, *others]}
+    if "x-death" not in headers:
+        new.update({"x-first-death-reason": reason, "x-first-death-queue": queue,
+                    "x-first-death-exchange": exchange})
+    return new
+
+
+def _is_dead_letter_cycle(queue: str, deaths: list) -> bool:
+    """RabbitMQ's rule: dead-lettering to ``queue`` closes a cycle if ``queue`` is among the
+    deaths (newest first), with no consumer rejection up to and including that death."""
+    for d in deaths:
+        if not isinstance(d, dict) or d.get("reason") == "rejected":
+            return False  # a consumer (or client) had a hand in it: not a loop by itself
+        if d.get("queue") == queue:
+            return True
+    return False
+
+
+def simulate(net, until: float | None, record: bool = True, progress: bool = True):
+    """Run a resolved network: return its Trace and where the unfinished messages are.
+
+    The trace holds its own copy of the network's graph, so a Run made from it stays a record
+    of what was simulated, whatever the network becomes afterwards.
+    """
     sim = Simulation(net, record)
     sim.start()
     # A run allocates millions of small objects and frees almost none until it ends, which
@@ -455,4 +645,4 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
         if was_enabled:
             gc.enable()
     sim.trace.end_time = sim.engine.now
-    return Run(net, sim.trace, sim.snapshot(), recorded=record)
+    return sim.trace, sim.snapshot()

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import math
 
-from mqlab.dist import _positive
+from mqlab.dist import positive
 
 __all__ = ["erlang_c", "mm1", "mm1k", "mmc"]
 
 
 def mm1(lam: float, mu: float) -> dict:
     """One server, unlimited queue. Needs ``lam < mu`` (otherwise the queue grows forever)."""
-    _positive("lam", lam)
-    _positive("mu", mu)
+    positive("lam", lam)
+    positive("mu", mu)
     if lam >= mu:
         raise ValueError(f"lam must be < mu for a steady state, got lam={lam}, mu={mu}")
     rho = lam / mu
@@ -50,8 +50,8 @@ def erlang_c(c: int, a: float) -> float:
 
 def mmc(lam: float, mu: float, c: int) -> dict:
     """``c`` identical servers sharing one queue. Needs ``lam < c * mu``."""
-    _positive("lam", lam)
-    _positive("mu", mu)
+    positive("lam", lam)
+    positive("mu", mu)
     if isinstance(c, bool) or not isinstance(c, int) or c < 1:
         raise ValueError(f"c must be an int >= 1, got {c!r}")
     if lam >= c * mu:
@@ -69,8 +69,8 @@ def mm1k(lam: float, mu: float, K: int) -> dict:
 
     An arrival that finds ``K`` messages is lost, with probability ``P_loss``.
     """
-    _positive("lam", lam)
-    _positive("mu", mu)
+    positive("lam", lam)
+    positive("mu", mu)
     if isinstance(K, bool) or not isinstance(K, int) or K < 1:
         raise ValueError(f"K must be an int >= 1, got {K!r}")
     rho = lam / mu

@@ -51,13 +51,74 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-__all__ = ["KINDS", "Event", "Trace"]
+__all__ = ["KINDS", "ROLES", "Event", "Trace", "as_trace", "role_of", "roles"]
 
 KINDS = (
     "publish", "send", "arrive", "loss", "duplicate", "route", "enqueue", "block", "drop",
     "expire", "dead-letter", "deliver", "start", "ack", "nack", "requeue", "reply", "crash",
     "recover",
 )
+
+# The parts of a system, in the order messages pass them (left to right in every picture).
+# Each node of ``trace.graph`` has one of these as its ``role`` attribute.
+ROLES = ("producer", "broker", "exchange", "queue", "consumer")
+
+
+def role_of(graph: Any, node: str) -> str:
+    """The role of ``node`` in ``graph``: one of :data:`ROLES` (an unknown part counts as a
+    broker, the middle of the picture).
+
+    >>> import networkx as nx
+    >>> g = nx.DiGraph(); g.add_node("jobs", role="queue"); g.add_node("relay")
+    >>> role_of(g, "jobs"), role_of(g, "relay")
+    ('queue', 'broker')
+    """
+    role = graph.nodes[node].get("role")
+    return role if role in ROLES else "broker"
+
+
+def roles(trace: Trace) -> dict[str, str]:
+    """Each node's role, in the order messages pass them: producers, brokers, exchanges,
+    queues, consumers.
+
+    Taken from ``trace.graph`` when there is one; otherwise guessed from the events (a node
+    that publishes is a producer, a node that enqueues is a queue, ...).
+
+    >>> t = Trace()
+    >>> t.record(0.0, "publish", 1, "sensor", "jobs")
+    >>> t.record(0.0, "enqueue", 1, "jobs")
+    >>> t.record(0.1, "deliver", 1, "jobs", "worker")
+    >>> roles(t)
+    {'sensor': 'producer', 'jobs': 'queue', 'worker': 'consumer'}
+    """
+    found: dict[str, str] = {}
+    if trace.graph is not None:
+        found = {n: r for n, r in trace.graph.nodes(data="role") if r is not None}
+    # a node the graph does not know gets the role its first clear event gives it
+    guesses = (("enqueue", 3, "queue"), ("publish", 3, "producer"), ("deliver", 4, "consumer"),
+               ("publish", 4, "broker"), ("route", 3, "exchange"), ("ack", 3, "consumer"))
+    for kind, col, role in guesses:
+        for row in trace.rows:
+            if row[1] == kind and row[col]:
+                found.setdefault(row[col], role)
+    rank = {r: i for i, r in enumerate(ROLES)}
+    order = sorted(found, key=lambda n: rank.get(found[n], len(rank)))  # stable: graph order
+    return {n: found[n] for n in order}
+
+
+def as_trace(run_or_trace: Any, need_graph: bool = False) -> Trace:
+    """The Trace of a Run, or the Trace itself; ``need_graph``: it must know its network.
+
+    Every view takes "a Run or a Trace" through this one function.
+    """
+    trace = getattr(run_or_trace, "trace", run_or_trace)
+    if not isinstance(trace, Trace):
+        raise TypeError(f"expected a Run or a Trace, got {type(run_or_trace).__name__}")
+    if need_graph and trace.graph is None:
+        raise ValueError("the trace has no network graph to draw (trace.graph is None); "
+                         "a simulated run has one, a traced real run gets one from "
+                         "mqlab.realtime.graph_from_trace")
+    return trace
 
 
 class Event(NamedTuple):
@@ -80,7 +141,8 @@ class Trace:
 
     def __init__(self, rows: Iterable[tuple] = (), graph: Any = None,
                  messages: dict | None = None) -> None:
-        self.rows: list[tuple] = list(rows)
+        # rows may leave out the trailing peer and info: they are "" then
+        self.rows: list[tuple] = [r if len(r) == 6 else (*r, "", "")[:6] for r in rows]
         self.graph = graph
         self.messages: dict = messages if messages is not None else {}
         self.end_time: float | None = None
@@ -113,9 +175,16 @@ class Trace:
 
         ``kind`` may be one kind or several; ``start``/``stop`` bound the time (start <= t < stop).
         """
-        kinds = {kind} if isinstance(kind, str) else (set(kind) if kind is not None else None)
+        if kind is None or isinstance(kind, str):
+            kinds = None if kind is None else {kind}
+        elif isinstance(kind, Iterable):
+            kinds = set(kind)
+        else:
+            raise TypeError(f"kind must be an event kind (one of {', '.join(KINDS)}) or a list "
+                            f"of them, got {kind!r}")
         if kinds is not None and not kinds <= set(KINDS):
-            raise ValueError(f"kind must be among {KINDS}, got {sorted(kinds - set(KINDS))}")
+            unknown = sorted(map(repr, kinds - set(KINDS)))
+            raise ValueError(f"kind must be among {KINDS}; got {', '.join(unknown)}")
         rows = [
             r for r in self.rows
             if (kinds is None or r[1] in kinds)

@@ -1,6 +1,8 @@
 """A private JupyterLab server for tests, and where to find a Chromium to drive it.
 
-``LabServer`` starts ``python -m jupyterlab`` on a free port of 127.0.0.1 with a random token.
+``LabServer`` starts ``python -m jupyterlab`` on a free port of 127.0.0.1 with a random token
+(or, with ``token=None``, lets the server make its own, as a user's ``make lab`` does, and reads
+it from the address the server prints: ``printed_url``).
 Everything it could read or write lives in one temporary folder: its config, runtime files,
 IPython profile, Lab settings and workspaces. So the tests see the same Lab on every machine,
 whatever the user has in ``~/.jupyter``, and never touch it. The settings turn off what would
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -78,15 +81,19 @@ class LabServer:
         command: list[str] | None = None,
         port: int | None = None,
         start_timeout: float = 60.0,
+        token: str | None = "",
     ) -> None:
         """``command`` starts Lab (default: ``python -m jupyterlab``); the options that keep
-        the server private are added after it. ``port``: default, a free one."""
+        the server private are added after it. ``port``: default, a free one. ``token``:
+        default, a random one given to the server; None: the server makes its own."""
         self.root = Path(root)
         self.work = Path(work)
         self.base_command = command or [sys.executable, "-m", "jupyterlab"]
         self.wanted_port = port
         self.start_timeout = start_timeout
-        self.token = secrets.token_hex(16)
+        self.own_token = token is None  # the server makes it; read from the printed URL
+        self.token = "" if token is None else token or secrets.token_hex(16)
+        self.printed_url: str | None = None  # the address the server prints for its user
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.log_path = self.work / "jupyterlab.log"
@@ -118,9 +125,8 @@ class LabServer:
         cmd = [
             *self.base_command,
             "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
             "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
+            *([] if self.own_token else [f"--IdentityProvider.token={self.token}"]),
             f"--ServerApp.root_dir={self.root}",
             "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run Lab's commands
             "--LabApp.news_url=None",
@@ -128,7 +134,11 @@ class LabServer:
             "--LabApp.extension_manager=readonly",
             f"--LabServerApp.user_settings_dir={self.work / 'lab-settings'}",
             f"--LabServerApp.workspaces_dir={self.work / 'lab-workspaces'}",
+            # opening a notebook saves a checkpoint: here, not in a folder beside the notebook
+            f"--FileCheckpoints.checkpoint_dir={self.work / 'checkpoints'}",
         ]
+        if not any(arg.startswith(("--ip=", "--ServerApp.ip=")) for arg in cmd):
+            cmd.append("--ServerApp.ip=127.0.0.1")  # a command that names one must name this
         if not any(arg.startswith(("--port=", "--ServerApp.port=")) for arg in cmd):
             cmd.append(f"--ServerApp.port={self.port}")
         if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in cmd:
@@ -136,7 +146,8 @@ class LabServer:
         return cmd
 
     def start(self) -> LabServer:
-        """Start the server and wait until ``/api/status`` answers."""
+        """Start the server and wait until ``/api/status`` answers (and, when the server
+        makes its own token, until it has printed its address)."""
         self.work.mkdir(parents=True, exist_ok=True)
         env = dict(
             os.environ,
@@ -163,7 +174,10 @@ class LabServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if self.status() is not None:
+            self.printed_url = self.printed_url or self.find_printed_url()
+            if self.own_token and self.printed_url:
+                self.token = re.search(r"[?&]token=([^&\s]+)", self.printed_url).group(1)
+            if self.token and self.status() is not None:
                 return self
             time.sleep(0.2)
         self.stop()
@@ -186,6 +200,15 @@ class LabServer:
             return self.api("status", timeout=2)
         except (urllib.error.URLError, OSError, ValueError):
             return None
+
+    def find_printed_url(self) -> str | None:
+        """The address (with its token) that the server printed for its user to open."""
+        try:
+            log = self.log_path.read_text(errors="replace")
+        except OSError:
+            return None
+        found = re.findall(rf"(http://127\.0\.0\.1:{self.port}/\S*[?&]token=\S+)", log)
+        return found[-1] if found else None
 
     def log_tail(self, lines: int = 30) -> str:
         try:

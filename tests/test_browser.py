@@ -61,6 +61,21 @@ WATCH = """async ([ms, every]) => {
 }""".replace("PLAYER_STATE", PLAYER_STATE)
 
 
+# Resolve once the page has been idle three times in a row (each idle callback within 50 ms of
+# being asked for), or after ``limit`` ms: the browser has finished building the widgets.
+SETTLE = """async (limit) => {
+  const start = performance.now();
+  let calm = 0;
+  while (calm < 3 && performance.now() - start < limit) {
+    const asked = performance.now();
+    await new Promise(resolve => requestIdleCallback(resolve, {timeout: 1000}));
+    calm = performance.now() - asked < 50 ? calm + 1 : 0;
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
+  return performance.now() - start;
+}"""
+
+
 def open_and_run_all(page, lab: LabServer, name: str) -> dict:
     """Open a notebook in Lab, run all its cells, and wait until every code cell has run."""
     page.goto(lab.url(f"lab/tree/{name}"))
@@ -111,6 +126,9 @@ def test_player_plays_and_steps_back_in_jupyterlab(browser, tmp_path):
         )
         text = page.evaluate(NOTEBOOK_STATE)["text"]
         assert "Error displaying widget" not in text
+        # The Player's frames (a few MB of JPEG in hundreds of widgets) arrive after its
+        # controls: wait until the page has nothing left to do, as a student who waits would.
+        page.evaluate(SETTLE, 30_000)
 
         player = page.locator(".jp-OutputArea-output", has=page.locator(".widget-play"))
         player.scroll_into_view_if_needed()

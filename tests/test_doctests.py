@@ -1,4 +1,4 @@
-"""The examples in the core modules' docstrings run and print what they say."""
+"""The examples in the modules' docstrings (core and views) run and print what they say."""
 
 import doctest
 import importlib
@@ -6,13 +6,20 @@ import importlib
 import pytest
 
 CORE = ["message", "queues", "routing", "engine", "dist", "network", "simulation", "trace",
-        "metrics", "theory", "run"]
+        "metrics", "theory", "run", "state"]
+VIEWS = ["style", "draw", "scene", "player", "charts", "explorer", "export"]
 # modules whose docstrings teach by example (the others explain in prose)
-WITH_EXAMPLES = {"message", "queues", "routing", "engine", "dist", "network", "trace", "theory"}
+WITH_EXAMPLES = {"message", "queues", "routing", "engine", "dist", "network", "trace", "theory",
+                 "metrics", "state", "style", "draw", "scene", "player", "charts", "explorer"}
 
 
-@pytest.mark.parametrize("name", CORE)
-def test_docstring_examples(name):
+@pytest.mark.parametrize("name", CORE + VIEWS)
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    if name in VIEWS:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     module = importlib.import_module(f"mqlab.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
     assert result.failed == 0, f"{result.failed} doctest(s) failed in mqlab.{name}"

@@ -104,3 +104,18 @@ def test_the_clock_never_goes_back():
     with pytest.raises(ValueError, match="until must not be before now"):
         sim.run(until=4)
     assert sim.now == 5.0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5])
+def test_a_nan_or_infinite_time_is_refused_not_left_to_freeze_the_heap(bad):
+    """NaN compares false with everything: left in the heap it would sit at the top for ever,
+    blocking every later event while the clock still read the end."""
+    sim = Engine()
+    with pytest.raises(ValueError, match=r"delay must be >= 0 seconds and finite"):
+        sim.schedule(bad, print)
+    with pytest.raises(ValueError, match=r"time must not be before now \(0.0\) and must be "
+                                         r"finite"):
+        sim.at(bad, print)
+    with pytest.raises(ValueError, match="until must not be before now"):
+        sim.run(until=bad)
+    assert sim.pending() == 0 and sim.now == 0.0

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 import mqlab as mq
-from mqlab.export import Progress, save_gif, to_html
+from mqlab.export import save_gif, to_html
 
 matplotlib.use("Agg")
 
@@ -69,19 +69,3 @@ def test_exports_check_their_arguments(run, tmp_path):
         to_html(run, frames=0)
     with pytest.raises(TypeError, match="Run or a Trace"):
         to_html("not a run")
-
-
-def test_progress_stays_silent_for_quick_work(capsys):
-    bar = Progress(10, "quick", delay=60.0)
-    for i in range(10):
-        bar.update(i + 1)
-    bar.close()
-    assert capsys.readouterr().err == ""
-
-
-def test_progress_writes_to_stderr_when_the_work_is_slow(capsys):
-    bar = Progress(3, "slow", delay=0.0)
-    for i in range(3):
-        bar.update(i + 1)
-    bar.close()
-    assert capsys.readouterr().err.strip().endswith("slow: 3/3")

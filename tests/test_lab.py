@@ -1,7 +1,10 @@
-"""``make lab`` starts a JupyterLab that answers on its port and stops without leftovers."""
+"""``make lab`` starts a JupyterLab that answers on its port and stops without leftovers, and
+the address it prints opens the first lesson, in a real browser too."""
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
 import shutil
 import socket
@@ -13,6 +16,23 @@ import pytest
 from lab import LabServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def first_lesson() -> Path:
+    lessons = sorted((REPO / "lessons").glob("[0-9]*.ipynb"))
+    if not lessons:
+        pytest.skip("there is no lesson yet")
+    return lessons[0]
+
+
+def title_of(notebook: Path) -> str:
+    """The notebook's first heading (level 1), as the student sees it at the top."""
+    for cell in json.loads(notebook.read_text())["cells"]:
+        if cell["cell_type"] == "markdown":
+            found = re.search(r"^#\s+(.+)$", "".join(cell["source"]), re.M)
+            if found:
+                return found.group(1).strip()
+    raise AssertionError(f"{notebook.name} has no heading")
 
 
 def make_lab_command(port: int) -> list[str]:
@@ -39,23 +59,21 @@ def port_is_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_make_lab_serves_the_lessons_and_stops_cleanly(tmp_path):
+def test_make_lab_prints_the_first_lessons_address_and_stops_cleanly(tmp_path):
     port = free_port()
     command = make_lab_command(port)
-    with LabServer(REPO, tmp_path, command=command, port=port) as lab:
+    lesson = first_lesson().relative_to(REPO).as_posix()
+    # token=None: the server makes its own token and prints it, as for a user
+    with LabServer(REPO, tmp_path, command=command, port=port, token=None) as lab:
         assert lab.port == port and lab.status() is not None
-        with urllib.request.urlopen(lab.url("lab"), timeout=10) as page:
+        # the one address printed is the first lesson's, with the token to log in
+        assert lab.printed_url == (
+            f"http://127.0.0.1:{port}/lab/tree/{lesson}?token={lab.token}"
+        ), lab.log_tail()
+        with urllib.request.urlopen(lab.printed_url, timeout=10) as page:
             assert page.status == 200
             assert b"JupyterLab" in page.read()
-        # what `make lab` opens (the first lesson) is there, and a kernel starts
-        after_lab = command[command.index("lab") + 1 :] if "lab" in command else []
-        for opened in [arg for arg in after_lab if not arg.startswith("-")]:
-            if (REPO / opened).is_dir():  # a folder becomes the root that Lab shows
-                listed = {item["name"] for item in lab.api("contents")["content"]}
-                shown = {p.name for p in (REPO / opened).iterdir() if not p.name.startswith(".")}
-                assert listed == shown
-            else:
-                assert lab.api(f"contents/{opened}?content=0")["type"] == "notebook"
+        assert lab.api(f"contents/{lesson}?content=0")["type"] == "notebook"
         kernel = lab.api("kernels", method="POST")
         assert [k["id"] for k in lab.api("kernels")] == [kernel["id"]]
         server = lab.proc
@@ -63,3 +81,38 @@ def test_make_lab_serves_the_lessons_and_stops_cleanly(tmp_path):
     assert not port_is_open(port)
     assert lab.children, "the kernel process was not seen"
     assert not lab.leftovers(), f"processes left running: {lab.leftovers()}"
+
+
+@pytest.mark.browser
+def test_the_address_make_lab_prints_opens_the_first_lesson_in_a_browser(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    port = free_port()
+    command = make_lab_command(port)
+    lesson = first_lesson()
+    title = title_of(lesson)
+    with LabServer(REPO, tmp_path, command=command, port=port, token=None) as lab:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(lab.printed_url)
+        heading = page.locator(".jp-NotebookPanel .jp-MarkdownOutput h1").filter(has_text=title)
+        expect(heading.first).to_be_visible(timeout=60_000)
+        expect(heading.first).to_be_in_viewport()
+        # the lesson is the document in front (window.jupyterapp: see lab.py), not the Launcher
+        shown = page.evaluate(
+            "() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.context ? w.context.path : w && w.title.label; }"
+        )
+        assert shown == lesson.relative_to(REPO).as_posix()
+        page.screenshot(path=tmp_path / "make-lab.png")
+        page.close()
+    assert not lab.leftovers(), f"processes left running: {lab.leftovers()}"
+
+
+def test_binder_opens_the_first_lesson():
+    """The README's Binder badge opens the first lesson, as `make lab` does."""
+    readme = (REPO / "README.md").read_text()
+    badges = re.findall(r"\(https://mybinder\.org/v2/gh/[^)]*\)", readme)
+    assert badges, "no Binder badge in the README"
+    lesson = first_lesson().relative_to(REPO).as_posix()
+    for badge in badges:
+        assert f"urlpath=lab/tree/{lesson})" in badge, badge

@@ -61,7 +61,7 @@ def test_a_direct_binding_defaults_to_the_queue_name():
     net.exchange("hub", "jobs-x", type="direct")
     net.queue("hub", "jobs")
     net.bind("jobs-x", "jobs")
-    assert net.exchanges["jobs-x"].bindings == [("jobs", "jobs")]
+    assert net.exchanges["jobs-x"].bindings == [("jobs", "jobs", None)]  # no arguments
 
 
 def test_link_latencies_are_written_on_the_graph_for_drawing():

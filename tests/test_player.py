@@ -131,3 +131,22 @@ def test_run_play_returns_a_player_and_leaves_no_thread_behind(run):
 def test_the_text_repr_is_short_and_holds_no_image_bytes(player):
     assert repr(player) == "<Player: 21 frames of a run of 10 s>"
     assert player._repr_mimebundle_()["text/plain"] == repr(player)
+
+
+def open_widgets() -> int:
+    """How many widgets are open in this process (each one was a message to the browser)."""
+    from ipywidgets.widgets.widget import _instances
+
+    return sum(1 for w in list(_instances.values()) if w.comm is not None)
+
+
+def test_a_player_sends_few_widgets_and_closes_them_all(run):
+    """Each widget is one message when the cell runs; a burst of more than about a thousand
+    can be dropped on the way to the browser (ZeroMQ's high-water mark), leaving the cell
+    busy for ever. So the frames share their layout and the text panels theirs."""
+    before = open_widgets()
+    p = Player(run, frames=200, progress=False)
+    made = open_widgets() - before
+    assert made <= 2 * 200 + 50, f"{made} widgets for 200 frames"
+    p.close()
+    assert open_widgets() - before <= 2

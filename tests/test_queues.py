@@ -214,3 +214,77 @@ def test_a_requeued_message_in_a_sorted_queue_goes_ahead_of_its_equals():
     first = q.get()
     q.requeue(first)
     assert [m is first for m in q] == [True, False, False]
+
+
+# -- drop-head in RabbitMQ's order: the new message goes in, then the head is dropped ------------
+def test_a_new_top_priority_message_at_a_full_priority_queue_is_itself_dropped():
+    q = PriorityQueue(capacity=3, overflow="drop-head", max_priority=10)
+    zeros = [Message(f"zero{i}", priority=0) for i in range(3)]
+    for m in zeros:
+        assert q.put(m) is None
+    top = Message("top", priority=5)
+    assert q.put(top) is top
+    assert list(q) == zeros
+    assert q.stats().drops == {"overflow": 1}
+    assert q.stats().max_length == 3  # it never counts as longer than its capacity
+
+
+def test_a_new_smallest_key_at_a_full_sorted_queue_is_itself_dropped():
+    q = deadline_queue([2, 3], capacity=2, overflow="drop-head")
+    new = Message("d1", headers={"deadline": 1})
+    assert q.put(new) is new
+    assert payloads(q) == ["d2", "d3"]
+    assert q.cancel(new.id) is None  # it is not left behind in the index
+
+
+def test_a_queue_overfilled_by_requeues_drops_heads_until_it_fits():
+    q = FifoQueue(capacity=2, overflow="drop-head")
+    fill(q, "ab")
+    taken = [q.get(), q.get()]
+    fill(q, "cd")
+    for m in reversed(taken):
+        q.requeue(m)  # a, b, c, d: two past capacity
+    offer = q.offer(Message("e"))
+    assert offer.accepted and [m.payload for m in offer.dropped] == ["a", "b", "c"]
+    assert payloads(q) == ["d", "e"]
+    fill(q, "f")
+    assert payloads(q) == ["e", "f"]
+    q2 = FifoQueue(capacity=1)
+    q2.put(Message("x"))
+    q2.requeue(q2.get())
+    q2.requeue(Message("y"))
+    assert q2.put(Message("z")).payload == "y"  # put returns the first of those dropped
+    assert payloads(q2) == ["z"]
+
+
+# -- Queue.offer: the one overflow implementation, shared with the simulator ---------------------
+def test_offer_says_what_the_policy_did():
+    from mqlab.queues import Offer
+
+    room = FifoQueue(capacity=1)
+    first = Message("a")
+    assert room.offer(first) == Offer(True, (), False)
+    new = Message("b")
+    assert room.offer(new) == Offer(True, (first,), False)
+    for policy, wait in [("reject-publish", False), ("block", True)]:
+        q = FifoQueue(capacity=1, overflow=policy)
+        q.put(Message("a"))
+        assert q.offer(Message("b")) == Offer(False, (), wait)
+        assert payloads(q) == ["a"] and q.stats().puts == 1
+        assert q.stats().drops == {policy: 1}
+
+
+def test_a_new_overflow_policy_is_one_function_in_the_table(monkeypatch):
+    from mqlab.queues import OVERFLOW_POLICIES, Offer
+
+    def drop_new(q, msg):  # keep what is there, take the new one and drop it at once
+        return Offer(True, (msg,))
+
+    monkeypatch.setitem(OVERFLOW_POLICIES, "drop-new", drop_new)
+    q = FifoQueue(capacity=1, overflow="drop-new")
+    q.put(Message("a"))
+    new = Message("b")
+    assert q.put(new) is new
+    assert payloads(q) == ["a"]
+    with pytest.raises(ValueError, match="'drop-new'"):
+        FifoQueue(overflow="drop-old")

@@ -6,6 +6,7 @@ and ``*`` does not.
 
 import pytest
 
+import mqlab as mq
 from mqlab import topic_matches
 
 CASES = [
@@ -65,3 +66,50 @@ def test_the_table_covers_both_wildcards_and_both_answers():
 def test_non_strings_are_refused(pattern, key):
     with pytest.raises(TypeError, match="pattern and routing_key"):
         topic_matches(pattern, key)
+
+
+# -- exchange types are one table -----------------------------------------------------------------
+def test_exchange_types_are_the_table():
+    from mqlab.routing import EXCHANGE_TYPES, EXCHANGES
+
+    assert EXCHANGE_TYPES == tuple(EXCHANGES) == ("direct", "fanout", "topic", "headers")
+    with pytest.raises(ValueError, match="type must be one of 'direct', 'fanout', 'topic', "
+                                         "'headers'"):
+        net = mq.Network()
+        net.broker("hub")
+        net.exchange("hub", "x", type="consistent-hash")
+
+
+def test_a_new_exchange_type_is_one_function_and_one_table_entry(monkeypatch):
+    """Builder and simulator both read the table: nothing else needs to change."""
+    from mqlab.routing import EXCHANGES, ExchangeType
+
+    # routes by the routing key's length: the binding key says how long
+    monkeypatch.setitem(EXCHANGES, "by-length", ExchangeType(
+        lambda b, m: len(m.routing_key) == int(b.pattern), default_pattern="0"))
+    net = mq.Network(seed=1)
+    net.broker("hub")
+    net.exchange("hub", "x", type="by-length")
+    for q, n in [("short", "1"), ("long", "5")]:
+        net.queue("hub", q)
+        net.bind("x", q, pattern=n)
+    net.queue("hub", "empty")
+    net.bind("x", "empty")  # the type's default pattern
+    for i, key in enumerate(["a", "hello", "", "abc"]):
+        net.producer(f"p{i}", schedule=[float(i)], routing_key=key, exchange="x")
+    run = net.run(until=5)
+    events = run.trace.filter(kind=["route", "drop"])
+    assert [(e.msg, e.kind, e.peer or e.info) for e in events] == [
+        (1, "route", "short"), (2, "route", "long"), (3, "route", "empty"),
+        (4, "drop", "unroutable")]
+    assert net.graph.edges["x", "empty"]["pattern"] == "0"
+
+
+def test_check_headers_arguments_labels_what_it_matches():
+    from mqlab.routing import check_headers_arguments
+
+    assert check_headers_arguments({"format": "pdf", "pages": 3, "x-match": "all"}) == (
+        "all: format=pdf, pages=3")
+    assert check_headers_arguments({"x-dead": 1}) == "all: every message"
+    with pytest.raises(TypeError, match="arguments must be a dict"):
+        check_headers_arguments(None)

@@ -6,8 +6,8 @@ import pytest
 
 import mqlab as mq
 from mqlab import metrics
-from mqlab.draw import TRAY_WIDTH
 from mqlab.scene import Scene
+from mqlab.style import TRAY_WIDTH
 
 matplotlib.use("Agg")  # no window: every picture is drawn off-screen
 
@@ -39,10 +39,11 @@ def test_a_message_is_halfway_along_its_link_halfway_through_its_trip():
     run = one_message(latency=1.0)
     scene = Scene(run, metrics=False)
     start, end = scene.edge_ends[("sensor", "hub")]
-    state = scene.snapshot(1.5)  # published at 1.0, arrives at 2.0
-    assert state.dot_msgs.tolist() == [1]
-    assert state.dots[0] == pytest.approx((start + end) / 2)
-    quarter = scene.snapshot(1.25).dots[0]
+    dots, ids = scene.dots(1.5)  # published at 1.0, arrives at 2.0
+    assert ids.tolist() == [1]
+    assert dots[0] == pytest.approx((start + end) / 2)
+    assert scene.snapshot(1.5).on_links == [(1, "sensor", "hub", pytest.approx(0.5))]
+    quarter = scene.dots(1.25)[0][0]
     assert quarter == pytest.approx(start + 0.25 * (end - start))
 
 
@@ -50,8 +51,8 @@ def test_a_delivered_message_travels_from_the_tray_to_the_consumer_then_is_serve
     scene = Scene(one_message(), metrics=False)
     start, end = scene.edge_ends[("jobs", "worker")]
     assert start[0] == pytest.approx(scene.pos["jobs"][0] + TRAY_WIDTH / 2)  # the tray's head
-    on_the_way = scene.snapshot(2.25)  # delivered at 2.0, arrives at 2.5
-    assert on_the_way.dots[0] == pytest.approx((start + end) / 2)
+    on_the_way, _ = scene.dots(2.25)  # delivered at 2.0, arrives at 2.5
+    assert on_the_way[0] == pytest.approx((start + end) / 2)
     assert scene.snapshot(3.0).serving == {"worker": [1]}
     assert scene.snapshot(4.0).serving == {"worker": []}  # acked at 3.5
 
@@ -64,18 +65,18 @@ def test_every_travelling_message_has_one_dot_and_an_id():
     net.consumer("c", queue="jobs", service=0.05)
     net.link("p", "hub", latency=0.35)
     run = net.run(until=3)
-    state = Scene(run, metrics=False).snapshot(2.0)
+    dots, ids = Scene(run, metrics=False).dots(2.0)
     sent = {r[2]: r[0] for r in run.trace.rows if r[1] == "publish"}
     on_the_way = [m for m, t0 in sent.items() if 2.0 - 0.35 < t0 <= 2.0]
-    assert sorted(state.dot_msgs.tolist()) == on_the_way
-    assert len(state.dots) == len(on_the_way) >= 3
+    assert sorted(ids.tolist()) == on_the_way
+    assert len(dots) == len(on_the_way) >= 3
 
 
 def test_the_drawn_dot_is_where_the_snapshot_says():
     scene = Scene(one_message(), metrics=False)
     scene.draw(1.5)
     drawn = np.vstack([np.column_stack(line.get_data()) for line in scene._dots.lines])
-    assert drawn == pytest.approx(scene.snapshot(1.5).dots)
+    assert drawn == pytest.approx(scene.dots(1.5)[0])
 
 
 @pytest.mark.parametrize("t", [0.4, 0.55, 0.65, 2.7, 5.2, 7.9])
@@ -158,8 +159,10 @@ def test_counters_count_events_up_to_t():
 
 
 def test_a_trace_without_a_graph_is_refused():
-    with pytest.raises(TypeError, match="graph"):
+    with pytest.raises(ValueError, match="graph"):
         Scene(mq.Trace([(0.0, "publish", 1, "p", "hub", "")]))
+    with pytest.raises(TypeError, match="Run or a Trace"):
+        Scene([(0.0, "publish", 1, "p", "hub", "")])
 
 
 def test_making_a_scene_leaves_matplotlib_settings_alone():

@@ -304,7 +304,10 @@ def test_a_nack_without_requeue_dead_letters_to_the_dlq():
         (1.5, "ack", "audit", "dlq", "manual"),
     ]
     headers = run.trace.messages[1].headers
-    assert (headers["x-death"], headers["x-first-death-queue"]) == ("rejected", "jobs")
+    assert headers["x-death"] == [{"count": 1, "reason": "rejected", "queue": "jobs",
+                                   "time": 1.0, "exchange": "", "routing-keys": ["jobs"]}]
+    assert (headers["x-first-death-reason"], headers["x-first-death-queue"],
+            headers["x-first-death-exchange"]) == ("rejected", "jobs", "")
     s = check_balanced(run)
     assert (s.account.acked, s.account.dead_lettered, s.account.dropped) == (1, 1, {})
 
@@ -455,8 +458,9 @@ def test_a_queue_that_dead_letters_to_itself_does_not_loop_for_ever():
     run = net.run(until=2)
     assert log(run, "dead-letter enqueue drop", fields=("time", "kind", "msg", "info")) == [
         (0.0, "enqueue", 1, ""),
-        (1.0, "dead-letter", 1, "maxlen"), (1.0, "enqueue", 1, ""),
-        (1.0, "drop", 1, "overflow"),  # back at a queue it was dead-lettered from: dropped
+        # dead-lettering it to the queue it is dead-lettered from closes a cycle with no
+        # rejection in it: RabbitMQ drops it instead
+        (1.0, "drop", 1, "overflow"),
         (1.0, "enqueue", 2, ""),
     ]
     check_balanced(run)
@@ -572,7 +576,7 @@ def test_sync_keeps_at_most_one_request_outstanding_while_async_does_not():
         for e in run.trace.filter(kind=["publish", "reply", "ack"]):
             if e.kind == "publish":
                 out.add(e.msg)
-            elif (e.kind == "reply") == (run.network.producers["p"].mode == "sync"):
+            elif (e.kind == "reply") == (run.graph.nodes["p"]["mode"] == "sync"):
                 out.discard(e.msg)
             most = max(most, len(out))
         return most
@@ -650,3 +654,68 @@ def test_a_run_without_a_trace_keeps_nothing_and_says_so():
     assert len(run.trace) == 0 and run.trace.messages == {}
     with pytest.raises(ValueError, match="trace=False"):
         run.summary()
+
+
+# -- the rule tables: overflow policies and exchange types ----------------------------------------
+def test_the_simulator_uses_the_queues_own_overflow_policy_from_the_table(monkeypatch):
+    from mqlab.queues import OVERFLOW_POLICIES, Offer
+
+    monkeypatch.setitem(OVERFLOW_POLICIES, "drop-new", lambda q, msg: Offer(True, (msg,)))
+    net = point_to_point(capacity=1, overflow="drop-new")
+    net.producer("p", schedule=[0.0, 1.0, 2.0], routing_key="jobs")
+    run = net.run(until=5)
+    assert log(run, "enqueue drop", fields=("time", "kind", "msg", "info")) == [
+        (0.0, "enqueue", 1, ""),
+        (1.0, "enqueue", 2, ""), (1.0, "drop", 2, "overflow"),
+        (2.0, "enqueue", 3, ""), (2.0, "drop", 3, "overflow")]
+    assert run.still["queued"] == {"jobs": 1}
+    assert check_balanced(run).account.dropped == {"overflow": 2}
+
+
+def test_a_full_priority_queue_dead_letters_a_new_top_priority_message():
+    net = point_to_point(kind="priority", capacity=2, dead_letter="dlq")
+    net.producer("low", schedule=[0.0, 1.0], routing_key="jobs", priority=1)
+    net.producer("top", schedule=[2.0], routing_key="jobs", priority=9)
+    run = net.run(until=5)
+    assert log(run, "enqueue dead-letter", fields=("time", "kind", "msg", "node", "info")) == [
+        (0.0, "enqueue", 1, "jobs", ""), (1.0, "enqueue", 2, "jobs", ""),
+        (2.0, "enqueue", 3, "jobs", ""), (2.0, "dead-letter", 3, "jobs", "maxlen"),
+        (2.0, "enqueue", 3, "dlq", "")]
+    assert run.still["queued"] == {"jobs": 2, "dlq": 1}
+    check_balanced(run)
+
+
+def test_dead_letters_through_a_headers_exchange_route_on_their_own_headers():
+    net = point_to_point(message_ttl=1.0, dead_letter="sorter")
+    net.exchange("hub", "sorter", type="headers")
+    for q, team in [("billing-dlq", "billing"), ("ops-dlq", "ops")]:
+        net.queue("hub", q)
+        net.bind("sorter", q, arguments={"team": team})
+    net.producer("b", schedule=[0.0], routing_key="jobs", headers={"team": "billing"})
+    net.producer("o", schedule=[0.5], routing_key="jobs", headers={"team": "ops"})
+    run = net.run(until=5)
+    assert log(run, "dead-letter route", fields=("time", "kind", "msg", "node", "peer"),
+               start=1.0) == [
+        (1.0, "dead-letter", 1, "jobs", "sorter"), (1.0, "route", 1, "sorter", "billing-dlq"),
+        (1.5, "dead-letter", 2, "jobs", "sorter"), (1.5, "route", 2, "sorter", "ops-dlq")]
+    x = run.trace.messages[2].headers
+    assert (x["team"], x["x-death"][0]["reason"], x["x-first-death-exchange"]) == (
+        "ops", "expired", "")
+    check_balanced(run)
+
+
+def test_a_dead_letter_copy_that_would_close_a_cycle_is_left_out_and_the_rest_go_on():
+    net = point_to_point(message_ttl=1.0, dead_letter="everyone")
+    net.exchange("hub", "everyone", type="fanout")
+    net.queue("hub", "archive")
+    for q in ["jobs", "archive"]:
+        net.bind("everyone", q)
+    net.producer("p", schedule=[0.0], routing_key="jobs")
+    run = net.run(until=5)
+    assert log(run, "dead-letter route enqueue expire drop",
+               fields=("time", "kind", "node", "peer")) == [
+        (0.0, "route", "hub", "jobs"), (0.0, "enqueue", "jobs", ""),
+        (1.0, "dead-letter", "jobs", "everyone"), (1.0, "route", "everyone", "archive"),
+        (1.0, "enqueue", "archive", "")]
+    s = check_balanced(run)
+    assert (s.account.copies, s.account.in_system) == (0, 1)

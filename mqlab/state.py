@@ -1,0 +1,369 @@
+"""Where every message is at any moment: a Trace turned into plain data.
+
+A Trace lists events (publish, arrive, enqueue, deliver, ack, ...). A picture of one moment
+needs the opposite view: at time ``t``, which messages are on which link, which wait in which
+queue, which a consumer holds. :class:`Timeline` reads the trace once and files every
+message's whereabouts as (start, end, ...) intervals; :meth:`Timeline.at` answers "what is
+where at ``t``" as a :class:`State`. The Player, the GIF and HTML exports and the sequence
+diagram all read from here, so they agree with each other and with ``run.summary()``.
+
+One rule pairs the two ends of a trip over a link (:func:`trips`): a send (``publish``,
+``send``, ``duplicate``, ``deliver``) ends at the *oldest* unfinished send of the same message
+between the same two nodes, when it ``arrive``-s or is lost (``loss``); a crash of the
+receiver cuts every trip still on its way to it.
+
+Nothing here draws: it needs numpy, not matplotlib.
+
+>>> import mqlab as mq
+>>> net = mq.Network(seed=1)
+>>> net.producer("p", schedule=[0.0, 0.0, 0.0], routing_key="jobs")
+>>> net.broker("hub"); net.queue("hub", "jobs"); net.consumer("c", queue="jobs", service=1)
+>>> state = Timeline(net.run(until=3).trace).at(0.5)
+>>> state.serving, state.queues
+({'c': [1]}, {'jobs': [2, 3]})
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from numbers import Real
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mqlab.metrics import queue_delta
+from mqlab.trace import Trace, as_trace, role_of, roles
+
+__all__ = ["COUNTERS", "State", "Timeline", "Trip", "trips"]
+
+_SENDS = ("publish", "send", "duplicate", "deliver")
+_CONSUMER_ENDS = ("ack", "nack", "drop")
+# the running totals a picture shows, and the events each one counts
+COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
+            "dropped": ("drop", "expire", "loss")}
+
+
+# -- trips over links --------------------------------------------------------------------------
+class Trip(NamedTuple):
+    """One message's trip over a link from ``src`` to ``dst``.
+
+    ``kind`` is the event that started it (publish, send, duplicate, deliver). ``end`` says how
+    it finished: "arrive", "loss" (the link lost it), "cut" (the receiver crashed first) or
+    "open" (still travelling when the run ended; ``t1`` is then infinite). ``row`` is the
+    index of the trace row that ended it (-1 if none).
+    """
+
+    kind: str
+    msg: int
+    src: str
+    dst: str
+    t0: float
+    t1: float
+    end: str
+    row: int = -1
+
+
+def trips(trace: Trace) -> list[Trip]:
+    """Every trip over a link, in the order the trips ended (open ones last).
+
+    A trace of a real system that records no ``arrive`` events (traced threads hand a message
+    over in no time) gives instant trips.
+
+    >>> t = Trace([(0.0, "publish", 1, "p", "hub"), (0.0, "duplicate", 1, "p", "hub"),
+    ...            (0.2, "arrive", 1, "hub", "p"), (0.3, "loss", 1, "p", "hub")])
+    >>> [(trip.t0, trip.t1, trip.end) for trip in trips(t)]
+    [(0.0, 0.2, 'arrive'), (0.0, 0.3, 'loss')]
+    """
+    links_recorded = any(r[1] == "arrive" for r in trace.rows)
+    out: list[Trip] = []
+    pending: dict[tuple, list[tuple[str, float]]] = {}  # (msg, src, dst) -> sends, oldest first
+    for i, (t, kind, m, node, peer, _) in enumerate(trace.rows):
+        if kind in _SENDS and peer:
+            if links_recorded:
+                pending.setdefault((m, node, peer), []).append((kind, t))
+            else:
+                out.append(Trip(kind, m, node, peer, t, t, "arrive", i))
+        elif kind in ("arrive", "loss"):
+            src, dst = (peer, node) if kind == "arrive" else (node, peer)
+            sends = pending.get((m, src, dst))
+            if sends:
+                began, t0 = sends.pop(0)
+                out.append(Trip(began, m, src, dst, t0, t, kind, i))
+        elif kind == "crash":
+            for key in [k for k, sends in pending.items() if k[2] == node and sends]:
+                for began, t0 in pending.pop(key):
+                    out.append(Trip(began, key[0], key[1], node, t0, t, "cut", i))
+    for (m, src, dst), sends in pending.items():
+        out += [Trip(began, m, src, dst, t0, math.inf, "open") for began, t0 in sends]
+    return out
+
+
+# -- the state at one moment -------------------------------------------------------------------
+@dataclass
+class State:
+    """Where everything is at one moment of a run (plain data)."""
+
+    time: float
+    on_links: list[tuple[int, str, str, float]]  # (msg, from, to, fraction of the way done)
+    queues: dict[str, list[int]]  # queue -> ids of the messages ready in it, head first
+    blocked: dict[str, int]  # queue -> publishers' messages held back by overflow="block"
+    serving: dict[str, list[int]]  # consumer -> messages it is processing
+    waiting: dict[str, list[int]]  # consumer -> messages it has received but not started
+    down: list[str]  # crashed nodes
+    marks: list[tuple[str, str, float]] = field(default_factory=list)  # recent (kind, node, age)
+    counters: dict[str, int] = field(default_factory=dict)  # published, delivered, acked, dropped
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Per consumer: messages delivered to it and not yet settled (on their way to it,
+        waiting or being processed) -- what a broker counts as unacknowledged."""
+        out = {c: len(self.serving[c]) + len(self.waiting[c]) for c in self.serving}
+        for _, _, dst, _ in self.on_links:
+            if dst in out:
+                out[dst] += 1
+        return out
+
+
+# -- the whole run as intervals ----------------------------------------------------------------
+class Timeline:
+    """Every message's whereabouts as time intervals, read from the trace in one pass.
+
+    Tables (one numpy array per column, sorted by start time; an interval still open when the
+    run ended lasts for ever, so the last moment shows what the run left behind):
+
+    - ``hops``: (start, end, from, to, msg, drawn_end) a message on a link; ``drawn_end`` is
+      when it would arrive, for placing the dot (finite even for a trip cut off by the end);
+    - ``stays``: (start, end, queue, order, msg, rank) a message ready in a queue; the head is
+      the smallest (rank, order);
+    - ``holds``: (arrived, started, end, consumer, msg) a message at a consumer;
+    - ``blocks``: (start, end, queue, msg) a publisher held back by a full queue;
+    - ``downs``: (start, end, node) a crashed node;
+    - ``marks``: (time, kind, node, peer) a drop, expiry, loss or dead-letter;
+    - ``pulses``: (time, from, to, msg) a message passing an edge in no time (routing).
+    """
+
+    def __init__(self, run_or_trace: Any) -> None:
+        trace = self.trace = as_trace(run_or_trace)
+        self.graph = trace.graph
+        self.roles = (({n: role_of(self.graph, n) for n in self.graph})
+                      if self.graph is not None else roles(trace))
+        self.queues = [n for n, r in self.roles.items() if r == "queue"]
+        self.consumers = [n for n, r in self.roles.items() if r == "consumer"]
+        self.end = trace.duration
+        self.done: dict[str, list] = {k: [] for k in _TABLES}
+        self.open: dict[str, dict] = {k: {} for k in ("stays", "holds", "blocks")}
+        self.crashed: dict[str, float] = {}
+        self._rank = self._ranker()
+        self._hops(trips(trace))
+        for i, row in enumerate(trace.rows):
+            self._read(i, *row)
+        self._finish()
+        for name, width in _TABLES.items():
+            setattr(self, name, _table(self.done[name], width))
+        self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if len(self.hops[0]) else 0.0
+        self.counter_times = {k: np.array([r[0] for r in trace.rows if r[1] in kinds])
+                              for k, kinds in COUNTERS.items()}
+
+    # -- reading the trace -----------------------------------------------------------------------
+    def _ranker(self) -> Callable[[str, int], int]:
+        """A priority queue's head is its highest priority (then the oldest); others: FIFO."""
+        by_priority = {q: self.graph.nodes[q].get("max_priority") for q in self.queues
+                       if self.graph is not None and self.graph.nodes[q].get("kind") == "priority"}
+        messages = self.trace.messages
+
+        def rank(queue: str, msg: int) -> int:
+            if queue not in by_priority:
+                return 0
+            p = getattr(messages.get(msg), "priority", 0) or 0
+            cap = by_priority[queue]
+            return -(p if cap is None else min(p, cap))
+
+        return rank
+
+    def _hops(self, all_trips: list[Trip]) -> None:
+        edges = self.graph.edges if self.graph is not None else None
+        for trip in all_trips:
+            if edges is not None and (trip.src, trip.dst) not in edges:
+                continue
+            drawn = trip.t1
+            if trip.end == "open":  # it would arrive after the end: by the link's latency
+                latency = edges[trip.src, trip.dst].get("latency") if edges is not None else None
+                drawn = trip.t0 + latency if latency else self.end + (self.end - trip.t0)
+                drawn = max(drawn, self.end + 1e-9)
+            self.done["hops"].append((trip.t0, trip.t1, trip.src, trip.dst, trip.msg, drawn))
+
+    def _start(self, table: str, key: tuple, value: list) -> None:
+        self.open[table].setdefault(key, []).append(value)
+
+    def _end(self, table: str, key: tuple) -> list | None:
+        """The oldest open interval under ``key`` (copies of a message share its id)."""
+        waiting = self.open[table].get(key)
+        return waiting.pop(0) if waiting else None
+
+    def _read(self, i: int, t: float, kind: str, m: int, node: str, peer: str,
+              info: str) -> None:
+        role = self.roles.get(node)
+        if kind == "arrive" and role == "consumer":
+            self._start("holds", (m, node), [t, math.inf])
+        if role == "queue":
+            self._queue_event(i, t, kind, m, node, info)
+        elif role == "consumer":
+            self._consumer_event(t, kind, m, node)
+        if kind in ("crash", "recover"):
+            self._crash_event(t, kind, node)
+        if kind in ("drop", "expire", "dead-letter", "loss"):
+            self.done["marks"].append((t, kind, node, peer))
+        if kind in ("route", "dead-letter") and self._has_edge(node, peer):
+            self.done["pulses"].append((t, node, peer, m))
+            broker = self.graph.nodes[node].get("broker")
+            if role == "exchange" and self._has_edge(broker, node):
+                self.done["pulses"].append((t, broker, node, m))
+
+    def _has_edge(self, u: Any, v: Any) -> bool:
+        return self.graph is not None and self.graph.has_edge(u, v)
+
+    def _queue_event(self, i: int, t: float, kind: str, m: int, q: str, info: str) -> None:
+        """A message enters or leaves queue ``q`` (the rule: :func:`mqlab.metrics.queue_delta`)."""
+        delta = queue_delta(kind, info)
+        if delta > 0:
+            blocked = self._end("blocks", (m, q)) if kind == "enqueue" else None
+            if blocked:
+                self.done["blocks"].append((blocked[0], t, q, m))
+            # a requeued message goes back to the front
+            order = -1e12 - i if kind == "requeue" else float(i)
+            self._start("stays", (m, q), [t, order])
+        elif kind == "block":
+            self._start("blocks", (m, q), [t])
+        elif delta < 0:
+            stay = self._end("stays", (m, q))
+            if stay:
+                self.done["stays"].append((stay[0], t, q, stay[1], m, self._rank(q, m)))
+
+    def _consumer_event(self, t: float, kind: str, m: int, node: str) -> None:
+        if kind == "start":
+            waiting = [h for h in self.open["holds"].get((m, node), []) if h[1] == math.inf]
+            if waiting:
+                waiting[0][1] = t
+        elif kind in _CONSUMER_ENDS:
+            hold = self._end("holds", (m, node))
+            if hold:
+                self.done["holds"].append((hold[0], min(hold[1], t), t, node, m))
+
+    def _crash_event(self, t: float, kind: str, node: str) -> None:
+        if kind == "crash":  # whatever was inside it is gone (trips to it: see trips())
+            self.crashed.setdefault(node, t)
+            for key in [k for k in self.open["holds"] if k[1] == node]:
+                for arrived, started in self.open["holds"].pop(key):
+                    self.done["holds"].append((arrived, min(started, t), t, node, key[0]))
+        elif node in self.crashed:
+            self.done["downs"].append((self.crashed.pop(node), t, node))
+
+    def _finish(self) -> None:
+        """Whatever is still open at the end of the run stays there for ever."""
+        inf = math.inf
+        for (m, q), values in self.open["stays"].items():
+            self.done["stays"] += [(t0, inf, q, order, m, self._rank(q, m)) for t0, order in values]
+        for (m, c), values in self.open["holds"].items():
+            self.done["holds"] += [(t0, ts, inf, c, m) for t0, ts in values]
+        for (m, q), values in self.open["blocks"].items():
+            self.done["blocks"] += [(v[0], inf, q, m) for v in values]
+        self.done["downs"] += [(t0, inf, node) for node, t0 in self.crashed.items()]
+
+    # -- questions about one moment --------------------------------------------------------------
+    def hops_at(self, t: float) -> np.ndarray:
+        """Rows of ``hops`` travelling at time ``t``."""
+        t0, t1 = self.hops[0], self.hops[1]
+        lo = np.searchsorted(t0, t - self.longest_hop, "left")
+        hi = np.searchsorted(t0, t, "right")
+        return lo + np.nonzero(t1[lo:hi] > t)[0]
+
+    def progress(self, rows: np.ndarray, t: float) -> np.ndarray:
+        """How far along its link each of these ``hops`` rows is at ``t`` (0 to 1)."""
+        t0, drawn = self.hops[0][rows], self.hops[5][rows]
+        return np.clip((t - t0) / np.maximum(drawn - t0, 1e-12), 0.0, 1.0)
+
+    def stays_at(self, t: float) -> dict[str, np.ndarray]:
+        """For each queue, the rows of ``stays`` ready in it at ``t``, head first."""
+        t0, t1, queue, order, _, rank = self.stays
+        hi = np.searchsorted(t0, t, "right")
+        idx = np.nonzero(t1[:hi] > t)[0]
+        if not len(idx):
+            return {q: idx for q in self.queues}
+        codes = self._queue_codes[idx]
+        idx = idx[np.lexsort((order[idx], rank[idx], codes))]
+        bounds = np.searchsorted(self._queue_codes[idx], np.arange(len(self.queues) + 1), "left")
+        return {q: idx[bounds[i]:bounds[i + 1]] for i, q in enumerate(self.queues)}
+
+    @property
+    def _queue_codes(self) -> np.ndarray:
+        if not hasattr(self, "_codes"):
+            code = {q: i for i, q in enumerate(self.queues)}
+            self._codes = np.array([code.get(q, len(code)) for q in self.stays[2]], dtype=int)
+        return self._codes
+
+    def holds_at(self, t: float) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+        """Per consumer, the messages it is processing and those waiting to start, at ``t``."""
+        serving: dict[str, list[int]] = {c: [] for c in self.consumers}
+        waiting: dict[str, list[int]] = {c: [] for c in self.consumers}
+        if not len(self.holds[0]):
+            return serving, waiting
+        t0, ts, t1, node, msg = self.holds
+        hi = np.searchsorted(t0, t, "right")
+        for i in np.nonzero(t1[:hi] > t)[0]:
+            (serving if ts[i] <= t else waiting).setdefault(str(node[i]), []).append(int(msg[i]))
+        return serving, waiting
+
+    def blocked_at(self, t: float) -> dict[str, int]:
+        """How many messages wait outside each full queue with overflow="block" at ``t``."""
+        t0, t1, q = self.blocks[:3]
+        out = dict.fromkeys(self.queues, 0)
+        for name in q[(t0 <= t) & (t1 > t)] if len(t0) else []:
+            out[str(name)] = out.get(str(name), 0) + 1
+        return out
+
+    def down_at(self, t: float) -> list[str]:
+        """The nodes that are crashed at ``t``."""
+        t0, t1, nodes = self.downs
+        return [str(n) for a, b, n in zip(t0, t1, nodes, strict=True) if a <= t < b]
+
+    def recent(self, table: list[np.ndarray], t: float, window: float) -> np.ndarray:
+        """Rows of a (time, ...) table from the last ``window`` seconds up to ``t``."""
+        times = table[0]
+        return np.arange(np.searchsorted(times, t - window, "left"),
+                         np.searchsorted(times, t, "right"))
+
+    def counters_at(self, t: float) -> dict[str, int]:
+        """Running totals at ``t``: published, delivered, acked, dropped (see COUNTERS)."""
+        return {k: int(np.searchsorted(v, t, "right")) for k, v in self.counter_times.items()}
+
+    def at(self, t: float, window: float | None = None) -> State:
+        """Where everything is at time ``t`` seconds. ``window``: how far back (seconds) the
+        recent drops and dead-letters in ``marks`` go (default: a fortieth of the run)."""
+        if not isinstance(t, Real) or isinstance(t, bool) or t != t:
+            raise TypeError(f"t must be a time in seconds, got {t!r}")
+        rows = self.hops_at(t)
+        done = self.progress(rows, t)
+        on_links = [(int(self.hops[4][r]), str(self.hops[2][r]), str(self.hops[3][r]), float(f))
+                    for r, f in zip(rows, done, strict=True)]
+        msgs = self.stays[4]
+        queues = {q: msgs[r].astype(int).tolist() for q, r in self.stays_at(t).items()}
+        serving, waiting = self.holds_at(t)
+        window = window if window is not None else max(self.end / 40, 1e-9)
+        recent = self.recent(self.marks, t, window)
+        marks = [(str(self.marks[1][r]), str(self.marks[2][r]), t - float(self.marks[0][r]))
+                 for r in recent]
+        return State(t, on_links, queues, self.blocked_at(t), serving, waiting,
+                     self.down_at(t), marks, self.counters_at(t))
+
+
+_TABLES = {"hops": 6, "stays": 6, "holds": 5, "blocks": 4, "downs": 3, "marks": 4, "pulses": 4}
+
+
+def _table(rows: list[tuple], width: int) -> list[np.ndarray]:
+    """Rows of (start, ...) as one array per column, sorted by start time."""
+    rows = sorted(rows, key=lambda r: r[0])
+    if not rows:
+        return [np.zeros(0)] * width
+    return [np.asarray(col) for col in zip(*rows, strict=True)]

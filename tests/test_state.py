@@ -1,0 +1,112 @@
+"""Where every message is at any moment, read from the trace alone (no drawing)."""
+
+import math
+import subprocess
+import sys
+
+import pytest
+
+import mqlab as mq
+from mqlab.state import Timeline, trips
+from mqlab.trace import Trace
+
+
+def test_state_needs_no_matplotlib():
+    code = ("import sys, mqlab as mq\n"
+            "from mqlab.state import Timeline\n"
+            "net = mq.Network(seed=1)\n"
+            "net.producer('p', schedule=[0.0, 0.0], routing_key='jobs')\n"
+            "net.broker('hub'); net.queue('hub', 'jobs'); net.consumer('c', queue='jobs')\n"
+            "print(Timeline(net.run(until=1).trace).at(0.05).queues)\n"
+            "assert 'matplotlib' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "{'jobs': [2]}"
+
+
+# -- one pairing rule for trips over links ----------------------------------------------------
+def test_a_trip_ends_at_the_oldest_unfinished_send():
+    t = Trace([(0.0, "publish", 1, "p", "hub"), (0.1, "duplicate", 1, "p", "hub"),
+               (0.3, "arrive", 1, "hub", "p"), (0.4, "arrive", 1, "hub", "p")])
+    assert [(x.kind, x.t0, x.t1) for x in trips(t)] == [("publish", 0.0, 0.3),
+                                                         ("duplicate", 0.1, 0.4)]
+
+
+def test_a_crash_cuts_the_trips_on_their_way_to_it_and_the_end_leaves_the_rest_open():
+    t = Trace([(0.0, "deliver", 1, "q", "c"), (0.0, "deliver", 2, "q", "d"),
+               (0.5, "crash", 0, "c"), (0.6, "arrive", 9, "x", "y")])
+    t.end_time = 1.0
+    got = {x.msg: (x.end, x.t1) for x in trips(t)}
+    assert got == {1: ("cut", 0.5), 2: ("open", math.inf)}
+
+
+def test_a_trace_without_arrivals_has_instant_trips():
+    t = Trace([(0.0, "publish", 1, "main", "jobs"), (0.2, "deliver", 1, "jobs", "w")])
+    assert [(x.t0, x.t1, x.end) for x in trips(t)] == [(0.0, 0.0, "arrive"), (0.2, 0.2, "arrive")]
+
+
+def test_the_player_and_the_sequence_diagram_pair_trips_alike():
+    from mqlab import charts
+
+    net = mq.Network(seed=3)
+    net.producer("p", interval=0.1, count=20, routing_key="jobs")
+    net.broker("hub")
+    net.queue("hub", "jobs")
+    net.consumer("c", queue="jobs", service=0.05)
+    net.link("p", "hub", latency=mq.uniform(0.0, 0.5), duplicate=0.3, loss=0.1)
+    trace = net.run(until=5).trace
+    hops, _ = charts.hops(trace, list(range(1, 21)))
+    drawn = sorted((h.msg, h.t0, h.t1) for h in hops if h.src == "p")
+    tl = Timeline(trace)
+    played = sorted((int(m), float(a), float(b)) for a, b, src, m in
+                    zip(tl.hops[0], tl.hops[1], tl.hops[2], tl.hops[4], strict=True) if src == "p")
+    assert drawn == played and len(drawn) > 20  # duplicates make more trips than messages
+
+
+# -- the state at a moment ---------------------------------------------------------------------
+def backlog(seed, kind="fifo", until=6.0):
+    net = mq.Network(seed=seed)
+    net.producer("p", rate=6.0, routing_key="jobs", priority=[0, 3, 7])
+    net.broker("hub")
+    net.queue("hub", "jobs", kind=kind, capacity=12, overflow="drop-head")
+    net.consumer("a", queue="jobs", service=mq.exponential(0.5), prefetch=3)
+    net.consumer("b", queue="jobs", service=mq.exponential(0.5), prefetch=2)
+    net.link("p", "hub", latency=0.05)
+    net.link("jobs", "a", latency=0.1)
+    return net.run(until=until)
+
+
+def test_a_priority_queue_shows_its_highest_priority_first():
+    run = backlog(seed=2, kind="priority")
+    state = Timeline(run).at(5.0)
+    prios = [run.trace.messages[m].priority for m in state.queues["jobs"]]
+    assert len(prios) > 3 and prios == sorted(prios, reverse=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("kind", ["fifo", "priority"])
+def test_the_last_picture_shows_what_the_summary_says_is_left(seed, kind):
+    run = backlog(seed, kind)
+    still = run.summary().still
+    player = run.play(frames=12, progress=False)
+    player.show(len(player.frame_times) - 1)
+    state = player.state
+    assert state.time == run.trace.duration
+    assert {q: len(ids) for q, ids in state.queues.items()} == still["queued"]
+    assert state.held == still["at_consumers"]
+    assert state.blocked == still["blocked"]
+    assert sum(1 for _, src, _, _ in state.on_links if src == "p") == still["on_links"]
+    assert sum(still["queued"].values()) > 0 and sum(still["at_consumers"].values()) > 0
+    player.close()
+
+
+def test_counters_at_a_moment_count_the_events_so_far():
+    run = backlog(seed=1)
+    state = run.state(3.0)
+    early = run.trace.filter(stop=3.0 + 1e-12)
+    assert state.counters["published"] == len(early.filter(kind="publish"))
+    assert state.counters["acked"] == len(early.filter(kind="ack"))
+
+
+def test_state_refuses_a_time_that_is_not_a_number():
+    with pytest.raises(TypeError, match="t must be a time"):
+        backlog(seed=1).state("late")
