@@ -37,6 +37,11 @@ Event kinds and where they happen (node -> peer):
 - ``reply``  the answer to a synchronous request reaches producer ``node`` from ``peer`` (the
   consumer that acked it; "" when the broker answers that it was dropped); info = outcome
 - ``crash`` / ``recover``  node ``node`` goes down / comes back (msg = 0)
+- ``timeout``  ``node`` stopped waiting for ``peer`` (a producer for the reply to request
+  ``msg``, or a thread for a lock); info = what it does next (retry, give up)
+- real threads sharing a lock, semaphore or condition variable ``peer`` (``msg`` numbers the
+  thread): ``wait`` the thread ``node`` starts waiting for it, ``acquire`` it gets it,
+  ``release`` it lets go, ``notify`` it wakes waiters of a condition (info: how many)
 
 >>> t = Trace()
 >>> t.record(0.0, "publish", 1, "sensor", "hub", "jobs")
@@ -56,7 +61,7 @@ __all__ = ["KINDS", "ROLES", "Event", "Trace", "as_trace", "role_of", "roles"]
 KINDS = (
     "publish", "send", "arrive", "loss", "duplicate", "route", "enqueue", "block", "drop",
     "expire", "dead-letter", "deliver", "start", "ack", "nack", "requeue", "reply", "crash",
-    "recover",
+    "recover", "timeout", "wait", "acquire", "release", "notify",
 )
 
 # The parts of a system, in the order messages pass them (left to right in every picture).
