@@ -312,7 +312,6 @@ class _HopReader:
         self.arrows: list[Hop] = []
         self.marks: list[Mark] = []
         self.at_broker: dict[int, str] = {}  # the broker a message has just arrived at
-        self.settled: dict[int, tuple[str, float]] = {}  # where and when each message ended
         self.dead_lettered: dict[int, tuple[str, str]] = {}
 
     def read(self, i: int, t: float, kind: str, m: int, node: str, peer: str,
@@ -326,7 +325,7 @@ class _HopReader:
 
     def trip_ended(self, trip) -> None:
         """A trip over a link arrived, was lost, or was cut short by a crash of its receiver."""
-        if trip.end == "arrive":
+        if trip.end == "arrive":  # a reply, too: from where the message ended to its producer
             self.arrows.append(Hop(trip.kind, trip.msg, trip.src, trip.t0, trip.dst, trip.t1))
             if trip.kind == "publish":
                 self.at_broker[trip.msg] = trip.dst
@@ -334,8 +333,6 @@ class _HopReader:
         self.arrows.append(Hop(trip.kind, trip.msg, trip.src, trip.t0, trip.dst, trip.t1, "lost"))
         reason = "lost on the link" if trip.end == "loss" else f"{trip.dst} crashed"
         self.marks.append(Mark(trip.msg, trip.src, trip.t1, reason, towards=trip.dst))
-        if trip.end == "loss":
-            self.settled[trip.msg] = (trip.src, trip.t1)
 
     def on_route(self, t, m, node, peer, info):
         if self.dead_lettered.get(m) == (node, peer):
@@ -351,22 +348,14 @@ class _HopReader:
 
     def on_ack(self, t, m, node, peer, info):
         self.arrows.append(Hop("ack", m, node, t, peer, t))
-        self.settled[m] = (node, t)
 
     on_nack = on_ack
 
     def on_drop(self, t, m, node, peer, info):
         self.marks.append(Mark(m, node, t, info or "dropped"))
-        self.settled[m] = (node, t)
 
     def on_expire(self, t, m, node, peer, info):
         self.marks.append(Mark(m, node, t, "expired"))
-        self.settled[m] = (node, t)
-
-    def on_reply(self, t, m, node, peer, info):
-        if m in self.settled and self.settled[m][0] != node:
-            src, t0 = self.settled[m]
-            self.arrows.append(Hop("reply", m, src, t0, node, t))
 
     def finish(self, still_open: list, end: float) -> tuple[list[Hop], list[Mark]]:
         """Trips still travelling when the run ended are drawn up to its end."""

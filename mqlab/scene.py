@@ -138,7 +138,15 @@ class Scene:
             Line2D([], [], ls="", marker="X", ms=7, color=DROP, label="dropped / lost"),
             Line2D([], [], ls="", marker="P", ms=7, color=DEAD, label="dead-lettered"),
         ] + ([Line2D([], [], ls="", marker="o", ms=8, mfc=DOWN, mec=EDGE,
-                     label="crashed")] if len(self.timeline.downs[0]) else [])
+                     label="crashed")] if len(self.timeline.downs[0]) else []) + (
+            [Line2D([], [], ls="", marker="o", ms=6, mfc="white", mec=EDGE, mew=1.6,
+                    label="reply")] if any(r == "reply" for r in self._hop_kinds()) else [])
+
+    def _hop_kinds(self) -> list[str]:
+        """"reply" for each hop that answers a synchronous request, else "message"."""
+        edges = self.graph.edges
+        return ["message" if (u, v) in edges else "reply"
+                for u, v in zip(self.timeline.hops[2], self.timeline.hops[3], strict=True)]
 
     def _geometry(self) -> None:
         """Endpoints of every edge and the size of a queue box, in data units."""
@@ -162,7 +170,12 @@ class Scene:
         self._edges = list(self.graph.edges)
         code = {e: i for i, e in enumerate(self._edges)}
         ends = np.array([np.concatenate(self.edge_ends[e]) for e in self._edges]).reshape(-1, 4)
-        self._hop_xy = ends[[code[e] for e in zip(tl.hops[2], tl.hops[3], strict=True)]]
+        # a reply goes back to its producer along no edge: straight from node to node
+        hops = list(zip(tl.hops[2], tl.hops[3], strict=True))
+        self._hop_xy = np.array([ends[code[e]] if e in code else self._back_path(*e)
+                                 for e in hops]).reshape(-1, 4)
+        self._hop_reply = np.array([e not in code for e in hops], dtype=bool)
+        self._reply_paths = sorted({e for e in hops if e not in code})
         self._hop_colour = self._colours(tl.hops[4])
         self._stay_colour = self._colours(tl.stays[4])
         self._pulse_paths = {e: self._edge_path(*e) for e in self._edges}
@@ -175,6 +188,28 @@ class Scene:
             for _, k, n, p in zip(*tl.marks, strict=True)], dtype=int)
         self._place_dead = np.array([dead for dead, _ in places], dtype=bool)
         self._place_xy = np.array([xy for _, xy in places], dtype=float).reshape(-1, 2)
+
+    def _back_path(self, u: str, v: str) -> np.ndarray:
+        """Where a reply from ``u`` back to ``v`` starts and ends (just below both nodes)."""
+        route = self._back_route(u, v)
+        return np.concatenate([route[0], route[-1]])
+
+    def _back_route(self, u: str, v: str) -> np.ndarray:
+        """The way a reply goes back from ``u`` to ``v``: down, along under the whole network
+        (clear of every other part), and up again."""
+        (x0, y0), (x1, y1) = self.pos[u], self.pos[v]
+        low = min(y for _, y in self.pos.values()) - 0.45
+        return np.array([(x0, y0 - 0.25), (x0, low), (x1, low), (x1, y1 - 0.25)])
+
+    def _along(self, route: np.ndarray, frac: float) -> np.ndarray:
+        """The point ``frac`` (0 to 1) of the way along a route, by length."""
+        steps = np.linalg.norm(np.diff(route, axis=0), axis=1)
+        at = frac * steps.sum()
+        for (a, b), length in zip(zip(route[:-1], route[1:], strict=True), steps, strict=True):
+            if at <= length or length == steps[-1]:
+                return a + (b - a) * (min(at, length) / length if length else 0.0)
+            at -= length
+        return route[-1]
 
     def _edge_path(self, u: str, v: str) -> np.ndarray:
         """Points along an edge as drawn (the same arc matplotlib uses), for highlighting."""
@@ -199,6 +234,11 @@ class Scene:
         self._down = ax.scatter([], [], s=ROLE_STYLE["consumer"].size, marker="o", c=DOWN,
                                 edgecolors=EDGE, hatch="////", zorder=4, **anim)
         self._dots = _Markers(ax, self.palette, marker="o", ms=7.5, mew=0.8, zorder=6)
+        self._replies = _Markers(ax, self.palette, hollow=True, marker="o", ms=7.0, mew=1.8,
+                                 zorder=6)
+        for u, v in self._reply_paths:  # the way replies go back, faintly
+            route = self._back_route(u, v)
+            ax.plot(route[:, 0], route[:, 1], color="#BBBBBB", lw=1.0, ls=(0, (2, 3)), zorder=1)
         # senders are drawn again over the dots: messages leave from inside them
         self._covers = [draw_nodes(ax, self.graph, self.pos, role, animated=True)
                         for role in ("producer", "broker", "exchange")]
@@ -261,6 +301,9 @@ class Scene:
         frac = tl.progress(idx, t)[:, None]
         ends = self._hop_xy[idx]
         xy = ends[:, :2] + frac * (ends[:, 2:] - ends[:, :2])
+        for k in np.nonzero(self._hop_reply[idx])[0]:  # replies follow their route back
+            i = idx[k]
+            xy[k] = self._along(self._back_route(tl.hops[2][i], tl.hops[3][i]), frac[k, 0])
         return xy, tl.hops[4][idx].astype(int), self._hop_colour[idx]
 
     # -- drawing -------------------------------------------------------------------------------
@@ -274,8 +317,8 @@ class Scene:
         for cursor in self._cursors:
             cursor.set_xdata([t, t])
         for artist in (self._pulse_lines, *self._boxes.lines, self._down, *self._dots.lines,
-                       *filter(None, self._covers), self._drops, self._dead, self._ring,
-                       *self._cursors):
+                       *self._replies.lines, *filter(None, self._covers), self._drops,
+                       self._dead, self._ring, *self._cursors):
             if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
                 artist.axes.draw_artist(artist)
 
@@ -314,6 +357,10 @@ class Scene:
 
     def _update_consumers_and_dots(self, t: float) -> None:
         xy, ids, cols = self._hop_state(t)
+        back = self._hop_reply[self.timeline.hops_at(t)]
+        self._replies.set(xy[back], cols[back])
+        reply_xy, reply_ids = xy[back], ids[back]
+        xy, ids, cols = xy[~back], ids[~back], cols[~back]
         serving, waiting = self.timeline.holds_at(t)
         extra_xy, extra_ids = [], []
         for c in self.consumers:
@@ -329,7 +376,8 @@ class Scene:
         self._dots.set(all_xy, all_cols.astype(int))
         down = self.timeline.down_at(t)
         self._down.set_offsets(np.array([self.pos[n] for n in down]).reshape(-1, 2))
-        self._dot_xy, self._dot_ids = all_xy, all_ids
+        self._dot_xy = np.vstack([all_xy, reply_xy])
+        self._dot_ids = np.concatenate([all_ids, reply_ids])
         self._update_ring()
 
     def _update_ring(self) -> None:
@@ -488,8 +536,10 @@ class _Markers:
     scatter plot, which draws each point as its own path.
     """
 
-    def __init__(self, ax: Axes, palette: np.ndarray, **style: Any) -> None:
-        self.lines = [ax.plot([], [], ls="", mfc=colour, mec="white", animated=True, **style)[0]
+    def __init__(self, ax: Axes, palette: np.ndarray, hollow: bool = False,
+                 **style: Any) -> None:
+        self.lines = [ax.plot([], [], ls="", mfc="white" if hollow else colour,
+                              mec=colour if hollow else "white", animated=True, **style)[0]
                       for colour in palette]
 
     def set(self, xy: np.ndarray, colour: np.ndarray) -> None:

@@ -10,7 +10,9 @@ diagram all read from here, so they agree with each other and with ``run.summary
 One rule pairs the two ends of a trip over a link (:func:`trips`): a send (``publish``,
 ``send``, ``duplicate``, ``deliver``) ends at the *oldest* unfinished send of the same message
 between the same two nodes, when it ``arrive``-s or is lost (``loss``); a crash of the
-receiver cuts every trip still on its way to it.
+receiver cuts every trip still on its way to it. The answer to a synchronous request travels
+back too: a ``reply`` trip runs from where the message ended (the consumer that acked it) to
+its producer.
 
 Nothing here draws: it needs numpy, not matplotlib.
 
@@ -49,7 +51,8 @@ COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack
 class Trip(NamedTuple):
     """One message's trip over a link from ``src`` to ``dst``.
 
-    ``kind`` is the event that started it (publish, send, duplicate, deliver). ``end`` says how
+    ``kind`` is the event that started it (publish, send, duplicate, deliver), or "reply" for
+    the answer to a synchronous request on its way back to the producer. ``end`` says how
     it finished: "arrive", "loss" (the link lost it), "cut" (the receiver crashed first) or
     "open" (still travelling when the run ended; ``t1`` is then infinite). ``row`` is the
     index of the trace row that ended it (-1 if none).
@@ -63,6 +66,9 @@ class Trip(NamedTuple):
     t1: float
     end: str
     row: int = -1
+
+
+_ENDS = ("ack", "drop", "expire")  # where a message's life ends (a loss ends on its link)
 
 
 def trips(trace: Trace) -> list[Trip]:
@@ -79,8 +85,14 @@ def trips(trace: Trace) -> list[Trip]:
     links_recorded = any(r[1] == "arrive" for r in trace.rows)
     out: list[Trip] = []
     pending: dict[tuple, list[tuple[str, float]]] = {}  # (msg, src, dst) -> sends, oldest first
+    ended: dict[int, tuple[float, str]] = {}  # msg -> when and where it last ended
     for i, (t, kind, m, node, peer, _) in enumerate(trace.rows):
-        if kind in _SENDS and peer:
+        if kind in _ENDS:
+            ended[m] = (t, node)
+        elif kind == "reply" and m in ended:
+            t0, where = ended[m]
+            out.append(Trip("reply", m, peer or where, node, t0, t, "arrive", i))
+        elif kind in _SENDS and peer:
             if links_recorded:
                 pending.setdefault((m, node, peer), []).append((kind, t))
             else:
@@ -91,6 +103,8 @@ def trips(trace: Trace) -> list[Trip]:
             if sends:
                 began, t0 = sends.pop(0)
                 out.append(Trip(began, m, src, dst, t0, t, kind, i))
+            if kind == "loss":
+                ended[m] = (t, node)
         elif kind == "crash":
             for key in [k for k, sends in pending.items() if k[2] == node and sends]:
                 for began, t0 in pending.pop(key):
@@ -185,7 +199,11 @@ class Timeline:
     def _hops(self, all_trips: list[Trip]) -> None:
         edges = self.graph.edges if self.graph is not None else None
         for trip in all_trips:
-            if edges is not None and (trip.src, trip.dst) not in edges:
+            if trip.kind == "reply":  # back to the producer, on no edge of the graph
+                if trip.t1 <= trip.t0 or (self.graph is not None and not (
+                        trip.src in self.graph and trip.dst in self.graph)):
+                    continue
+            elif edges is not None and (trip.src, trip.dst) not in edges:
                 continue
             drawn = trip.t1
             if trip.end == "open":  # it would arrive after the end: by the link's latency

@@ -4,6 +4,7 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import mqlab as mq
@@ -110,3 +111,42 @@ def test_counters_at_a_moment_count_the_events_so_far():
 def test_state_refuses_a_time_that_is_not_a_number():
     with pytest.raises(TypeError, match="t must be a time"):
         backlog(seed=1).state("late")
+
+
+def request_reply():
+    net = mq.Network(seed=2)
+    net.producer("client", interval=0.2, count=5, routing_key="jobs", mode="sync")
+    net.broker("hub")
+    net.queue("hub", "jobs")
+    net.consumer("server", queue="jobs", service=0.3)
+    net.link("client", "hub", latency=0.4)
+    net.link("jobs", "server", latency=0.3)
+    return net.run(until=10)
+
+
+def test_a_reply_travels_back_from_the_consumer_that_acked_to_the_producer():
+    run = request_reply()
+    replies = [x for x in trips(run.trace) if x.kind == "reply"]
+    acks = {e.msg: e.time for e in run.trace.filter(kind="ack")}
+    answers = {e.msg: e.time for e in run.trace.filter(kind="reply")}
+    assert [(x.src, x.dst) for x in replies] == [("server", "client")] * 5
+    assert [(x.t0, x.t1) for x in replies] == [(acks[m], answers[m]) for m in sorted(acks)]
+    # message 1: acked at 1.2 s, answered at 1.2 + 0.3 + 0.4 s: half-way back at 1.55 s
+    assert run.state(1.55).on_links == [(1, "server", "client", pytest.approx(0.5))]
+
+
+def test_the_player_draws_a_reply_as_a_hollow_dot_on_its_way_back():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mqlab.scene import Scene
+
+    scene = Scene(request_reply(), metrics=False)
+    xy, ids = scene.dots(1.55)
+    assert ids.tolist() == [1]
+    scene.draw(1.55)
+    drawn = np.vstack([np.column_stack(line.get_data()) for line in scene._replies.lines])
+    assert drawn == pytest.approx(xy)
+    solid = np.vstack([np.column_stack(line.get_data()) for line in scene._dots.lines])
+    assert len(solid) == 0  # not drawn as a message going forward
+    assert "reply" in [t.get_text() for t in scene.ax.get_legend().get_texts()]
