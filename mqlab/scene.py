@@ -295,13 +295,15 @@ class Scene:
         xy, ids, _ = self._hop_state(t)
         return xy, ids
 
-    def _hop_state(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _hop_state(self, t: float, idx: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tl = self.timeline
-        idx = tl.hops_at(t)
+        idx = tl.hops_at(t) if idx is None else idx
         frac = tl.progress(idx, t)[:, None]
         ends = self._hop_xy[idx]
         xy = ends[:, :2] + frac * (ends[:, 2:] - ends[:, :2])
-        for k in np.nonzero(self._hop_reply[idx])[0]:  # replies follow their route back
+        for k in np.nonzero(self._hop_reply[idx])[0] if self._reply_paths else ():
+            # replies follow their route back
             i = idx[k]
             xy[k] = self._along(self._back_route(tl.hops[2][i], tl.hops[3][i]), frac[k, 0])
         return xy, tl.hops[4][idx].astype(int), self._hop_colour[idx]
@@ -317,8 +319,9 @@ class Scene:
         for cursor in self._cursors:
             cursor.set_xdata([t, t])
         for artist in (self._pulse_lines, *self._boxes.lines, self._down, *self._dots.lines,
-                       *self._replies.lines, *filter(None, self._covers), self._drops,
-                       self._dead, self._ring, *self._cursors):
+                       *(self._replies.lines if self._reply_paths else ()),
+                       *filter(None, self._covers), self._drops, self._dead, self._ring,
+                       *self._cursors):
             if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
                 artist.axes.draw_artist(artist)
 
@@ -356,11 +359,14 @@ class Scene:
         self._boxes.set(self._box_xy, self._stay_colour[rows])
 
     def _update_consumers_and_dots(self, t: float) -> None:
-        xy, ids, cols = self._hop_state(t)
-        back = self._hop_reply[self.timeline.hops_at(t)]
-        self._replies.set(xy[back], cols[back])
-        reply_xy, reply_ids = xy[back], ids[back]
-        xy, ids, cols = xy[~back], ids[~back], cols[~back]
+        idx = self.timeline.hops_at(t)
+        xy, ids, cols = self._hop_state(t, idx)
+        reply_xy, reply_ids = np.zeros((0, 2)), np.zeros(0, dtype=int)
+        if self._reply_paths:  # replies are drawn hollow, apart from the messages
+            back = self._hop_reply[idx]
+            self._replies.set(xy[back], cols[back])
+            reply_xy, reply_ids = xy[back], ids[back]
+            xy, ids, cols = xy[~back], ids[~back], cols[~back]
         serving, waiting = self.timeline.holds_at(t)
         extra_xy, extra_ids = [], []
         for c in self.consumers:
