@@ -29,7 +29,7 @@ def unattempted(v: Verdict) -> bool:
 CHECKS = [check.ex1, check.ex2, check.ex3]
 
 
-@pytest.mark.parametrize("ex", CHECKS + [check.ex4])
+@pytest.mark.parametrize("ex", CHECKS + [check.ex4, check.predict])
 @pytest.mark.parametrize("starter", [None, ...])
 def test_a_starter_answer_is_not_attempted(ex, starter):
     assert unattempted(ex(starter))
@@ -56,6 +56,49 @@ def test_an_exception_in_the_answer_is_reported_not_raised(ex):
 @pytest.mark.parametrize("ex", CHECKS)
 def test_a_called_function_instead_of_the_function_gets_a_hint(ex):
     assert wrong(ex(42), "without calling it")
+
+
+# -- the prediction: when is message 37 acked? ----------------------------------------------------
+
+# At t = 7.54 s the worker holds message 31, started at 7.44 s: it is free at 7.64 s, then works
+# 0.2 s on each of the five messages ahead of 37 (32 to 36) and 0.2 s on 37 itself.
+PREDICTED_ACK = 8.84  # seconds on the run's clock
+
+
+def test_predict_accepts_the_reference_rounded_either_way():
+    assert right(check.predict(PREDICTED_ACK))
+    assert right(check.predict(8.85))
+    assert right(check.predict(8.844))
+
+
+def test_predict_matches_what_the_lesson_shows():
+    """The lesson's picture and text: at 7.54 s, 31 at the worker since 7.44 s, 32-37 waiting."""
+    moment = check._moment()
+    assert check.PREDICT_AT == 7.54 and check.PREDICT_MSG == 37
+    assert moment["held"] == 31 and round(moment["held_start"], 2) == 7.44
+    assert moment["waiting"] == [32, 33, 34, 35, 36, 37]
+    assert round(moment["ack"], 2) == PREDICTED_ACK
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (8.64, "*starts*"),  # the start of 37, not its ack
+        (9.04, "One service too many"),  # off by one
+        (8.74, "You left out message 31"),  # 7.54 + 6 x 0.2: the message in service forgotten
+        (8.94, "only 0.1 s of work is left"),  # 7.54 + 7 x 0.2: a whole service for 31
+        (1.3, "how long from now"),  # a duration, not a time on the clock
+        (1.6, "latency"),  # publish -> ack
+        (8844, "milliseconds"),
+        (9.5, "step by step"),
+        ("8.84", "without quotes"),
+        ([8.84], "one number"),
+        (True, "one number"),
+        (float("nan"), "one number"),
+    ],
+)
+def test_predict_rejects_typical_mistakes_with_a_specific_hint(answer, hint):
+    assert wrong(check.predict(answer), hint)
 
 
 # -- exercise 1: count_acks ----------------------------------------------------------------------

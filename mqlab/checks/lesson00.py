@@ -1,6 +1,7 @@
 """Checks for lesson 00, "Start here".
 
     from mqlab.checks import lesson00 as check
+    check.predict(my_prediction)  # the Player: when is a waiting message acked?
     check.ex1(count_acks)      # reading the trace: one consumer's acks before a time
     check.ex2(mean_latency)    # publish -> ack, averaged over the acked messages
     check.ex3(schedule_tea)    # the engine: make a log come out at the right times
@@ -28,7 +29,7 @@ from mqlab.metrics import latencies
 from mqlab.network import Network
 from mqlab.trace import Trace
 
-__all__ = ["GLOSSARY_TERMS", "TEA_STORY", "ex1", "ex2", "ex3", "ex4"]
+__all__ = ["GLOSSARY_TERMS", "TEA_STORY", "ex1", "ex2", "ex3", "ex4", "predict"]
 
 _FORGOT_RETURN = ("Your function returned None. Write your answer in it, and don't forget "
                   "`return`.")
@@ -124,6 +125,88 @@ def _diagnose(answers: list, mistakes: list[list[tuple[Any, str]]],
         if same(answers[bad], value):
             return hint
     return None
+
+
+# -- the prediction: when is a waiting message acked? ------------------------------------------
+
+# The lesson's first system (section 2) and the moment of the Player that the prediction shows.
+_FIRST = {"rate": 4.0, "service": 0.2, "latency": 0.2, "until": 30, "seed": 1}
+PREDICT_AT = 7.54
+"""The moment (seconds) of the Player's picture that the prediction starts from."""
+PREDICT_MSG = 37
+"""The message whose ack time the student predicts: the newest in the tray at PREDICT_AT."""
+
+
+@cache
+def _first_system() -> Trace:
+    net = Network(seed=_FIRST["seed"])
+    net.producer("sensor", rate=_FIRST["rate"], routing_key="jobs")
+    net.broker("hub")
+    net.queue("hub", "jobs")
+    net.consumer("worker", queue="jobs", service=_FIRST["service"])
+    net.link("sensor", "hub", latency=_FIRST["latency"])
+    return net.run(until=_FIRST["until"], progress=False).trace
+
+
+def _moment() -> dict[str, Any]:
+    """What the Player shows at PREDICT_AT: the message being worked on and those waiting."""
+    tr, now = _first_system(), PREDICT_AT
+    first = {kind: _first(tr, kind) for kind in ("publish", "enqueue", "deliver", "start", "ack")}
+    waiting = sorted(m for m, t in first["enqueue"].items()
+                     if t <= now < first["deliver"].get(m, math.inf))
+    held = next(m for m, t in first["start"].items() if t <= now < first["ack"].get(m, math.inf))
+    return {"waiting": waiting, "held": held, "held_start": first["start"][held],
+            "ack": first["ack"][PREDICT_MSG], "start": first["start"][PREDICT_MSG],
+            "publish": first["publish"][PREDICT_MSG]}
+
+
+def _prediction_mistakes() -> list[tuple[float, str]]:
+    """(value a typical mistake gives, hint) for the prediction."""
+    m, now, service = _moment(), PREDICT_AT, _FIRST["service"]
+    ack, held, n = m["ack"], m["held"], len(m["waiting"])
+    left = m["held_start"] + service - now
+    return [
+        (m["start"], f"That is when message {PREDICT_MSG} *starts*. The worker then needs "
+                     f"{service:g} s on it too before it acks it."),
+        (ack + service, f"One service too many. Count the messages ahead of {PREDICT_MSG} in "
+                        f"the tray (the head is on the right), then add one service for "
+                        f"{PREDICT_MSG} itself."),
+        (now + n * service, f"You left out message {held}, the one the worker holds now: it "
+                            f"must finish it first ({left:.1f} s of work is left)."),
+        (now + (n + 1) * service,
+         f"You gave message {held} a whole {service:g} s from now. The worker started it at "
+         f"t = {m['held_start']:.2f} s, so only {left:.1f} s of work is left."),
+        (ack - now, f"That is how long from now. Give the time on the run's clock when it is "
+                    f"acked (a number larger than {now:g})."),
+        (ack - m["publish"], f"That is message {PREDICT_MSG}'s latency (publish to ack). The "
+                             "question asks for the time on the run's clock when it is acked."),
+    ]
+
+
+def predict(ack_time: float | None) -> Verdict:
+    """Check a predicted time (seconds on the run's clock) of the ack of ``PREDICT_MSG``."""
+    if not_attempted(ack_time):
+        return Verdict(None, "Write your prediction (a number of seconds), then run this cell "
+                             "again.")
+    if isinstance(ack_time, str):
+        return Verdict(False, f"You wrote text, {ack_time!r}. Write a number without quotes, "
+                              "such as 9.5.")
+    if isinstance(ack_time, bool) or not isinstance(ack_time, Real) or math.isnan(ack_time):
+        return Verdict(False, f"Give one number of seconds, not {_short(ack_time)}.")
+    ack = _moment()["ack"]
+    close = 0.03  # seconds: a prediction rounded to two decimals is right
+    if abs(ack_time - ack) <= close:
+        return Verdict(True, f"Message {PREDICT_MSG} is acked at t = {ack:.2f} s. Run the "
+                             "next cell and compare with its story in the trace.")
+    for value, hint in _prediction_mistakes():
+        if abs(ack_time - value) <= close:
+            return Verdict(False, hint)
+    if abs(ack_time / 1000 - ack) <= close:
+        return Verdict(False, "That looks like milliseconds: answer in seconds.")
+    return Verdict(False, f"Not {ack_time:g} s. Go step by step: when is the worker done with "
+                          f"the message it holds? How many messages wait ahead of "
+                          f"{PREDICT_MSG}? Each takes {_FIRST['service']:g} s, and so does "
+                          f"{PREDICT_MSG} itself.")
 
 
 # -- exercise 1: count one consumer's acks before a time ----------------------------------------
