@@ -204,6 +204,8 @@ def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str
         style = {"color": "#BBBBBB", "lw": 1.0, "ls": ":"}  # the default exchange's path
     elif kind == "dead-letter":
         style = {"color": DEAD, "lw": 1.3, "ls": "--"}
+    elif kind == "sync":  # a thread using a lock, semaphore or condition
+        style = {"color": "#999999", "lw": 1.0, "ls": (0, (4, 2))}
     shrink_a = 0 if role_of(graph, u) == "queue" else 11
     shrink_b = 0 if role_of(graph, v) == "queue" else 12
     arrow = FancyArrowPatch(
@@ -228,6 +230,8 @@ def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None
         bits = [attrs.get("kind") or ""]
         if attrs.get("capacity"):
             bits.append(f"max {attrs['capacity']}")
+        if attrs.get("kind") == "semaphore" and attrs.get("value") is not None:
+            bits.append(f"{attrs['value']} at a time")
         extra = ", ".join(b for b in bits if b and b != "fifo")
         text = f"{n}  ({extra})" if extra else n
         ax.annotate(text, (x - TRAY_WIDTH / 2, y + TRAY_HEIGHT / 2), xytext=(0, 2),
@@ -250,9 +254,14 @@ def role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
     handles = [Line2D([], [], ls="", marker=m, ms=8, mfc=fill, mec=EDGE, label=role)
                for role, (m, fill, _) in ROLE_STYLE.items() if role in roles and role != "queue"]
     if "queue" in roles:
+        # a lock, semaphore or condition of traced threads is drawn as a tray too
+        locks = {graph.nodes[n].get("kind") in ("lock", "semaphore", "condition")
+                 for n in graph if role_of(graph, n) == "queue"}
+        label = {frozenset({False}): "queue", frozenset({True}): "lock"}.get(
+            frozenset(locks), "queue / lock")
         handles.insert(-1 if "consumer" in roles else len(handles),
                        Line2D([], [], ls="", marker="s", ms=9, mfc=QUEUE_FILL, mec=EDGE,
-                              label="queue"))
+                              label=label))
     handles += extra or []
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
               fontsize=7.5, frameon=False, handletextpad=0.3, columnspacing=1.0)

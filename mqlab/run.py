@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mqlab import metrics
-from mqlab.trace import Trace, roles
+from mqlab.trace import PRIMITIVE_KINDS, Trace, roles
 
 __all__ = ["Run", "Summary"]
 
@@ -80,6 +80,37 @@ class Run:
         self.still = still  # where the unfinished messages were at the end, from the simulator
         self.recorded = recorded  # False: the run kept no trace (Network.run(trace=False))
 
+    @classmethod
+    def from_trace(cls, trace: Trace) -> Run:
+        """A Run of a trace recorded elsewhere (traced threads, tasks, a real broker), so that
+        ``summary()`` and ``play()`` work on it as on a simulated run.
+
+        What is still in the system at the end comes from the trace itself (where
+        :class:`~mqlab.state.Timeline` puts each message at the end), so the summary's account
+        always adds up. A trace without a graph gets one read from its events (a copy of the
+        trace does; the trace given is left as it was).
+        """
+        if not isinstance(trace, Trace):
+            raise TypeError(f"trace must be an mqlab Trace, got {type(trace).__name__}")
+        if trace.graph is None:
+            from mqlab.realtime import recorded_graph
+
+            copy = Trace(trace.rows, graph=recorded_graph(trace), messages=trace.messages)
+            copy.end_time = trace.end_time
+            trace = copy
+        from mqlab.state import Timeline
+
+        state = Timeline(trace).at(trace.duration)
+        locks = {n for n, kind in trace.graph.nodes(data="kind") if kind in PRIMITIVE_KINDS}
+        still = {
+            "queued": {q: len(ids) for q, ids in state.queues.items() if q not in locks},
+            "blocked": {q: n for q, n in state.blocked.items() if q not in locks},
+            "at_consumers": {c: n for c, n in state.held.items()},
+            "on_links": sum(1 for _, _, dst, _ in state.on_links if dst not in state.held),
+            "waiting_at_producers": {},
+        }
+        return cls(trace, still)
+
     @property
     def graph(self):
         """The network this run was simulated on (a copy: it does not follow later changes)."""
@@ -105,7 +136,11 @@ class Run:
                 "latency_p99": metrics.percentile(lat, 99),
             }
         per_queue = {}
-        for name in (n for n, r in parts.items() if r == "queue"):
+        # a traced lock is drawn as a queue, but it is not one
+
+        kinds = dict(tr.graph.nodes(data="kind")) if tr.graph is not None else {}
+        for name in (n for n, r in parts.items()
+                     if r == "queue" and kinds.get(n) not in PRIMITIVE_KINDS):
             times, lengths = metrics.queue_length(tr, name)
             per_queue[name] = {
                 "enqueued": metrics.count(tr, "enqueue", node=name),

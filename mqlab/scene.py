@@ -37,6 +37,7 @@ from mqlab.style import (
     DOWN,
     DROP,
     EDGE,
+    OKABE_ITO,
     ROLE_STYLE,
     SERIES_COLOURS,
     TRAY_HEIGHT,
@@ -47,6 +48,7 @@ from mqlab.trace import as_trace, role_of
 
 __all__ = ["Scene", "frame_times", "render_each", "render_frames"]
 
+HOLD = OKABE_ITO["green"]  # the edge from a lock to the thread holding it
 _COUNT_SLOTS = 2.4  # room for the number of waiting messages, at the tray's tail
 
 
@@ -134,6 +136,11 @@ class Scene:
     def _legend_extra(self) -> list:
         dot = [Line2D([], [], ls="", marker="o", ms=6, mfc=c, mec="white", label=name)
                for name, c in self.colour_legend]
+        if self.timeline.primitives:  # threads sharing a lock: who waits, who holds it
+            locks = [Line2D([], [], ls="", marker="s", ms=6, mfc=self.palette[0], mec="white",
+                            label="thread waiting"),
+                     Line2D([], [], color=HOLD, lw=3, label="thread holding it")]
+            dot = (dot if "publish" in self.trace.column("kind") else []) + locks
         return dot + [
             Line2D([], [], ls="", marker="X", ms=7, color=DROP, label="dropped / lost"),
             Line2D([], [], ls="", marker="P", ms=7, color=DEAD, label="dead-lettered"),
@@ -230,6 +237,9 @@ class Scene:
         anim = {"animated": True}
         self._pulse_lines = LineCollection([], linewidths=3.2, zorder=2, capstyle="round", **anim)
         ax.add_collection(self._pulse_lines)
+        self._grip_lines = LineCollection([], linewidths=3.5, zorder=2, capstyle="round",
+                                          colors=[HOLD], alpha=0.85, **anim)
+        ax.add_collection(self._grip_lines)
         self._boxes = _Markers(ax, self.palette, marker="s", ms=pt, mew=0.6, zorder=5)
         self._down = ax.scatter([], [], s=ROLE_STYLE["consumer"].size, marker="o", c=DOWN,
                                 edgecolors=EDGE, hatch="////", zorder=4, **anim)
@@ -281,9 +291,10 @@ class Scene:
     def main_queues(self, n: int = 4) -> list[str]:
         """The ``n`` queues that deliver the most messages (those feeding consumers first)."""
         tr = self.trace
+        queues = [q for q in self.queues if q not in self.timeline.primitives]  # not locks
         count = {q: (metrics.count(tr, "deliver", node=q), metrics.count(tr, "enqueue", node=q))
-                 for q in self.queues}
-        return sorted(self.queues, key=lambda q: (-count[q][0], -count[q][1]))[:n]
+                 for q in queues}
+        return sorted(queues, key=lambda q: (-count[q][0], -count[q][1]))[:n]
 
     # -- state at time t -----------------------------------------------------------------------
     def snapshot(self, t: float) -> State:
@@ -313,15 +324,15 @@ class Scene:
         """Show the state at time ``t`` on the figure (in place: only moving parts redraw)."""
         self.canvas.restore_region(self._background)
         self._update_pulses(t)
+        self._update_grips(t)
         self._update_queues(t)
         self._update_consumers_and_dots(t)
         self._update_marks(t)
         for cursor in self._cursors:
             cursor.set_xdata([t, t])
-        for artist in (self._pulse_lines, *self._boxes.lines, self._down, *self._dots.lines,
-                       *(self._replies.lines if self._reply_paths else ()),
-                       *filter(None, self._covers), self._drops, self._dead, self._ring,
-                       *self._cursors):
+        for artist in (self._pulse_lines, self._grip_lines, *self._boxes.lines, self._down,
+                       *self._dots.lines, *self._replies.lines, *filter(None, self._covers),
+                       self._drops, self._dead, self._ring, *self._cursors):
             if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
                 artist.axes.draw_artist(artist)
 
@@ -334,6 +345,16 @@ class Scene:
         self._pulse_lines.set_segments([self._pulse_paths[self._edges[e]]
                                         for e in self._pulse_edge[rows]])
         self._pulse_lines.set_color(rgba)
+
+    def _update_grips(self, t: float) -> None:
+        """Light up the edge between each lock and the thread that holds it."""
+        paths = []
+        for lock, threads in self.timeline.holders_at(t).items():
+            for thread in threads:
+                edge = (lock, thread) if (lock, thread) in self._pulse_paths else (thread, lock)
+                if edge in self._pulse_paths:
+                    paths.append(self._pulse_paths[edge])
+        self._grip_lines.set_segments(paths)
 
     def _latest(self, times: np.ndarray, place: np.ndarray, t: float) -> np.ndarray:
         """Rows of the last ``fade`` seconds up to ``t``: the newest one at each place."""

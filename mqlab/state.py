@@ -36,12 +36,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mqlab.metrics import queue_delta
-from mqlab.trace import Trace, as_trace, role_of, roles
+from mqlab.trace import PRIMITIVE_KINDS, Trace, as_trace, role_of, roles
 
-__all__ = ["COUNTERS", "State", "Timeline", "Trip", "trips"]
+__all__ = ["COUNTERS", "PRIMITIVE_KINDS", "State", "Timeline", "Trip", "trips"]
 
 _SENDS = ("publish", "send", "duplicate", "deliver")
 _CONSUMER_ENDS = ("ack", "nack", "drop")
+# a lock, semaphore or condition of traced threads (mqlab.realtime) is a "queue" node of one of
+# these kinds: its tray holds the threads waiting for it (wait -> in; acquire, timeout or a
+# condition's notify -> out), and the threads holding it are its ``holders``
+_SYNC = ("wait", "acquire", "release", "notify", "timeout")
 # the running totals a picture shows, and the events each one counts
 COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
             "dropped": ("drop", "expire", "loss")}
@@ -128,6 +132,7 @@ class State:
     down: list[str]  # crashed nodes
     marks: list[tuple[str, str, float]] = field(default_factory=list)  # recent (kind, node, age)
     counters: dict[str, int] = field(default_factory=dict)  # published, delivered, acked, dropped
+    holders: dict[str, list[str]] = field(default_factory=dict)  # lock -> threads holding it
 
     @property
     def held(self) -> dict[str, int]:
@@ -155,7 +160,9 @@ class Timeline:
     - ``blocks``: (start, end, queue, msg) a publisher held back by a full queue;
     - ``downs``: (start, end, node) a crashed node;
     - ``marks``: (time, kind, node, peer) a drop, expiry, loss or dead-letter;
-    - ``pulses``: (time, from, to, msg) a message passing an edge in no time (routing).
+    - ``pulses``: (time, from, to, msg) a message passing an edge in no time (routing);
+    - ``grips``: (start, end, lock, thread, number) a thread holding a lock, semaphore or
+      condition (``stays`` hold the threads waiting for it, their number as ``msg``).
     """
 
     def __init__(self, run_or_trace: Any) -> None:
@@ -165,11 +172,15 @@ class Timeline:
                       if self.graph is not None else roles(trace))
         self.queues = [n for n, r in self.roles.items() if r == "queue"]
         self.consumers = [n for n, r in self.roles.items() if r == "consumer"]
+        self.primitives = [q for q in self.queues if self.graph is not None
+                           and self.graph.nodes[q].get("kind") in PRIMITIVE_KINDS]
         self.end = trace.duration
         self.done: dict[str, list] = {k: [] for k in _TABLES}
-        self.open: dict[str, dict] = {k: {} for k in ("stays", "holds", "blocks")}
+        self.open: dict[str, dict] = {k: {} for k in ("stays", "holds", "blocks", "grips")}
         self.crashed: dict[str, float] = {}
         self._rank = self._ranker()
+        # traced threads record no trip over a link: a delivered message is at its consumer
+        self._instant = not any(r[1] == "arrive" for r in trace.rows)
         self._hops(trips(trace))
         for i, row in enumerate(trace.rows):
             self._read(i, *row)
@@ -223,8 +234,13 @@ class Timeline:
     def _read(self, i: int, t: float, kind: str, m: int, node: str, peer: str,
               info: str) -> None:
         role = self.roles.get(node)
+        if kind in _SYNC and peer in self.primitives:
+            self._sync_event(i, t, kind, m, node, peer, info)
+            return
         if kind == "arrive" and role == "consumer":
             self._start("holds", (m, node), [t, math.inf])
+        elif kind == "deliver" and self._instant and self.roles.get(peer) == "consumer":
+            self._start("holds", (m, peer), [t, math.inf])
         if role == "queue":
             self._queue_event(i, t, kind, m, node, info)
         elif role == "consumer":
@@ -254,10 +270,41 @@ class Timeline:
             self._start("stays", (m, q), [t, order])
         elif kind == "block":
             self._start("blocks", (m, q), [t])
+        elif kind == "drop" and delta == 0:  # a held-back publisher gave up (a put's timeout)
+            blocked = self._end("blocks", (m, q))
+            if blocked:
+                self.done["blocks"].append((blocked[0], t, q, m))
         elif delta < 0:
             stay = self._end("stays", (m, q))
             if stay:
                 self.done["stays"].append((stay[0], t, q, stay[1], m, self._rank(q, m)))
+
+    def _sync_event(self, i: int, t: float, kind: str, m: int, thread: str, lock: str,
+                    info: str) -> None:
+        """A thread waits for, gets, lets go of or gives up on a lock (or is notified)."""
+        if kind == "wait":
+            self._start("stays", (m, lock), [t, float(i)])
+        elif kind in ("acquire", "timeout"):
+            self._leave_tray(t, m, lock)
+            if kind == "acquire":
+                self._start("grips", lock, [t, thread, m])
+        elif kind == "release":
+            held = self.open["grips"].get(lock, [])
+            # the releasing thread's hold; a semaphore released by another thread: the oldest
+            grip = next((g for g in held if g[2] == m), held[0] if held else None)
+            if grip is not None:
+                held.remove(grip)
+                self.done["grips"].append((grip[0], t, lock, grip[1], grip[2]))
+        elif kind == "notify" and info.isdigit():  # it wakes the longest waiting threads
+            waiting = sorted((v[1], key[0]) for key, values in self.open["stays"].items()
+                             if key[1] == lock for v in values)
+            for _, waiter in waiting[:int(info)]:
+                self._leave_tray(t, waiter, lock)
+
+    def _leave_tray(self, t: float, m: int, lock: str) -> None:
+        stay = self._end("stays", (m, lock))
+        if stay:
+            self.done["stays"].append((stay[0], t, lock, stay[1], m, 0))
 
     def _consumer_event(self, t: float, kind: str, m: int, node: str) -> None:
         if kind == "start":
@@ -288,6 +335,8 @@ class Timeline:
         for (m, q), values in self.open["blocks"].items():
             self.done["blocks"] += [(v[0], inf, q, m) for v in values]
         self.done["downs"] += [(t0, inf, node) for node, t0 in self.crashed.items()]
+        for lock, values in self.open["grips"].items():
+            self.done["grips"] += [(t0, inf, lock, thread, m) for t0, thread, m in values]
 
     # -- questions about one moment --------------------------------------------------------------
     def hops_at(self, t: float) -> np.ndarray:
@@ -341,6 +390,15 @@ class Timeline:
             out[str(name)] = out.get(str(name), 0) + 1
         return out
 
+    def holders_at(self, t: float) -> dict[str, list[str]]:
+        """For each lock, semaphore or condition, the threads holding it at ``t``."""
+        out: dict[str, list[str]] = {p: [] for p in self.primitives}
+        if len(self.grips[0]):
+            t0, t1, lock, thread = self.grips[:4]
+            for i in np.nonzero((t0 <= t) & (t1 > t))[0]:
+                out[str(lock[i])].append(str(thread[i]))
+        return out
+
     def down_at(self, t: float) -> list[str]:
         """The nodes that are crashed at ``t``."""
         t0, t1, nodes = self.downs
@@ -373,10 +431,11 @@ class Timeline:
         marks = [(str(self.marks[1][r]), str(self.marks[2][r]), t - float(self.marks[0][r]))
                  for r in recent]
         return State(t, on_links, queues, self.blocked_at(t), serving, waiting,
-                     self.down_at(t), marks, self.counters_at(t))
+                     self.down_at(t), marks, self.counters_at(t), self.holders_at(t))
 
 
-_TABLES = {"hops": 6, "stays": 6, "holds": 5, "blocks": 4, "downs": 3, "marks": 4, "pulses": 4}
+_TABLES = {"hops": 6, "stays": 6, "holds": 5, "blocks": 4, "downs": 3, "marks": 4, "pulses": 4,
+           "grips": 5}
 
 
 def _table(rows: list[tuple], width: int) -> list[np.ndarray]:

@@ -56,7 +56,7 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-__all__ = ["KINDS", "ROLES", "Event", "Trace", "as_trace", "role_of", "roles"]
+__all__ = ["KINDS", "PRIMITIVE_KINDS", "ROLES", "Event", "Trace", "as_trace", "role_of", "roles"]
 
 KINDS = (
     "publish", "send", "arrive", "loss", "duplicate", "route", "enqueue", "block", "drop",
@@ -67,6 +67,9 @@ KINDS = (
 # The parts of a system, in the order messages pass them (left to right in every picture).
 # Each node of ``trace.graph`` has one of these as its ``role`` attribute.
 ROLES = ("producer", "broker", "exchange", "queue", "consumer")
+# what threads share in a traced real run: each is drawn as a queue (its waiting threads in the
+# tray) whose graph node has one of these as its ``kind``
+PRIMITIVE_KINDS = ("lock", "semaphore", "condition")
 
 
 def role_of(graph: Any, node: str) -> str:

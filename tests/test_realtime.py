@@ -295,3 +295,45 @@ def test_asyncio_queue_outside_a_running_loop_names_the_thread():
     assert q.get_nowait().source == "MainThread"
     q.task_done()
     assert q.trace.filter(kind="ack")[0].node == "MainThread"
+
+
+# -- a real run as a Run: summary and Player ---------------------------------------------------
+def test_run_from_trace_of_threads_is_balanced_and_plays(busy_switching):
+    from mqlab import Run
+
+    q = run_threads(finish="ack")
+    run = Run.from_trace(q.trace)
+    summary = run.summary()
+    assert summary.balanced and summary.account.acked == PRODUCERS * PER_PRODUCER
+    assert run.play(frames=5) is not None
+
+
+def test_run_from_trace_counts_what_is_left_where_it_is():
+    from mqlab import Run
+
+    q = TracedQueue("jobs", maxsize=2)
+    for text in "abc":  # "c" finds the queue full and gives up after its timeout
+        try:
+            q.put(text, timeout=0.01)
+        except queue.Full:
+            pass
+    held = q.get()  # the main thread holds "a", unacked
+    trace = q.mark_end()
+    s = Run.from_trace(trace).summary()
+    assert s.balanced, s.text()
+    assert (sum(s.still["queued"].values()), sum(s.still["at_consumers"].values())) == (1, 1)
+    assert s.account.dropped == {"rejected": 1}
+    q.ack(held)
+
+
+def test_run_from_trace_without_a_graph_reads_one_and_leaves_the_trace_alone():
+    from mqlab import Run
+
+    t = Trace([(0.0, "publish", 1, "main", "jobs"), (0.0, "enqueue", 1, "jobs"),
+               (0.1, "deliver", 1, "jobs", "w"), (0.1, "start", 1, "w"),
+               (0.3, "ack", 1, "w", "jobs")])
+    run = Run.from_trace(t)
+    assert t.graph is None and run.trace.graph is not None
+    assert run.summary().balanced and run.summary().account.acked == 1
+    with pytest.raises(TypeError, match="Trace"):
+        Run.from_trace([])

@@ -1,0 +1,522 @@
+"""Checks for lesson 01, "Messages and queues, with real threads".
+
+    from mqlab.checks import lesson01 as check
+    check.ex1(consume)          # a consumer loop that stops cleanly at the sentinel
+    check.ex2(my_prediction)    # predict: the final balance after the forced race
+    check.ex3(deposit)          # fix the race with the lock you are given
+    check.ex4(BoundedBuffer)    # a bounded buffer built on a condition variable
+
+Every check runs your code in real threads. The threads are *daemon* threads and the check
+waits for them with a timeout, so an answer that hangs (a loop that never ends, a lock never
+released, a wait nobody notifies) is reported, and never freezes the notebook.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from mqlab.checks import Verdict, not_attempted
+from mqlab.realtime import TracedCondition, TracedLock
+from mqlab.trace import Trace
+
+__all__ = ["DEPOSIT", "DEPOSITS", "PATIENCE", "Account", "ex1", "ex2", "ex3", "ex4",
+           "forced_race", "unlucky_pause"]
+
+JOIN = 2.0  # seconds a check waits for the student's threads before calling them stuck
+PATIENCE = 0.2  # seconds the unlucky pause waits for the other thread to read too
+DEPOSITS = 5  # deposits per thread in the race
+DEPOSIT = 10  # euros per deposit
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Threads:
+    """Daemon threads that report what they raised; ``join`` waits at most ``JOIN`` s."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+        self.errors: list[tuple[str, BaseException]] = []
+
+    def start(self, target: Callable, *args: Any, name: str) -> threading.Thread:
+        def run() -> None:
+            try:
+                target(*args)
+            except BaseException as exc:  # noqa: BLE001 - reported to the student
+                self.errors.append((name, exc))
+
+        t = threading.Thread(target=run, name=name, daemon=True)
+        self.threads.append(t)
+        t.start()
+        return t
+
+    def join(self, timeout: float = JOIN) -> list[str]:
+        """Wait for every thread (``timeout`` s in all); the names of those still running."""
+        end = time.monotonic() + timeout
+        for t in self.threads:
+            t.join(max(0.0, end - time.monotonic()))
+        return [t.name for t in self.threads if t.is_alive()]
+
+    def error(self) -> Verdict | None:
+        if not self.errors:
+            return None
+        name, exc = self.errors[0]
+        return Verdict(False, f"In thread {name!r} your code raised {type(exc).__name__}: {exc}")
+
+
+# -- exercise 1: stop a consumer loop with a sentinel -----------------------------------------
+
+
+def _ex1_case(consume: Callable, orders: list, consumers: int, gap: float) -> Verdict | list:
+    """Run ``consumers`` threads of ``consume(q, done)``; a producer puts ``orders`` (``gap`` s
+    apart) then one sentinel per consumer. The processed payloads, or a Verdict."""
+    q: queue.Queue = queue.Queue()
+    done: list = []
+    threads = _Threads()
+    for i in range(consumers):
+        threads.start(consume, q, done, name=f"consumer-{i + 1}")
+    for order in orders:
+        q.put(order)
+        if gap:
+            time.sleep(gap)
+    time.sleep(0.02)  # let a consumer that stops too early finish before the sentinels come
+    early = list(done)
+    quit_early = not any(t.is_alive() for t in threads.threads)
+    for _ in range(consumers):
+        q.put(None)
+    stuck = threads.join()
+    problem = threads.error()
+    if problem is not None:
+        return problem
+    if stuck:
+        return Verdict(False, f"Thread {stuck[0]!r} was still waiting {JOIN:g} s after the "
+                              "sentinel was sent: your loop never ends. `q.get()` waits for "
+                              "ever on an empty queue, so the loop must `return` (or `break`) "
+                              "when it gets the sentinel `None`."
+                       + (" (It also processed the sentinel as an order.)" if None in done
+                          else ""))
+    if None in done:
+        return Verdict(False, "You processed the sentinel as if it were an order (`None` is in "
+                              "`done`). Check for it *before* you process, and stop there.")
+    missed = orders[len(done)] if len(done) < len(orders) and _prefix_of(done, orders) else 1
+    if quit_early and missed in (0, "", False):
+        return _falsy_stop(orders, done)
+    if quit_early and len(early) < len(orders):
+        return Verdict(False, "Your consumer stopped before the producer had finished: it "
+                              f"processed {len(early)} of {len(orders)} orders. An empty queue "
+                              "does not mean 'no more orders' (the producer may be slow): only "
+                              "the sentinel `None` says so. Don't test `q.empty()`; loop on "
+                              "`q.get()` until it gives `None`.")
+    if len(done) < len(orders):
+        if any(o in (0, "", [], False) for o in orders):
+            return _falsy_stop(orders, done)
+        return Verdict(False, f"Only {len(done)} of {len(orders)} orders were processed. "
+                              "Append every order's payload to `done` until the sentinel.")
+    return done
+
+
+def _prefix_of(done: list, orders: list) -> bool:
+    """True if ``done`` is the start of ``orders`` (one consumer that stopped part way)."""
+    return done == orders[:len(done)]
+
+
+def _falsy_stop(orders: list, done: list) -> Verdict:
+    return Verdict(False, "Your consumer stopped at an order that is *falsy* (the order 0 or an "
+                          f"empty string), so {len(orders) - len(done)} orders were never "
+                          "processed. Test the sentinel with `is None`, not with "
+                          "`if not item` or `while item:`.")
+
+
+def ex1(consume: Callable | None) -> Verdict:
+    """Check ``consume(q, done)``: append each order to ``done`` until the sentinel None."""
+    if not_attempted(consume):
+        return Verdict(None, "Write consume, then run this cell again.")
+    if not callable(consume):
+        return Verdict(False, "Pass the function itself, without calling it: check.ex1(consume)"
+                              f", not check.ex1(consume(...)). You passed {_short(consume)}.")
+    cases = [
+        (["order 1", "order 2", "order 3"], 1, 0.0, "one consumer, three orders"),
+        ([f"order {i}" for i in range(12)], 1, 0.005, "one consumer and a slow producer"),
+        ([0, "", "order 2", "order 3"], 1, 0.0, "orders 0 and '' (falsy payloads)"),
+        ([f"order {i}" for i in range(20)], 3, 0.001, "three consumers sharing one queue"),
+    ]
+    first = True
+    for orders, consumers, gap, where in cases:
+        got = _ex1_case(consume, orders, consumers, gap)
+        if isinstance(got, Verdict):
+            if first and not got.ok and _did_nothing(consume):
+                return Verdict(None, "Your function does nothing yet: write the loop, then run "
+                                     "this cell again.")
+            return Verdict(False, f"{got.message} (case: {where})")
+        first = False
+        if sorted(map(str, got)) != sorted(map(str, orders)):
+            return Verdict(False, f"With {where} the orders processed were {_short(got)}; "
+                                  f"expected each of {_short(orders)} exactly once.")
+        if consumers == 1 and got != orders:
+            return Verdict(False, f"With {where} the orders came out as {_short(got)}: a single "
+                                  "consumer of a FIFO queue should process them in order.")
+    return Verdict(True, "Every consumer processed every order once and stopped at its sentinel "
+                         "(one sentinel per consumer thread).")
+
+
+def _did_nothing(consume: Callable) -> bool:
+    q: queue.Queue = queue.Queue()
+    q.put("order")
+    q.put(None)
+    done: list = []
+    threads = _Threads()
+    threads.start(consume, q, done, name="probe")
+    threads.join(0.2)
+    return not done and q.qsize() == 2 and not threads.errors
+
+
+# -- exercise 2: predict the forced race ------------------------------------------------------
+
+
+def unlucky_pause(parties: int, patience: float = PATIENCE) -> Callable[[], None]:
+    """A pause that holds each thread until ``parties`` threads are in it (or ``patience`` s
+    pass, then it lets everybody through from then on).
+
+    Put it between a read and a write and every thread reads before any thread writes: the
+    unluckiest interleaving, every time. Under a lock only one thread can be there, so the
+    first pause waits ``patience`` s, gives up, and never waits again.
+    """
+    meeting = threading.Barrier(parties, timeout=patience)
+
+    def pause() -> None:
+        try:
+            meeting.wait()
+        except threading.BrokenBarrierError:
+            pass  # nobody else came: carry on
+
+    return pause
+
+
+class Account(dict):
+    """A bank account shared by threads: ``account["balance"]`` in euros."""
+
+
+def forced_race(deposit: Callable, threads: int = 2, deposits: int = DEPOSITS,
+                amount: int = DEPOSIT, lock: Any = None) -> tuple[int, dict]:
+    """Run ``threads`` threads, each calling ``deposit(account, amount, lock, pause)``
+    ``deposits`` times; returns (final balance, details: pauses, stuck, errors)."""
+    account = Account(balance=0)
+    lock = TracedLock("account") if lock is None else lock
+    pause = unlucky_pause(threads)
+    calls = [0]
+
+    def counted() -> None:
+        calls[0] += 1
+        pause()
+
+    def work() -> None:
+        for _ in range(deposits):
+            deposit(account, amount, lock, counted)
+
+    runner = _Threads()
+    for i in range(threads):
+        runner.start(work, name=f"teller-{i + 1}")
+    stuck = runner.join(JOIN + PATIENCE)  # the pause waits once at most, then never again
+    return account["balance"], {"pauses": calls[0], "stuck": stuck, "errors": runner.errors,
+                                "lock": lock}
+
+
+def ex2(prediction: Any) -> Verdict:
+    """Check a prediction of the final balance (euros) of the forced race in the lesson."""
+    if not_attempted(prediction):
+        return Verdict(None, "Replace ... with your prediction (a number of euros), then run "
+                             "this cell again.")
+    if isinstance(prediction, bool) or not isinstance(prediction, (int, float)):
+        return Verdict(False, f"Predict a number of euros (like 70), not {_short(prediction)}.")
+    right = DEPOSITS * DEPOSIT
+    full = 2 * right
+    if prediction == right:
+        return Verdict(True, f"{right} €. In every round both tellers read the same balance, "
+                             "both write balance + 10, and one of the two deposits is lost: "
+                             f"{DEPOSITS} of the {2 * DEPOSITS} deposits, every run. Now run "
+                             "the next cell and compare.")
+    hints = {
+        full: f"{full} € is what the deposits add up to. But both tellers read the balance "
+              "*before* either writes (the pause makes sure of it): what does each one write?",
+        DEPOSIT: f"{DEPOSIT} € would mean every round started again from 0. The next round "
+                 "reads the balance the last writes left behind.",
+        DEPOSITS: f"{DEPOSITS} is how many deposits are *lost*. The question asks for the final "
+                  "balance, in euros.",
+        0: "Each write stores the balance it read plus 10 €, so the balance does grow.",
+    }
+    return Verdict(False, hints.get(prediction, f"Not {prediction} €. Follow one round: both "
+                                                "tellers read the same balance, then both "
+                                                "write. What is the balance after the round?"))
+
+
+# -- exercise 3: fix the race with a lock -----------------------------------------------------
+
+
+def ex3(deposit: Callable | None) -> Verdict:
+    """Check ``deposit(account, amount, lock, pause)``: no deposit is lost, the lock is used."""
+    if not_attempted(deposit):
+        return Verdict(None, "Write deposit, then run this cell again.")
+    if not callable(deposit):
+        return Verdict(False, "Pass the function itself, without calling it: check.ex3(deposit)"
+                              f", not check.ex3(deposit(...)). You passed {_short(deposit)}.")
+    for threads, deposits, amount in ((2, DEPOSITS, DEPOSIT), (3, 4, 7)):
+        trace = Trace()
+        lock = TracedLock("account", trace)
+        balance, info = forced_race(deposit, threads, deposits, amount, lock)
+        expected = threads * deposits * amount
+        where = f"{threads} threads, {deposits} deposits of {amount} € each"
+        if info["errors"]:
+            name, exc = info["errors"][0]
+            return Verdict(False, f"In thread {name!r} your deposit raised "
+                                  f"{type(exc).__name__}: {exc} ({where}).")
+        if info["stuck"]:
+            return Verdict(False, f"Thread {info['stuck'][0]!r} is stuck ({where}): did you "
+                                  "`lock.acquire()` without a `lock.release()`? `with lock:` "
+                                  "releases it for you, even after an error.")
+        if balance == 0 and info["pauses"] == 0:
+            return Verdict(None, "Nothing was deposited: write the body of deposit, then run "
+                                 "this cell again.")
+        kinds = trace.column("kind")
+        if info["pauses"] < threads * deposits:
+            return Verdict(False, "Keep `pause()` between the read and the write. Removing it "
+                                  "makes the race rarer, not gone: a thread can be switched "
+                                  "out at that moment anyway. Make it harmless with the lock.")
+        if balance != expected:
+            if "acquire" not in kinds:
+                return Verdict(False, f"Updates were still lost ({balance} € instead of "
+                                      f"{expected} €; {where}) and the lock you were given was "
+                                      "never taken. A lock made inside the function protects "
+                                      "nothing (every call gets its own): use `with lock:`.")
+            return Verdict(False, f"Updates were still lost ({balance} € instead of {expected} "
+                                  f"€; {where}). The lock must cover the read, the pause *and* "
+                                  "the write, in one `with lock:` block: another thread must "
+                                  "not read between your read and your write.")
+        if kinds.count("acquire") < threads * deposits:
+            return Verdict(False, "The balance came out right, but not every deposit took the "
+                                  "lock: put the read, the pause and the write in `with lock:`.")
+    return Verdict(True, "No deposit was lost, run after run: while one thread holds the lock "
+                         "between its read and its write, the others wait at the lock.")
+
+
+# -- exercise 4: a bounded buffer on a condition ----------------------------------------------
+
+
+class _Watched(deque):
+    """The buffer's items, watched: notes the most it ever held (``peak``)."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.peak = len(self)
+
+    def _grew(self) -> None:
+        self.peak = max(self.peak, len(self))
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        self._grew()
+
+    def appendleft(self, item: Any) -> None:
+        super().appendleft(item)
+        self._grew()
+
+    def insert(self, i: int, item: Any) -> None:
+        super().insert(i, item)
+        self._grew()
+
+    def pop(self, i: int | None = None) -> Any:  # list style pop(0) works too
+        if i == 0:
+            return self.popleft()
+        return super().pop() if i is None or i == -1 else _no_pop(i)
+
+
+def _no_pop(i: int) -> Any:
+    raise IndexError(f"take items from the head (pop(0) / popleft()), not from position {i}")
+
+
+def _make(cls: Any, capacity: int, trace: Trace) -> tuple[Any, TracedCondition] | Verdict:
+    cond = TracedCondition("buffer", trace)
+    try:
+        buf = cls(capacity, cond)
+    except Exception as exc:  # noqa: BLE001 - reported to the student
+        return Verdict(False, f"BoundedBuffer({capacity}, condition) raised "
+                              f"{type(exc).__name__}: {exc}")
+    items = getattr(buf, "items", None)
+    if not isinstance(items, (deque, list)):
+        return Verdict(False, "Keep the items in `self.items` (a deque, as in the starter), so "
+                              "that the check can see how many the buffer holds.")
+    buf.items = _Watched(items)
+    return buf, cond
+
+
+def _timed(threads: _Threads, fn: Callable, *args: Any, name: str) -> list:
+    out: list = []
+    threads.start(lambda: out.append(fn(*args)), name=name)
+    return out
+
+
+def ex4(cls: Any) -> Verdict:
+    """Check a ``BoundedBuffer(capacity, condition)`` class with blocking ``put`` and ``get``."""
+    if not_attempted(cls):
+        return Verdict(None, "Write the class BoundedBuffer, then run this cell again.")
+    if not isinstance(cls, type):
+        return Verdict(False, f"Pass the class itself: check.ex4(BoundedBuffer), not an object "
+                              f"of it. You passed {_short(cls)}.")
+    trace = Trace()
+    made = _make(cls, 2, trace)
+    if isinstance(made, Verdict):
+        return made
+    buf, cond = made
+    # 1. one thread: first in, first out
+    steps = _Threads()
+    got = _timed(steps, lambda: [buf.put("a"), buf.put("b"), buf.get(), buf.get()],
+                 name="alone")
+    if steps.join(1.0):
+        return Verdict(False, "put('a'), put('b'), get(), get() on an empty buffer of capacity "
+                              "2, in one thread, never finished: a put or get waits when it "
+                              "should not. Wait only while the buffer is full (put) or empty "
+                              "(get).")
+    if (problem := steps.error()) is not None:
+        return problem
+    if got and got[0][2:] == [None, None] and not trace.filter(peer="buffer").rows:
+        return Verdict(None, "put and get do nothing yet: write them, then run this cell again.")
+    if got[0][2:] != ["a", "b"]:
+        return Verdict(False, f"put('a'), put('b'), get(), get() gave {_short(got[0][2:])}, not "
+                              "['a', 'b']: get() must return the oldest item (first in, first "
+                              "out), and take it out of the buffer.")
+    # 2. get on an empty buffer waits -- with wait(), not by spinning -- until a put
+    waiting = _Threads()
+    got = _timed(waiting, buf.get, name="getter")
+    time.sleep(0.15)
+    if not waiting.threads[0].is_alive():
+        return Verdict(False, f"get() on an empty buffer returned {_short(got[0] if got else None)}"
+                              " at once. It must wait until an item is there.")
+    waits = trace.filter(kind="wait", node="getter", peer="buffer")
+    notes = [e for e in waits if e.info == "notify"]
+    if not notes:
+        return Verdict(False, "get() on an empty buffer kept the thread busy without ever "
+                              "calling `condition.wait()`: that is busy-waiting, which burns a "
+                              "CPU doing nothing. Wait with `self.condition.wait()` inside "
+                              "`with self.condition:`.")
+    if len(notes) > 5:
+        return Verdict(False, f"get() woke up {len(notes)} times in 0.15 s on an empty buffer: "
+                              "it polls (a timeout in wait, or a sleep loop). Call `wait()` "
+                              "without a timeout and let `notify_all()` wake it.")
+    buf.put("c")
+    if waiting.join(1.0):
+        return Verdict(False, "A get() was waiting on the empty buffer, a put() added an item, "
+                              "and the getter never woke up: put() must call "
+                              "`self.condition.notify_all()` after adding the item.")
+    if got != ["c"]:
+        return Verdict(False, f"The waiting get() returned {_short(got)}, not the item 'c' that "
+                              "was put.")
+    # 2b. two getters wait; one put wakes them (notify_all): the one that finds it empty waits
+    pair = _Threads()
+    got = [_timed(pair, buf.get, name=f"getter-{i}") for i in (1, 2)]
+    deadline = time.monotonic() + 1.0
+    while (len([e for e in trace.filter(kind="wait", peer="buffer") if e.info == "notify"
+                and e.node.startswith("getter-")]) < 2 and time.monotonic() < deadline):
+        time.sleep(0.005)
+    buf.put("d")
+    time.sleep(0.1)
+    if pair.errors:
+        name, exc = pair.errors[0]
+        return Verdict(False, f"Two get() calls waited on an empty buffer and one item came: "
+                              f"{name!r} woke up, found the buffer empty again and raised "
+                              f"{type(exc).__name__}: {exc}. Another getter can take the item "
+                              "first: check the condition in a `while` loop around `wait()`, "
+                              "not with an `if`.")
+    buf.put("e")
+    if pair.join(1.0):
+        return Verdict(False, "Two get() calls waited on an empty buffer and two items came, "
+                              "but a getter never woke up: call `notify_all()` after each "
+                              "change.")
+    if sorted(got[0] + got[1]) != ["d", "e"]:
+        return Verdict(False, f"Two waiting getters got {got[0] + got[1]}, not 'd' and 'e'.")
+    # 3. put on a full buffer waits until a get makes room
+    buf.put(1)
+    buf.put(2)
+    putting = _Threads()
+    _timed(putting, buf.put, 3, name="putter")
+    time.sleep(0.15)
+    if buf.items.peak > 2 or not putting.threads[0].is_alive():
+        return Verdict(False, "put() on a full buffer (capacity 2) did not wait: the buffer "
+                              f"held {buf.items.peak} items. Wait while "
+                              "`len(self.items) >= self.capacity`.")
+    first = buf.get()
+    if putting.join(1.0):
+        return Verdict(False, "A put() was waiting on the full buffer, a get() made room, and "
+                              "the putter never woke up: get() must call "
+                              "`self.condition.notify_all()` after taking an item.")
+    rest = [buf.get(), buf.get()]
+    if [first, *rest] != [1, 2, 3]:
+        return Verdict(False, f"Items came out as {[first, *rest]}, not [1, 2, 3].")
+    # 4. many producers and consumers: nothing lost, nothing twice, never over capacity
+    return _stress(cls)
+
+
+def _stress(cls: Any, producers: int = 4, consumers: int = 3, each: int = 40,
+            capacity: int = 3) -> Verdict:
+    made = _make(cls, capacity, Trace())
+    if isinstance(made, Verdict):
+        return made
+    buf, _ = made
+    out: list = []
+    out_lock = threading.Lock()
+
+    def produce(k: int) -> None:
+        for i in range(each):
+            buf.put((k, i))
+
+    def consume() -> None:
+        while (item := buf.get()) is not None:
+            with out_lock:
+                out.append(item)
+
+    makers, takers = _Threads(), _Threads()
+    for k in range(consumers):
+        takers.start(consume, name=f"consumer-{k + 1}")
+    for k in range(producers):
+        makers.start(produce, k, name=f"producer-{k + 1}")
+    stuck = makers.join(JOIN)
+    if not stuck:  # one sentinel per consumer: the end of the items
+        enders = _Threads()
+        for _ in range(consumers):
+            enders.start(buf.put, None, name="sentinel")
+        stuck = enders.join(JOIN) + takers.join(JOIN)
+    threads = makers
+    threads.errors += takers.errors
+    if (problem := threads.error()) is not None:
+        if isinstance(threads.errors[0][1], IndexError):
+            return Verdict(False, f"{problem.message}. With several getters, a thread woken by "
+                                  "notify can find the buffer empty again (another took the "
+                                  "item first): check the condition in a `while` loop around "
+                                  "`wait()`, not with an `if`.")
+        return problem
+    if stuck:
+        return Verdict(False, f"With {producers} producers and {consumers} consumers on a "
+                              f"buffer of capacity {capacity}, thread {stuck[0]!r} got stuck "
+                              "waiting. With one condition shared by put and get, `notify()` "
+                              "may wake a thread of the wrong kind: use `notify_all()`.")
+    if buf.items.peak > capacity:
+        return Verdict(False, f"With {producers} producers and {consumers} consumers the buffer "
+                              f"held {buf.items.peak} items at once, more than its capacity "
+                              f"{capacity}: check `len(self.items) >= self.capacity` in a "
+                              "`while` loop, inside `with self.condition:`.")
+    expected = sorted((k, i) for k in range(producers) for i in range(each))
+    if sorted(out) != expected:
+        lost = len(set(expected) - set(out))
+        twice = len(out) - len(set(out))
+        return Verdict(False, f"With many threads, {lost} items were lost and {twice} taken "
+                              "twice: do every check and change of `self.items` inside "
+                              "`with self.condition:`.")
+    return Verdict(True, f"{producers} producers and {consumers} consumers passed "
+                         f"{len(expected)} items through a buffer of capacity {capacity}: none "
+                         "lost, none twice, never over capacity, and waiting threads slept in "
+                         "wait() until notified.")
