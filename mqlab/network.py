@@ -37,6 +37,7 @@ from mqlab.queues import (
     FifoQueue,
     PriorityQueue,
     SortedQueue,
+    check_aging,
     check_capacity,
     check_max_priority,
     check_overflow,
@@ -82,6 +83,8 @@ class ProducerSpec:
     mode: str
     expiration: float | None
     to: str | None = None  # the broker, resolved at run time
+    timeout: float | None = None  # sync only: seconds to wait for a reply, or None (for ever)
+    retries: int = 0  # sync only: how many times a timed-out request is sent again
 
 
 @dataclass
@@ -95,10 +98,14 @@ class QueueSpec:
     message_ttl: float | None
     dead_letter: str | None
     sort_key: Callable | None
+    aging: float | None = None  # priority levels gained per second waited (priority queues)
 
-    def make(self):
+    def make(self, clock: Callable[[], float] | None = None):
+        """A new, empty queue of this kind. ``clock``: where an aging queue reads the time
+        (the simulator passes its own clock)."""
         if self.kind == "priority":
-            return PriorityQueue(self.capacity, self.overflow, self.max_priority)
+            return PriorityQueue(self.capacity, self.overflow, self.max_priority,
+                                 self.aging, clock if self.aging is not None else None)
         if self.kind == "sorted":
             return SortedQueue(self.sort_key, self.capacity, self.overflow)
         return FifoQueue(self.capacity, self.overflow)
@@ -184,6 +191,8 @@ class Network:
         exchange: str = "",
         mode: str = "async",
         expiration: float | None = None,
+        timeout: float | None = None,
+        retries: int = 0,
     ) -> None:
         """Add a producer that publishes messages.
 
@@ -194,6 +203,14 @@ class Network:
         ``mode="async"`` publishes and moves on (fire-and-forget); ``mode="sync"`` waits for
         the consumer's reply before sending the next message (request/response): messages
         produced meanwhile wait at the producer.
+
+        ``timeout`` (sync only): seconds to wait for each reply; None waits for ever. When no
+        reply comes in time the producer records a ``timeout`` event and sends the same
+        request again (same message id: a retry is one more copy of the request), up to
+        ``retries`` times; then it gives up and moves on to its next message. The first reply
+        to any copy answers the request; a reply that comes after that, or after the producer
+        gave up, is recorded as a ``reply`` marked "(late, ignored)". A producer with a
+        timeout hears nothing about a request lost on its link: its timeout tells it.
 
         ``routing_key`` (a str) and ``priority`` (an int from 0 to 255, or None for none) may
         be fixed, a list, a ``{value: weight}`` dict or a function of a ``random.Random``
@@ -233,11 +250,26 @@ class Network:
             raise TypeError(f"exchange must be an exchange name or '' (default), got {exchange!r}")
         if expiration is not None:
             expiration = dist.positive("expiration", expiration)
+        if timeout is not None:
+            timeout = dist.positive("timeout", timeout)
+            if mode != "sync":
+                raise ValueError("timeout only applies to mode='sync' (a producer that waits "
+                                 f"for a reply); this producer has mode={mode!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int):
+            raise TypeError(f"retries must be an int >= 0 (times to send a timed-out request "
+                            f"again), got {retries!r}")
+        if retries < 0:
+            raise ValueError(f"retries must be an int >= 0 (times to send a timed-out request "
+                             f"again), got {retries!r}")
+        if retries and timeout is None:
+            raise ValueError("retries needs a timeout: give mode='sync' and timeout=SECONDS, "
+                             "the time to wait for each reply before sending the request again")
         spec = ProducerSpec(
             name, gap, times, count,
             dist.value_sampler("routing_key", routing_key, check_routing_key),
             dist.value_sampler("priority", priority, check_priority),
             payload, dict(headers or {}), exchange, mode, expiration,
+            timeout=timeout, retries=retries,
         )
         self._new_node(name, "producer", mode=mode)
         self.producers[name] = spec
@@ -271,14 +303,18 @@ class Network:
         message_ttl: float | None = None,
         dead_letter: str | None = None,
         sort_key: Callable | None = None,
+        aging: float | None = None,
     ) -> None:
         """Add a queue to a broker.
 
         ``kind``: ``"fifo"``, ``"priority"`` (higher first) or ``"sorted"`` (by ``sort_key``).
         ``capacity`` counts *ready* messages only, as RabbitMQ's ``x-max-length`` does:
         messages already delivered to a consumer and not yet acked do not count.
-        ``overflow``: ``"drop-head"``, ``"reject-publish"`` or ``"block"`` (backpressure: the
-        publisher waits). ``message_ttl``: seconds a message may wait before it expires.
+        ``overflow``: ``"drop-head"``, ``"reject-publish"``, ``"block"`` (backpressure: the
+        publisher waits) or ``"drop-lowest"`` (the message that would be delivered last goes;
+        not in RabbitMQ). ``aging`` (priority queues; not in RabbitMQ): priority levels a
+        waiting message gains per simulated second, capped at ``max_priority``.
+        ``message_ttl``: seconds a message may wait before it expires.
         ``dead_letter``: a queue or exchange of the same broker that receives expired,
         rejected and overflowed messages; a name no node has yet becomes a plain FIFO queue
         of this broker when the system runs.
@@ -293,6 +329,10 @@ class Network:
             if kind != "priority":
                 raise ValueError("max_priority only applies to kind='priority'")
             check_max_priority(max_priority)
+        if aging is not None:
+            if kind != "priority":
+                raise ValueError(f"aging only applies to kind='priority', got kind={kind!r}")
+            aging = check_aging(aging)
         if message_ttl is not None:
             message_ttl = dist.positive("message_ttl", message_ttl)
         if dead_letter is not None and not isinstance(dead_letter, str):
@@ -305,10 +345,12 @@ class Network:
             raise TypeError(f"sort_key must be a function of a Message, got {sort_key!r}")
         if sort_key is not None and kind != "sorted":
             raise ValueError("sort_key only applies to kind='sorted'")
-        self._new_node(name, "queue", broker=broker, kind=kind, capacity=capacity)
+        # max_priority and aging on the node too: how a drawing can put a tray in real order
+        self._new_node(name, "queue", broker=broker, kind=kind, capacity=capacity,
+                       max_priority=max_priority, aging=aging)
         self.graph.add_edge(broker, name, kind="internal")
         self.queues[name] = QueueSpec(name, broker, kind, capacity, overflow, max_priority,
-                                      message_ttl, dead_letter, sort_key)
+                                      message_ttl, dead_letter, sort_key, aging)
 
     def bind(self, exchange: str, queue: str, pattern: str | None = None,
              arguments: dict | None = None) -> None:

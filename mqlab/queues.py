@@ -16,6 +16,14 @@ broker both use through :meth:`Queue.offer`):
 - ``"block"``: the new message is refused *for now*; the sender must wait (backpressure). On its
   own a queue cannot wait, so ``put`` raises :class:`QueueFull`; in a simulation the broker holds
   the publisher until there is room.
+- ``"drop-lowest"`` (not in RabbitMQ): the new message goes in and the *tail* is dropped, the
+  message that would be delivered last: the lowest priority (newest among equals) in a priority
+  queue, the largest key in a sorted queue, the new message itself in a FIFO queue. It costs
+  O(log n) in a :class:`SortedQueue` (a tree knows both ends) but O(n) in a
+  :class:`PriorityQueue` (a heap only knows its top).
+
+A :class:`PriorityQueue` can also *age* its messages (``aging=RATE``, not in RabbitMQ): a
+waiting message's priority grows by RATE per second, so low priorities are served in the end.
 
 >>> q = FifoQueue(capacity=2, overflow="drop-head")
 >>> for word in ["a", "b", "c"]:
@@ -28,9 +36,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import NamedTuple
 
 from sortedcontainers import SortedKeyList
@@ -54,7 +65,8 @@ class Offer(NamedTuple):
     """What a queue did with a message offered to it (:meth:`Queue.offer`).
 
     ``accepted``: the message went in (with drop-head it may also be among ``dropped``).
-    ``dropped``: the messages pushed out to make room, head first.
+    ``dropped``: the messages pushed out to make room, in the order they went (drop-head:
+    head first; drop-lowest: tail first).
     ``wait``: refused for now: the sender should wait for room and offer it again (block).
     """
 
@@ -78,6 +90,17 @@ def _drop_head(q: Queue, msg: Message) -> Offer:
     return Offer(True, tuple(dropped))
 
 
+def _drop_lowest(q: Queue, msg: Message) -> Offer:
+    # the mirror image: the new message goes in, then the tail -- the message that would be
+    # delivered last -- goes until the queue fits (the new message may be one of them)
+    q._push(msg, next(q._seq))
+    dropped = []
+    while len(q) > q.capacity:
+        dropped.append(q._pop_last())
+    q._count_drop("overflow", len(dropped))
+    return Offer(True, tuple(dropped))
+
+
 def _reject_publish(q: Queue, msg: Message) -> Offer:
     q._count_drop("reject-publish")
     return Offer(False)
@@ -92,6 +115,7 @@ def _block(q: Queue, msg: Message) -> Offer:
 #: ``(queue, message) -> Offer`` and one entry here.
 OVERFLOW_POLICIES: dict[str, Callable[[Queue, Message], Offer]] = {
     "drop-head": _drop_head,
+    "drop-lowest": _drop_lowest,
     "reject-publish": _reject_publish,
     "block": _block,
 }
@@ -135,6 +159,19 @@ def check_overflow(overflow: str) -> None:
 
 
 MAX_PRIORITY = 255  # the highest priority RabbitMQ allows (AMQP's priority is one byte)
+
+
+def check_aging(aging: float | None) -> float | None:
+    """Raise a clear error unless ``aging`` is None or a finite number > 0 (priority levels
+    gained per second waited); return it as a float."""
+    if aging is None:
+        return None
+    allowed = "None (no aging) or a number > 0 (priority levels gained per second waited)"
+    if isinstance(aging, bool) or not isinstance(aging, Real):
+        raise TypeError(f"aging must be {allowed}, got {aging!r}")
+    if not 0 < aging < math.inf:
+        raise ValueError(f"aging must be {allowed}, got {aging!r}")
+    return float(aging)
 
 
 def check_max_priority(max_priority: int | None) -> None:
@@ -186,6 +223,10 @@ class Queue:
     def _push_front(self, msg: Message) -> None:
         """Put a message back where it came from (requeue); FIFO puts it at the head."""
         self._items.appendleft(msg)
+
+    def _pop_last(self) -> Message:
+        """Remove the tail, the message that would be delivered last (drop-lowest)."""
+        return self._items.pop()
 
     # -- the public interface ------------------------------------------------------------------
     def __len__(self) -> int:
@@ -301,13 +342,36 @@ class PriorityQueue(Queue):
 
     Full, with drop-head: the new message goes in and the head (the highest priority, oldest
     among equals) is dropped, as in RabbitMQ, so a new message of the highest priority is
-    itself the one dropped.
+    itself the one dropped. With drop-lowest the tail goes instead: the lowest priority,
+    newest among equals (finding it in a heap costs O(n)).
 
     >>> q = PriorityQueue(max_priority=5)
     >>> for p in [1, 9, None, 5]:
     ...     _ = q.put(Message(p, priority=p))
     >>> [m.payload for m in q]
     [9, 5, 1, None]
+
+    **Aging** (``aging=RATE``; RabbitMQ has no such thing): a message's effective priority grows
+    by RATE for every second it waits, capped at ``max_priority`` if there is one, so a low
+    priority is served in the end however busy the queue is. The order is always: higher
+    effective priority first, FIFO among equals. The queue reads the time from ``clock``, a
+    function returning seconds that never go backwards (default :func:`time.monotonic`; the
+    simulator passes its own clock), and stamps ``msg.enqueued`` with it. A requeued message
+    keeps its age (from ``msg.enqueued``) and goes ahead of its equals.
+
+    Aging costs no more than a plain heap: all waiting messages age at the same rate, so their
+    order never changes until one reaches the cap. A message is kept under the fixed key
+    ``priority - RATE * enqueued`` (its effective priority is that plus ``RATE * now``), and
+    the messages that reached the cap move, once each, to a second heap kept in arrival order.
+    Put and get stay O(log n) (plus one call of ``clock``); a queue without aging never calls it.
+
+    >>> now = [0.0]
+    >>> q = PriorityQueue(aging=1.0, clock=lambda: now[0])
+    >>> _ = q.put(Message("old, low", priority=1))
+    >>> now[0] = 3.0  # three seconds later: "old, low" counts as 1 + 3 = 4
+    >>> _ = q.put(Message("new, high", priority=3))
+    >>> [(m.payload, p) for m, p in q.effective_priorities()]
+    [('old, low', 4.0), ('new, high', 3.0)]
     """
 
     kind = "priority"
@@ -317,36 +381,137 @@ class PriorityQueue(Queue):
         capacity: int | None = None,
         overflow: str = "drop-head",
         max_priority: int | None = None,
+        aging: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         check_max_priority(max_priority)
+        self.aging = check_aging(aging)
+        if clock is not None and not callable(clock):
+            raise TypeError(f"clock must be a function that returns the time in seconds "
+                            f"(like time.monotonic), got {clock!r}")
+        if clock is not None and self.aging is None:
+            raise ValueError("clock only applies with aging: give aging=RATE (priority levels "
+                             "per second) too, or leave clock out")
+        self.clock = clock if clock is not None else time.monotonic
         self.max_priority = max_priority
+        self._last_time = -math.inf
         super().__init__(capacity, overflow)
 
     def effective_priority(self, msg: Message) -> int:
+        """The priority ``msg`` counts as when it enters (before any aging)."""
         p = msg.priority or 0
         return p if self.max_priority is None else min(p, self.max_priority)
 
+    def effective_priorities(self) -> list[tuple[Message, float]]:
+        """Every waiting message with the priority it counts as *now*, head first.
+
+        Without aging that is :meth:`effective_priority`; with aging it has grown by
+        ``aging`` per second waited (capped at ``max_priority``).
+        """
+        if self.aging is None:
+            return [(m, self.effective_priority(m)) for m in self]
+        now, cap = self._now(), self.max_priority
+        self._promote(now)
+        top = [(m, float(cap)) for _, m in sorted(self._top, key=lambda e: e[0])]
+        rest = [(e[2], -e[0] + self.aging * now) for e in sorted(self._heap, key=lambda e: e[:2])]
+        return top + rest
+
+    # -- storage: a heap of (-key, seq, msg); with aging also _top, the capped ones by seq --------
     def _init_storage(self) -> None:
-        self._heap: list[tuple[int, int, Message]] = []
+        self._heap: list[tuple[float, int, Message]] = []
+        self._top: list[tuple[int, Message]] = []  # aging: reached max_priority, by arrival
         self._front = itertools.count(-1, -1)  # requeued messages go ahead of their equals
 
     def _push(self, msg: Message, seq: int) -> None:
-        heapq.heappush(self._heap, (-self.effective_priority(msg), seq, msg))
+        if self.aging is None:
+            heapq.heappush(self._heap, (-self.effective_priority(msg), seq, msg))
+        else:
+            now = self._now()
+            msg.enqueued = now
+            self._push_aged(msg, seq, now, now)
 
     def _pop(self) -> Message:
+        if self.aging is not None:
+            self._promote(self._now())
+            if self._top:
+                return heapq.heappop(self._top)[1]
         return heapq.heappop(self._heap)[2]
 
     def _peek(self) -> Message:
+        if self.aging is not None:
+            self._promote(self._now())
+            if self._top:
+                return self._top[0][1]
         return self._heap[0][2]
 
     def _iter(self) -> Iterator[Message]:
-        return (entry[2] for entry in sorted(self._heap, key=lambda e: e[:2]))
+        if self.aging is not None:
+            self._promote(self._now())
+        top = [e[1] for e in sorted(self._top, key=lambda e: e[0])]
+        return itertools.chain(top, (e[2] for e in sorted(self._heap, key=lambda e: e[:2])))
 
     def _push_front(self, msg: Message) -> None:
-        heapq.heappush(self._heap, (-self.effective_priority(msg), next(self._front), msg))
+        if self.aging is None:
+            heapq.heappush(self._heap, (-self.effective_priority(msg), next(self._front), msg))
+        else:  # it keeps its age: it has waited since it first came in
+            now = self._now()
+            since = msg.enqueued if msg.enqueued is not None and msg.enqueued <= now else now
+            msg.enqueued = since
+            self._push_aged(msg, next(self._front), since, now)
+
+    def _pop_last(self) -> Message:
+        # the tail: the lowest (effective) priority, newest among equals. A heap keeps only its
+        # top in place: the tail is one of its leaves (the second half), found by looking.
+        if self.aging is not None:
+            self._promote(self._now())
+        heap = self._heap
+        if heap:
+            i = max(range(len(heap) // 2, len(heap)), key=lambda j: heap[j][:2])
+            entry = heap[i]
+            heap[i] = heap[-1]
+            heap.pop()
+            heapq.heapify(heap)
+            return entry[2]
+        top = self._top  # every message left has reached the cap: the newest goes
+        i = max(range(len(top)), key=lambda j: top[j][0])
+        entry = top.pop(i)
+        heapq.heapify(top)
+        return entry[1]
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return len(self._heap) + len(self._top)
+
+    # -- aging ------------------------------------------------------------------------------------
+    def _now(self) -> float:
+        now = self.clock()
+        try:
+            ok = self._last_time <= now < math.inf
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ValueError(f"clock must return a finite time in seconds that never goes "
+                             f"backwards; it returned {now!r} after {self._last_time!r}")
+        self._last_time = now
+        return now
+
+    def _push_aged(self, msg: Message, seq: int, since: float, now: float) -> None:
+        p = self.effective_priority(msg)
+        if self.max_priority is not None and p >= self.max_priority:
+            heapq.heappush(self._top, (seq, msg))
+        else:  # its effective priority is p + aging * (now - since) = key + aging * now
+            heapq.heappush(self._heap, (-(p - self.aging * since), seq, msg))
+        self._promote(now)
+
+    def _promote(self, now: float) -> None:
+        """Move the messages whose aged priority has reached ``max_priority`` by ``now`` to
+        ``_top``. The top of the heap has the largest key: it is the first to reach the cap."""
+        cap = self.max_priority
+        if cap is None:
+            return
+        heap, grown = self._heap, self.aging * now
+        while heap and -heap[0][0] + grown >= cap:
+            _, seq, msg = heapq.heappop(heap)
+            heapq.heappush(self._top, (seq, msg))
 
 
 class SortedQueue(Queue):
@@ -355,7 +520,9 @@ class SortedQueue(Queue):
     Both ends cost O(log n): ``get``/``pop_first`` take the smallest key, ``pop_last`` the
     largest. ``cancel(id)`` removes one message, ``pop_below(k)`` every message whose key is
     below ``k`` (e.g. all messages past their deadline). Full, with drop-head: the new message
-    goes in and the smallest key is dropped (which may be the new message's).
+    goes in and the smallest key is dropped (which may be the new message's), RabbitMQ's order.
+    Full, with drop-lowest: the new message goes in and the *largest* key is dropped (latest
+    deadline, newest among equals): the least urgent goes, in O(log n).
 
     >>> q = SortedQueue(key=lambda m: m.headers["deadline"])
     >>> for d in [30, 10, 20]:
@@ -400,6 +567,9 @@ class SortedQueue(Queue):
 
     def _push_front(self, msg: Message) -> None:
         self._push(msg, next(self._front))  # same key, ahead of its equals
+
+    def _pop_last(self) -> Message:
+        return self._forget(self._tree.pop(-1))
 
     def _forget(self, entry: tuple) -> Message:
         self._by_id.pop(entry[2].id, None)

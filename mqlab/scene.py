@@ -212,8 +212,10 @@ class Scene:
         """The point ``frac`` (0 to 1) of the way along a route, by length."""
         steps = np.linalg.norm(np.diff(route, axis=0), axis=1)
         at = frac * steps.sum()
-        for (a, b), length in zip(zip(route[:-1], route[1:], strict=True), steps, strict=True):
-            if at <= length or length == steps[-1]:
+        last = len(steps) - 1
+        for i, length in enumerate(steps):
+            if at <= length or i == last:
+                a, b = route[i], route[i + 1]
                 return a + (b - a) * (min(at, length) / length if length else 0.0)
             at -= length
         return route[-1]

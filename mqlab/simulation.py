@@ -54,12 +54,15 @@ class _Producer:
         self.backlog: deque[float] = deque()  # creation times of messages not yet sent
         self.awaiting = 0  # id of the sync request in flight, or 0
         self.blocked = 0  # id of the message a full "block" queue holds back, or 0
+        self.timeout = spec.timeout  # seconds a sync request waits for its reply, or None
+        self.attempt = 0  # retries of the request in flight so far
+        self.request: Message | None = None  # a clean copy of it, to send again
 
 
 class _QueueState:
-    def __init__(self, spec):
+    def __init__(self, spec, clock):
         self.spec, self.name = spec, spec.name
-        self.q = spec.make()
+        self.q = spec.make(clock)  # an aging priority queue reads the simulated clock
         self.ttl = spec.message_ttl
         self.consumers: list[_Consumer] = []
         # consumers that are up and below their prefetch, in round-robin order: the next
@@ -97,7 +100,8 @@ class Simulation:
         self.record = lambda *row: self.rec(row + ("",) * (6 - len(row)))
         self.next_id = 0
         self.on_links = 0  # messages travelling on a link right now
-        self.queues = {n: _QueueState(s) for n, s in net.queues.items()}
+        clock = self.clock  # the engine's time, for queues that age their messages
+        self.queues = {n: _QueueState(s, clock) for n, s in net.queues.items()}
         self.consumers = {}
         for name, spec in net.consumers.items():
             link = net.links.get((spec.queue, name)) or net.links.get(
@@ -115,6 +119,10 @@ class Simulation:
         # written out at each schedule() would make a new bound-method object per event
         # (about 3 % of a run, measured with benchmarks/engine.py)
         self.on_arrive, self.on_received, self.on_finish = self.arrive, self.received, self.finish
+
+    def clock(self) -> float:
+        """The simulated time now, in seconds (what an aging queue reads)."""
+        return self.engine.now
 
     # -- producers -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -141,7 +149,7 @@ class Simulation:
                 self.schedule(gap, self.produce, p)
             except (TypeError, ValueError):  # the engine refused it: say where it was drawn
                 raise self.bad_draw(f"producer {p.name!r}", "interval", gap) from None
-        if p.awaiting or p.blocked:
+        if p.awaiting or p.blocked or p.backlog:  # older messages waiting go first
             p.backlog.append(self.engine.now)  # it waits at the producer
         else:
             self.publish(p, self.engine.now)
@@ -179,6 +187,11 @@ class Simulation:
         self.rec((now, "publish", mid, p.name, p.to, key))
         if spec.mode == "sync":
             p.awaiting = mid
+            if p.timeout is not None:
+                p.attempt = 0
+                if spec.retries:
+                    p.request = _copy(msg)
+                self.schedule(p.timeout, self.timed_out, p, mid, 0)
         if p.duplicate and rng.random() < p.duplicate:
             self.record(now, "duplicate", mid, p.name, p.to)
             self.travel(p, copy.copy(msg))
@@ -201,8 +214,9 @@ class Simulation:
         self.settled(msg, "lost")
 
     def resume(self, p: _Producer) -> None:
-        """The producer may send again (its reply came, or the queue made room)."""
-        if p.backlog and not (p.awaiting or p.blocked):
+        """The producer may send again (its reply came, or the queue made room): what waited
+        goes out oldest first, one request at a time for a synchronous producer."""
+        while p.backlog and not (p.awaiting or p.blocked):
             self.publish(p, p.backlog.popleft())
 
     # -- the broker ----------------------------------------------------------------------------
@@ -492,9 +506,19 @@ class Simulation:
 
     # -- sync replies --------------------------------------------------------------------------
     def settled(self, msg: Message, outcome: str, c: _Consumer | None = None) -> None:
-        """A message reached its end: a waiting synchronous producer gets its answer."""
+        """A message reached its end: a waiting synchronous producer gets its answer.
+
+        A producer with a timeout gets an answer for every copy of its requests, also those
+        it no longer waits for (``reply`` marks them late), but none for a copy lost on its
+        link: nobody saw that one, and its timeout is how it finds out.
+        """
         p = self.producers.get(msg.source)
-        if p is None or p.awaiting != msg.id:
+        if p is None:
+            return
+        if p.timeout is None:
+            if p.awaiting != msg.id:
+                return
+        elif outcome == "lost":
             return
         delay = 0.0
         if c is not None:  # the reply travels back the way the request came
@@ -507,9 +531,41 @@ class Simulation:
 
     def reply(self, p: _Producer, mid: int, outcome: str, sender: str) -> None:
         if p.awaiting != mid:
+            if p.timeout is not None:  # it timed out, or another copy answered first
+                self.record(self.engine.now, "reply", mid, p.name, sender,
+                            f"{outcome} (late, ignored)")
             return
         self.record(self.engine.now, "reply", mid, p.name, sender, outcome)
         p.awaiting = 0
+        p.request = None
+        self.resume(p)
+
+    def timed_out(self, p: _Producer, mid: int, attempt: int) -> None:
+        """No reply to request ``mid`` within the producer's timeout: send it again, or give
+        up and go on with the next message.
+
+        A retry is a new ``publish`` of the same request, with the same message id, so the
+        account counts it as one more message sent, and ``metrics.latencies`` measures from
+        the first attempt to the first ack.
+        """
+        if p.awaiting != mid or p.attempt != attempt:
+            return  # the reply came in time
+        now = self.engine.now
+        if attempt < p.spec.retries:
+            self.record(now, "timeout", mid, p.name, p.to, "retry")
+            p.attempt += 1
+            msg = _copy(p.request)
+            msg.sent = now
+            self.rec((now, "publish", mid, p.name, p.to, msg.routing_key))
+            self.schedule(p.timeout, self.timed_out, p, mid, p.attempt)
+            if p.duplicate and self.rng.random() < p.duplicate:
+                self.record(now, "duplicate", mid, p.name, p.to)
+                self.travel(p, copy.copy(msg))
+            self.travel(p, msg)
+            return
+        self.record(now, "timeout", mid, p.name, p.to, "give up")
+        p.awaiting = 0
+        p.request = None
         self.resume(p)
 
     # -- errors in the model ---------------------------------------------------------------------

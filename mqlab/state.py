@@ -196,6 +196,9 @@ class Timeline:
         """A priority queue's head is its highest priority (then the oldest); others: FIFO."""
         by_priority = {q: self.graph.nodes[q].get("max_priority") for q in self.queues
                        if self.graph is not None and self.graph.nodes[q].get("kind") == "priority"}
+        # an aging queue's order changes as messages wait: see stays_at
+        self._aging = {q: (self.graph.nodes[q]["aging"], cap) for q, cap in by_priority.items()
+                       if self.graph.nodes[q].get("aging")}
         messages = self.trace.messages
 
         def rank(queue: str, msg: int) -> int:
@@ -359,7 +362,13 @@ class Timeline:
         if not len(idx):
             return {q: idx for q in self.queues}
         codes = self._queue_codes[idx]
-        idx = idx[np.lexsort((order[idx], rank[idx], codes))]
+        rank_now = rank[idx].astype(float)
+        for q, (aging, cap) in self._aging.items():
+            # a message's priority grows by ``aging`` a second it waits (mqlab.PriorityQueue)
+            mine = codes == self.queues.index(q)
+            grown = -rank_now[mine] + aging * (t - t0[idx][mine])
+            rank_now[mine] = -(grown if cap is None else np.minimum(grown, cap))
+        idx = idx[np.lexsort((order[idx], rank_now, codes))]
         bounds = np.searchsorted(self._queue_codes[idx], np.arange(len(self.queues) + 1), "left")
         return {q: idx[bounds[i]:bounds[i + 1]] for i, q in enumerate(self.queues)}
 

@@ -288,3 +288,25 @@ def test_a_new_overflow_policy_is_one_function_in_the_table(monkeypatch):
     assert payloads(q) == ["a"]
     with pytest.raises(ValueError, match="'drop-new'"):
         FifoQueue(overflow="drop-old")
+
+
+# -- drop-lowest: the tail goes (not in RabbitMQ; see tests/test_aging.py for more) ---------------
+def test_drop_lowest_drops_the_message_that_would_be_delivered_last():
+    fifo = FifoQueue(capacity=2, overflow="drop-lowest")
+    fill(fifo, "ab")
+    assert fifo.put(Message("c")).payload == "c"  # in FIFO the tail is the new message
+    prio = PriorityQueue(capacity=2, overflow="drop-lowest")
+    for name, p in [("low", 1), ("high", 9)]:
+        prio.put(Message(name, priority=p))
+    assert prio.put(Message("mid", priority=5)).payload == "low"
+    assert payloads(prio) == ["high", "mid"]
+    tree = deadline_queue([2, 1], capacity=2, overflow="drop-lowest")
+    assert tree.put(Message("d0", headers={"deadline": 0})).payload == "d2"
+    assert payloads(tree) == ["d0", "d1"]
+
+
+def test_effective_priorities_without_aging_are_the_capped_priorities():
+    q = PriorityQueue(max_priority=5)
+    for name, p in [("a", 9), ("b", None), ("c", 3)]:
+        q.put(Message(name, priority=p))
+    assert [(m.payload, p) for m, p in q.effective_priorities()] == [("a", 5), ("c", 3), ("b", 0)]

@@ -719,3 +719,17 @@ def test_a_dead_letter_copy_that_would_close_a_cycle_is_left_out_and_the_rest_go
         (1.0, "enqueue", "archive", "")]
     s = check_balanced(run)
     assert (s.account.copies, s.account.in_system) == (0, 1)
+
+
+def test_a_blocked_publisher_sends_what_waited_oldest_first_and_all_of_it():
+    net = mq.Network(seed=3)
+    net.producer("p", rate=6.0, routing_key="jobs", count=100)
+    net.broker("hub")
+    net.queue("hub", "jobs", capacity=5, overflow="block")
+    net.consumer("c", queue="jobs", service=0.3)
+    net.link("p", "hub", latency=0.2)
+    run = net.run()
+    created = [run.trace.messages[e.msg].created for e in run.trace.filter(kind="publish")]
+    assert created == sorted(created)  # nothing made later overtakes what waited
+    assert len(run.trace.filter(kind="block")) > 5  # the queue did hold the publisher back
+    assert run.summary().account.acked == 100  # and nothing was left behind at the producer

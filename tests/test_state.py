@@ -150,3 +150,36 @@ def test_the_player_draws_a_reply_as_a_hollow_dot_on_its_way_back():
     solid = np.vstack([np.column_stack(line.get_data()) for line in scene._dots.lines])
     assert len(solid) == 0  # not drawn as a message going forward
     assert "reply" in [t.get_text() for t in scene.ax.get_legend().get_texts()]
+
+
+def test_an_aging_priority_queue_is_drawn_in_the_order_it_delivers():
+    net = mq.Network(seed=1)
+    net.producer("p", rate=8.0, routing_key="jobs", priority=[0, 5], count=60)
+    net.broker("hub")
+    net.queue("hub", "jobs", kind="priority", aging=1.0, max_priority=9)
+    net.consumer("c", queue="jobs", service=0.25)
+    run = net.run(until=10)
+    timeline = Timeline(run)
+    for t in (2.0, 4.0, 6.0, 8.0):
+        waiting = timeline.at(t).queues["jobs"]
+        later = [e.msg for e in run.trace.filter(kind="deliver", node="jobs", start=t + 1e-9)]
+        assert len(waiting) >= 4
+        # the head of the tray is what the queue hands out next (later arrivals may cut in)
+        assert waiting[:4] == [m for m in later if m in waiting][:4]
+    # and low priorities that waited long enough are ahead of newer high ones
+    assert any(run.trace.messages[m].priority == 0 for m in timeline.at(8.0).queues["jobs"][:2])
+
+
+def test_a_reply_goes_all_the_way_round_its_route_back():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mqlab.scene import Scene
+
+    run = request_reply()  # producer and consumer on one row: down, across, up
+    scene = Scene(run, metrics=False)
+    route = scene._back_route("server", "client")
+    down, across, up = (scene.dots(t)[0][0] for t in (1.21, 1.55, 1.89))  # message 1
+    assert down[0] == pytest.approx(route[0][0]) and route[1][1] < down[1] < route[0][1]
+    assert route[2][0] < across[0] < route[1][0] and across[1] == pytest.approx(route[1][1])
+    assert up[0] == pytest.approx(route[3][0]) and route[2][1] < up[1] < route[3][1]

@@ -1,0 +1,198 @@
+"""The checks of lesson 03 accept the reference solutions and reject typical mistakes kindly."""
+
+import heapq
+import itertools
+
+import pytest
+from solutions import lesson03 as solution
+
+from mqlab.checks import Verdict
+from mqlab.checks import lesson03 as check
+
+
+def right(v: Verdict) -> bool:
+    return isinstance(v, Verdict) and v.ok is True and bool(v)
+
+
+def wrong(v: Verdict, *words: str) -> bool:
+    """A rejection whose hint mentions every one of ``words``."""
+    return (isinstance(v, Verdict) and v.ok is False and not v
+            and all(w in v.message for w in words))
+
+
+def unattempted(v: Verdict) -> bool:
+    return isinstance(v, Verdict) and v.ok is None and not v and "Not attempted" in repr(v)
+
+
+@pytest.mark.parametrize("ex", [check.ex1, check.ex2, check.ex3])
+@pytest.mark.parametrize("starter", [None, ...])
+def test_a_starter_answer_is_not_attempted(ex, starter):
+    assert unattempted(ex(starter))
+
+
+# -- exercise 1: a tiny priority queue on heapq ---------------------------------------------------
+class Starter:  # the notebook's starter: put does nothing, get returns None
+    def __init__(self):
+        self.heap = []
+
+    def put(self, item, priority):
+        ...
+
+    def get(self):
+        ...
+
+
+class MinHeap(solution.TinyPriorityQueue):  # forgot that heapq gives the smallest first
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (priority, next(self.counter), item))
+
+
+class NoCounter(solution.TinyPriorityQueue):  # ties fall through to the items (dicts)
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, item))
+
+    def get(self):
+        return heapq.heappop(self.heap)[1]
+
+
+class NewestFirst(solution.TinyPriorityQueue):  # a counter that shrinks: LIFO among equals
+    def __init__(self):
+        super().__init__()
+        self.counter = itertools.count(0, -1)
+
+
+class Shared:  # the heap lives in the class: every queue shares it
+    heap: list = []
+    counter = itertools.count()
+
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, next(self.counter), item))
+
+    def get(self):
+        return heapq.heappop(self.heap)[2]
+
+
+class ReturnsEntry(solution.TinyPriorityQueue):  # hands back the heap entry, not the item
+    def get(self):
+        return heapq.heappop(self.heap)
+
+
+class Broken(solution.TinyPriorityQueue):
+    def __init__(self):
+        raise RuntimeError("oops")
+
+
+def test_ex1_accepts_the_reference_and_a_sorted_list_version():
+    assert right(check.ex1(solution.TinyPriorityQueue))
+
+    class SortedList:
+        def __init__(self):
+            self.items, self.n = [], 0
+
+        def put(self, item, priority):
+            self.n += 1
+            self.items.append((-priority, self.n, item))
+            self.items.sort(key=lambda e: e[:2])
+
+        def get(self):
+            return self.items.pop(0)[2]
+
+    assert right(check.ex1(SortedList))
+
+
+def test_ex1_starter_class_is_not_attempted():
+    assert unattempted(check.ex1(Starter))
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (MinHeap, ["min-heap", "-priority"]),
+        (NoCounter, ["counter between the priority and the item", "dicts"]),
+        (NewestFirst, ["oldest goes first", "counter"]),
+        (Shared, ["shared", "instance"]),
+        (ReturnsEntry, ["must return the item"]),
+        (Broken, ["RuntimeError", "oops"]),
+    ],
+)
+def test_ex1_rejects_typical_mistakes_with_the_right_hint(answer, words):
+    assert wrong(check.ex1(answer), *words)
+
+
+def test_ex1_an_instance_instead_of_the_class_gets_a_hint():
+    assert wrong(check.ex1(solution.TinyPriorityQueue()), "without calling it")
+
+
+# -- exercise 2: the prediction -------------------------------------------------------------------
+def test_ex2_accepts_the_right_prediction_in_any_case():
+    assert right(check.ex2(solution.PREDICTION))
+    assert right(check.ex2(("E", "A", "C")))
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (["b", "f", "d"], ["drop-lowest", "highest"]),  # evicted the lowest
+        (["f", "a", "c"], ["dropped the head first"]),  # head out before the new one in
+        (["f", "d", "e"], ["FIFO max-length"]),  # dropped the oldest
+        (["b", "a", "c"], ["reject-publish"]),  # refused the new ones
+        (["a", "c", "e"], ["head first"]),  # right set, arrival order
+        (["c", "e", "a"], ["head first"]),  # right set, some other order
+        (["a", "b", "c", "d"], ["exactly 3"]),
+        (["a", "b", "z"], ["'z' is not one of the messages"]),
+        ("eac", ["list of names"]),
+        (["a", "b", "d"], ["message by message"]),
+    ],
+)
+def test_ex2_rejects_typical_mistakes_with_the_right_hint(answer, words):
+    assert wrong(check.ex2(answer), *words)
+
+
+def test_ex2_the_stated_answer_is_what_the_queue_does():
+    import mqlab as mq
+
+    q = mq.PriorityQueue(capacity=check.CAPACITY, overflow="drop-head",
+                         max_priority=check.MAX_PRIORITY)
+    for name, p in check.ARRIVALS:
+        q.put(mq.Message(name, priority=p))
+    assert [m.payload for m in q] == solution.PREDICTION
+
+
+# -- exercise 3: choosing a queue -----------------------------------------------------------------
+def test_ex3_accepts_the_reference():
+    assert right(check.ex3(solution.CHOICES))
+    assert right(check.ex3({k: list(v) for k, v in solution.CHOICES.items()}))
+
+
+def with_choice(**changes):
+    return {**solution.CHOICES, **changes}
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        (with_choice(dashboard=("fifo", "block")), ["4 of 5", "dashboard", "sensor wait", "R2"]),
+        (with_choice(dashboard=("fifo", "reject-publish")), ["dashboard", "newest", "R1"]),
+        (with_choice(payments=("fifo", "drop-head")), ["payments", "R1"]),
+        (with_choice(payments=("fifo", "reject-publish")), ["payments", "resend", "block"]),
+        (with_choice(booking=("fifo", "block")), ["booking", "hangs", "R2"]),
+        (with_choice(booking=("fifo", "drop-head")), ["booking", "nobody tells the app"]),
+        (with_choice(support=("priority", "block")), ["support", "starve", "R2"]),
+        (with_choice(support=("fifo", "block")), ["support", "VIP", "R1"]),
+        (with_choice(support=("priority+aging", "drop-head")), ["support", "R3"]),
+        (with_choice(delivery=("sorted", "drop-head")), ["delivery", "earliest", "R3"]),
+        (with_choice(delivery=("priority", "drop-lowest")), ["delivery", "balanced-tree"]),
+        (with_choice(delivery=("sorted", "reject-publish")), ["delivery", "most urgent"]),
+        (with_choice(delivery=("tree", "drop-lowest")), ["kind 'tree' is not one of"]),
+        (with_choice(delivery="sorted"), ["pair (kind, overflow)"]),
+        (with_choice(delivery=...), ["Still to answer: delivery"]),
+        ({"dashboard": ("fifo", "drop-head")}, ["lacks payments"]),
+        ([("fifo", "block")], ["Pass a dict"]),
+    ],
+)
+def test_ex3_rejects_choices_that_break_a_requirement_naming_it(answer, words):
+    assert wrong(check.ex3(answer), *words)
+
+
+def test_ex3_the_starter_dict_is_not_attempted():
+    assert unattempted(check.ex3(dict.fromkeys(check.SCENARIOS, ...)))
