@@ -96,8 +96,10 @@ class Scene:
         self._build(size, metrics)
         self._size = tuple(int(v) for v in self.canvas.get_width_height())
         box = self.ax.get_position()
+        # a run of threads sharing only locks has no messages to count: its clock shows time
+        counts = any(len(v) for v in self.timeline.counter_times.values())
         self._clock = _Clock(self._fonts["clock"], (box.x0 * self._size[0],
-                                                     (1 - box.y1) * self._size[1] - 6))
+                                                     (1 - box.y1) * self._size[1] - 6), counts)
 
     # -- set-up --------------------------------------------------------------------------------
     def _place_axes(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
@@ -452,8 +454,9 @@ class Scene:
                 out.append((self._to_pixels(left, y), text, "mm", self._fonts["count"]))
             if self._blocked.get(q):  # publishers held back by overflow="block"
                 x, y = self.pos[q]
-                right = self._to_pixels(x + TRAY_WIDTH / 2, y + TRAY_HEIGHT / 2)
-                out.append(((right[0], right[1] - 3), f"{self._blocked[q]} blocked", "rs",
+                # under the tray's head end, clear of the queue's name above the tray
+                right = self._to_pixels(x + TRAY_WIDTH / 2, y - TRAY_HEIGHT / 2)
+                out.append(((right[0], right[1] + 3), f"{self._blocked[q]} blocked", "rt",
                             self._fonts["small"]))
         return out
 
@@ -533,13 +536,14 @@ class _Clock:
     FIELDS = (("t = ", 8), (" s    published ", 5), ("    delivered ", 5), ("    acked ", 5),
               ("    dropped ", 5))
 
-    def __init__(self, font: Any, xy: tuple[float, float]) -> None:
+    def __init__(self, font: Any, xy: tuple[float, float], counts: bool = True) -> None:
         from PIL import Image, ImageDraw
 
         self.font, (self.x, self.y) = font, xy
+        self.counts = counts
         self.advance = font.getlength("0")
         words, self.ends, column = "", [], 0
-        for text, width in self.FIELDS:
+        for text, width in self.FIELDS if counts else (("t = ", 8), (" s", 0)):
             words += text + " " * width
             column += len(text) + width
             self.ends.append(self.x + column * self.advance)
@@ -553,9 +557,10 @@ class _Clock:
         im.paste((25, 25, 25), (round(self.x), self.top), self.mask)
 
     def numbers(self, t: float, counts: dict) -> list:
-        values = [f"{t:.2f}", *(str(counts[k]) for k in COUNTERS)]
+        values = [f"{t:.2f}", *(str(counts[k]) for k in COUNTERS)] if self.counts else [
+            f"{t:.2f}"]
         return [((end, self.y), v, "rs", self.font)
-                for end, v in zip(self.ends, values, strict=True)]
+                for end, v in zip(self.ends, values, strict=False)]
 
 
 class _Markers:

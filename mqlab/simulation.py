@@ -214,9 +214,9 @@ class Simulation:
         self.settled(msg, "lost")
 
     def resume(self, p: _Producer) -> None:
-        """The producer may send again (its reply came, or the queue made room): what waited
-        goes out oldest first, one request at a time for a synchronous producer."""
-        while p.backlog and not (p.awaiting or p.blocked):
+        """The producer may send again (its reply came, or the queue took its message): the
+        oldest message waiting at the producer goes out."""
+        if p.backlog and not (p.awaiting or p.blocked):
             self.publish(p, p.backlog.popleft())
 
     # -- the broker ----------------------------------------------------------------------------
@@ -307,6 +307,8 @@ class Simulation:
             self.schedule(_ttl(qs, msg), self.expire_head, qs)
         if qs.ready:
             self.dispatch(qs)
+        if p is not None and p.backlog:  # a publisher held back before: now the next one
+            self.resume(p)
 
     def dead_letter_or_drop(self, qs: _QueueState, msg: Message, dl_reason: str,
                             drop_reason: str, onward: list | None = None) -> None:
