@@ -293,6 +293,34 @@ CASES = [
      "True or False"),
     ("run with progress as text", lambda: system().run(until=5, progress="false"), TypeError,
      "progress", "True or False"),
+    # request timeouts (lesson 02)
+    ("timeout on an async producer", producer(timeout=1.0), ValueError, "timeout",
+     "mode='sync'"),
+    ("zero timeout", producer(mode="sync", timeout=0), ValueError, "timeout", "> 0"),
+    ("NaN timeout", producer(mode="sync", timeout=float("nan")), ValueError, "timeout",
+     "finite"),
+    ("negative retries", producer(mode="sync", timeout=1.0, retries=-1), ValueError,
+     "retries", ">= 0"),
+    ("retries as a fraction", producer(mode="sync", timeout=1.0, retries=1.5), TypeError,
+     "retries", "int"),
+    ("retries without a timeout", producer(mode="sync", retries=2), ValueError, "retries",
+     "timeout"),
+    # priority aging and eviction (lesson 03)
+    ("aging on a FIFO queue", queue(aging=1.0), ValueError, "aging", "kind='priority'"),
+    ("negative aging", queue(kind="priority", aging=-1.0), ValueError, "aging", "> 0"),
+    ("aging as text", queue(kind="priority", aging="fast"), TypeError, "aging", "number"),
+    ("infinite aging", lambda: mq.PriorityQueue(aging=float("inf")), ValueError, "aging",
+     "> 0"),
+    ("a clock without aging", lambda: mq.PriorityQueue(clock=lambda: 0.0), ValueError,
+     "clock", "aging"),
+    ("misspelt drop-lowest", lambda: mq.FifoQueue(capacity=2, overflow="drop-lowst"),
+     ValueError, "overflow", "'drop-lowest'"),
+    # traced threads (lesson 01)
+    ("negative semaphore", lambda: mq.TracedSemaphore("machines", value=-1), ValueError,
+     "value", ">= 0"),
+    ("lock named by a number", lambda: mq.TracedLock(5), TypeError, "name", "string"),
+    ("condition on a plain object", lambda: mq.TracedCondition("ready", lock=object()),
+     TypeError, "lock", "TracedLock"),
 ]
 
 
