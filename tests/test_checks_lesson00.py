@@ -5,6 +5,7 @@ import statistics
 import pytest
 from solutions import lesson00 as solution
 
+import mqlab as mq
 from mqlab import metrics
 from mqlab.checks import Verdict
 from mqlab.checks import lesson00 as check
@@ -139,6 +140,56 @@ def test_ex1_rejects_typical_mistakes_with_a_specific_hint(answer, hint):
     assert wrong(check.ex1(answer), hint)
 
 
+def _lesson_runs():
+    """The lesson's first run (section 2) and practice run (section 4), built as its cells do."""
+    net = mq.Network(seed=1)
+    net.producer("sensor", rate=4.0, routing_key="jobs")
+    net.broker("hub")
+    net.queue("hub", "jobs")
+    net.consumer("worker", queue="jobs", service=0.2)
+    net.link("sensor", "hub", latency=0.2)
+    practice_net = mq.Network(seed=2)
+    practice_net.producer("sensor", rate=6.0, routing_key="jobs")
+    practice_net.broker("hub")
+    practice_net.queue("hub", "jobs")
+    practice_net.consumer("fast", queue="jobs", service=0.15)
+    practice_net.consumer("slow", queue="jobs", service=0.4)
+    return net.run(until=30, progress=False), practice_net.run(until=20, progress=False)
+
+
+# globals, as in the student's notebook
+run, practice = _lesson_runs()
+
+
+def test_the_checks_know_the_lessons_runs():
+    assert check._first_system().digest() == run.trace.digest()
+    assert check._practice_run().digest() == practice.trace.digest()
+
+
+def _acks(tr, c, u, *, scale=1.0, limit=1.0):
+    return sum(1 for e in tr if e.kind == "ack" and e.node == c and e.time * scale < u * limit)
+
+
+@pytest.mark.parametrize(
+    ("answer", "hints"),
+    [
+        # times taken as milliseconds
+        (lambda tr, c, u: _acks(tr, c, u, scale=1000), ["unit error", "seconds"]),
+        # until taken as milliseconds: every ack counts
+        (lambda tr, c, u: _acks(tr, c, u, limit=1000), ["at or after `until`", "seconds"]),
+        # the practice run of the lesson instead of the argument
+        (lambda tr, c, u: _acks(practice.trace, c, u), ["practice run", "`practice.trace`"]),
+        # the first run of the lesson: it has no such consumers, so 0 every time
+        (lambda tr, c, u: _acks(run.trace, c, u), ["counted nothing", "`trace`"]),
+        # a misspelt kind: 0 every time
+        (lambda tr, c, u: sum(1 for e in tr if e.kind == "acked" and e.node == c and e.time < u),
+         ["counted nothing", "`'ack'`"]),
+    ],
+)
+def test_ex1_names_unit_errors_globals_and_zeros(answer, hints):
+    assert wrong(check.ex1(answer), *hints)
+
+
 def test_ex1_does_not_let_the_answer_change_the_cases():
     def vandal(trace, consumer, until):
         n = solution.count_acks(trace, consumer, until)
@@ -198,6 +249,35 @@ def _zipped(trace):
 )
 def test_ex2_rejects_typical_mistakes_with_a_specific_hint(answer, hint):
     assert wrong(check.ex2(answer), hint)
+
+
+def _until_the_end(last_event=False):
+    def mean_latency(trace):
+        published, acked = {}, {}
+        for e in trace:
+            if e.kind == "publish":
+                published.setdefault(e.msg, e.time)
+            elif e.kind == "ack":
+                acked.setdefault(e.msg, e.time)
+        end = trace[len(trace) - 1].time if last_event else trace.duration
+        return statistics.mean(acked.get(m, end) - t for m, t in published.items())
+
+    return mean_latency
+
+
+@pytest.mark.parametrize(
+    ("answer", "hints"),
+    [
+        (_until_the_end(), ["never acked", "acked messages only"]),
+        (_until_the_end(last_event=True), ["never acked"]),
+        (lambda tr: solution.mean_latency(practice.trace), ["practice run", "`practice.trace`"]),
+        (lambda tr: solution.mean_latency(run.trace), ["first run", "`run.trace`"]),
+        # a number that fits no known mistake, the same on every run
+        (lambda tr: 0.42, ["0.4200 s on every run", "another cell"]),
+    ],
+)
+def test_ex2_names_unacked_messages_and_globals(answer, hints):
+    assert wrong(check.ex2(answer), *hints)
 
 
 def test_ex2_reports_a_division_by_zero_kindly():
@@ -297,6 +377,66 @@ def test_ex3_wants_time_and_text_pairs():
     assert wrong(check.ex3(texts_only), "pair (time, text)")
 
 
+# globals, as in the student's notebook (the try-it cell of exercise 3)
+tea_engine, tea_log = mq.Engine(), []
+
+
+def test_ex3_names_an_engine_from_another_cell():
+    def schedule_tea(engine, log):
+        for t, text in check.TEA_STORY:
+            tea_engine.at(t, solution.note, tea_engine, log, text)
+
+    assert wrong(check.ex3(schedule_tea), "`tea_engine`", "another cell")
+
+
+def test_ex3_names_a_log_from_another_cell():
+    def schedule_tea(engine, log):
+        def note_it(text):  # the global is used inside a nested function
+            solution.note(engine, tea_log, text)
+
+        for t, text in check.TEA_STORY:
+            engine.at(t, note_it, text)
+
+    assert wrong(check.ex3(schedule_tea), "`tea_log`", "`log` parameter")
+
+
+def test_ex3_refuses_a_function_that_does_nothing_on_its_engine():
+    def schedule_tea(engine, log):
+        own = mq.Engine()  # a new engine of its own
+        own.schedule(0.0, solution.note, own, log, "fill the kettle")
+
+    assert wrong(check.ex3(schedule_tea), "scheduled nothing")
+
+
+@pytest.mark.parametrize("runner", ["run", "step"])
+def test_ex3_refuses_a_function_that_runs_the_engine(runner):
+    def schedule_tea(engine, log):
+        solution.schedule_tea(engine, log)
+        if runner == "run":
+            engine.run()
+        else:
+            while engine.pending():
+                engine.step()
+
+    assert wrong(check.ex3(schedule_tea), "runs the engine itself", "only *schedule*")
+
+
+def test_ex3_explains_times_shifted_without_nesting():
+    # every time after the first 0.5 s early: the wait before switching on is left out
+    delays = {text: max(0.0, t - 0.5) for t, text in check.TEA_STORY}
+    v = check.ex3(_tea(TEXTS, delays))
+    assert wrong(v, "From 'switch the kettle on' on", "0.5 s too early", "left out",
+                 "before the engine runs")
+    assert "inside an event" not in v.message  # the nesting hint does not fit here
+
+
+def test_ex3_explains_one_wrong_time_without_nesting():
+    delays = dict(((text, t) for t, text in check.TEA_STORY), **{"take the tea bag out": 6.0})
+    v = check.ex3(_tea(TEXTS, delays))
+    assert wrong(v, "'take the tea bag out'", "0.5 s too early", "check.TEA_STORY")
+    assert "From" not in v.message and "inside an event" not in v.message
+
+
 def test_ex3_reports_an_error_inside_a_scheduled_event():
     def bad_event(engine, log):
         engine.schedule(1.0, solution.note, engine, "not a list", "oops")
@@ -323,6 +463,15 @@ def test_ex4_accepts_the_reference_and_other_spellings():
     other = dict(solution.GLOSSARY)
     other.update({"代理": "Agent", "发布-订阅": "pub/sub", "生产者-消费者": "Producer-Consumer"})
     assert right(check.ex4(other))
+
+
+def test_ex4_accepts_simple_plurals():
+    plurals = dict(solution.GLOSSARY, 消息="messages", 队列="Queues", 代理="brokers",
+                   吞吐量="throughputs", 延迟="latencies", 队列长度="queue lengths")
+    assert right(check.ex4(plurals))
+    assert right(check.ex4(dict(solution.GLOSSARY, **{"生产者-消费者": "producers–consumers"})))
+    # a plural of a wrong answer stays wrong
+    assert wrong(check.ex4(dict(solution.GLOSSARY, 延迟="throughputs")), "Look again at 延迟")
 
 
 def test_ex4_names_the_wrong_and_the_unanswered_terms():

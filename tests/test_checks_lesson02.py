@@ -66,6 +66,16 @@ def test_ex1_accepts_the_reference_and_the_measured_numbers():
     assert right(check.ex1({"sync": 1.7, "async": 2}))  # rounded
 
 
+@pytest.mark.parametrize("off", [-check.PRECISION, check.PRECISION])
+def test_ex1_is_as_strict_above_the_theory_as_below(off):
+    # within 0.1 orders/s either way is right; a little further either way is not
+    exact = dict(solution.PREDICTION)
+    assert right(check.ex1({**exact, "async": exact["async"] + off}))  # 1.9 and 2.1
+    assert right(check.ex1({**exact, "sync": exact["sync"] + off}))
+    assert wrong(check.ex1({**exact, "async": exact["async"] + 1.1 * off}), "more than 0.1")
+    assert wrong(check.ex1({**exact, "sync": exact["sync"] + 1.1 * off}), "more than 0.1")
+
+
 def test_the_reference_prediction_matches_a_run():
     trace = check.shops().run(until=300, progress=False).trace
     for mode in ("sync", "async"):
@@ -168,6 +178,49 @@ def test_ex2_rejects_typical_mistakes_with_a_specific_hint(answer, hint):
     assert wrong(check.ex2(answer), hint)
 
 
+LESSON_RUN = check.shops().run(until=30, progress=False).trace  # the lesson's `run`
+
+
+def _lesson_global(trace, producer):  # reads the lesson's run.trace, not its argument
+    return solution.mean_wait(LESSON_RUN, producer)
+
+
+def _lesson_global_statistics(trace, producer):  # the same, written as a student would
+    first = {}
+    for e in LESSON_RUN.filter(kind="publish", node=producer):
+        first.setdefault(e.msg, e.time)
+    return statistics.mean(t - LESSON_RUN.messages[m].created for m, t in first.items())
+
+
+def _every_publish(trace, producer):
+    return statistics.mean(e.time - trace.messages[e.msg].created
+                           for e in trace.filter(kind="publish", node=producer))
+
+
+def _waits(trace, producer):
+    first = {}
+    for e in trace.filter(kind="publish", node=producer):
+        first.setdefault(e.msg, e.time)
+    return [t - trace.messages[m].created for m, t in first.items()]
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (_lesson_global, "reads a global"),
+        (_lesson_global_statistics, "reads a global"),
+        (_every_publish, "every `publish` event"),
+        (lambda tr, p: max(_waits(tr, p)), "the longest wait"),
+        (lambda tr, p: statistics.median(_waits(tr, p)), "the median"),
+        (lambda tr, p: round(solution.mean_wait(tr, p), 2), "You rounded"),
+        (lambda tr, p: round(solution.mean_wait(tr, p), 1), "You rounded"),
+        (lambda tr, p: round(solution.mean_wait(tr, p)), "You rounded"),
+    ],
+)
+def test_ex2_names_more_mistakes(answer, hint):
+    assert wrong(check.ex2(answer), hint)
+
+
 def test_ex2_gives_the_total_hint():
     def total(trace, producer):
         first = {}
@@ -227,6 +280,23 @@ def _acks_of_retried(trace, producer):
 )
 def test_ex3_rejects_typical_mistakes_with_a_specific_hint(answer, hint):
     assert wrong(check.ex3(answer), hint)
+
+
+PATIENT = check.checkout_run(timeout=1.0, retries=2)  # the lesson's `patient.trace`
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (lambda tr, p: solution.retry_report(PATIENT, p), "reads a global"),
+        (_changed(duplicates=lambda tr, p: solution.retry_report(tr, p)["retries"]),
+         "is the number of retries"),
+    ],
+)
+def test_ex3_names_a_global_and_retries_taken_for_duplicates(answer, hint):
+    verdict = check.ex3(answer)
+    assert wrong(verdict, hint)
+    assert "`ack` events" in verdict.message or "`trace`" in verdict.message
 
 
 # -- exercise 4: the resequencer -------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 import heapq
 import itertools
+import time
+from datetime import datetime
+from time import perf_counter
 
 import pytest
 from solutions import lesson03 as solution
@@ -82,22 +85,89 @@ class Broken(solution.TinyPriorityQueue):
         raise RuntimeError("oops")
 
 
-def test_ex1_accepts_the_reference_and_a_sorted_list_version():
-    assert right(check.ex1(solution.TinyPriorityQueue))
+class Peeks(solution.TinyPriorityQueue):  # looks at the head but leaves it in the heap
+    def get(self):
+        return self.heap[0][2]
 
-    class SortedList:
-        def __init__(self):
-            self.items, self.n = [], 0
 
-        def put(self, item, priority):
-            self.n += 1
-            self.items.append((-priority, self.n, item))
-            self.items.sort(key=lambda e: e[:2])
+class SortedList:  # the right order, but no heap: the exercise asks for heapq
+    def __init__(self):
+        self.items, self.n = [], 0
 
-        def get(self):
-            return self.items.pop(0)[2]
+    def put(self, item, priority):
+        self.n += 1
+        self.items.append((-priority, self.n, item))
+        self.items.sort(key=lambda e: e[:2])
 
-    assert right(check.ex1(SortedList))
+    def get(self):
+        return self.items.pop(0)[2]
+
+
+class Monotonic(solution.TinyPriorityQueue):  # ties settled by a clock: fine only if it is fine
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, time.monotonic(), item))
+
+
+class PerfCounter(solution.TinyPriorityQueue):  # the same, with the name imported on its own
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, perf_counter(), item))
+
+
+class WallClock(solution.TinyPriorityQueue):  # time.time(), with the time module as `time`
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, time.time(), item))
+
+
+class WallClockDatetime(solution.TinyPriorityQueue):  # datetime.now(), as fine as the clock
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, datetime.now(), item))
+
+
+class CoarseClock(solution.TinyPriorityQueue):  # a clock that ticks once a second: ties
+    def put(self, item, priority):
+        heapq.heappush(self.heap, (-priority, time.monotonic_ns() // 10**9, item))
+
+
+class CounterNamedTime(solution.TinyPriorityQueue):  # a counter with a clock-like name is fine
+    def __init__(self):
+        super().__init__()
+        self.time = 0
+
+    def put(self, item, priority):
+        self.time += 1
+        heapq.heappush(self.heap, (-priority, self.time, item))
+
+
+def test_ex1_accepts_the_reference():
+    v = check.ex1(solution.TinyPriorityQueue)
+    assert right(v)
+    assert "heap of (-priority, arrival number, message)" in v.message
+
+
+def test_ex1_accepts_a_counter_whatever_its_name():
+    assert right(check.ex1(CounterNamedTime))
+
+
+def test_ex1_a_get_that_only_peeks_is_told_to_remove_the_item():
+    v = check.ex1(Peeks)
+    assert wrong(v, "a second time", "must remove", "heappop")
+    assert "oldest goes first" not in v.message  # not the tie-breaker hint
+
+
+def test_ex1_refuses_a_sorted_list_without_heapq():
+    v = check.ex1(SortedList)
+    assert wrong(v, "order is right", "heapq", "O(log n)")
+    assert "mq.PriorityQueue" not in v.message
+
+
+@pytest.mark.parametrize("answer", [Monotonic, PerfCounter, WallClock,
+                                    WallClockDatetime])
+def test_ex1_refuses_a_clock_as_tie_breaker_even_when_this_clock_is_fine(answer):
+    assert wrong(check.ex1(answer), "clock", "same time", "counter")
+
+
+def test_ex1_a_coarse_clock_that_ties_gets_the_clock_hint():
+    assert wrong(check.ex1(CoarseClock), "clock", "tick", "counter")
 
 
 def test_ex1_starter_class_is_not_attempted():
@@ -132,12 +202,20 @@ def test_ex2_accepts_the_right_prediction_in_any_case():
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
-        (["b", "f", "d"], ["drop-lowest", "highest"]),  # evicted the lowest
+        # evicted the lowest: the three highest priorities, in any order
+        (["b", "f", "d"], ["drop-lowest", "highest"]),
+        (["f", "b", "d"], ["drop-lowest", "highest"]),
+        (["b", "d", "f"], ["drop-lowest", "highest"]),
         (["f", "a", "c"], ["dropped the head first"]),  # head out before the new one in
-        (["f", "d", "e"], ["FIFO max-length"]),  # dropped the oldest
+        (["a", "c", "f"], ["dropped the head first"]),
+        # dropped the oldest, as a FIFO queue does: the three newest
+        (["f", "d", "e"], ["kept the three newest", "FIFO max-length"]),
+        (["d", "e", "f"], ["kept the three newest", "FIFO max-length"]),
         (["b", "a", "c"], ["reject-publish"]),  # refused the new ones
+        (["a", "b", "c"], ["reject-publish"]),
         (["a", "c", "e"], ["head first"]),  # right set, arrival order
         (["c", "e", "a"], ["head first"]),  # right set, some other order
+        (["a", "a", "c"], ["twice"]),
         (["a", "b", "c", "d"], ["exactly 3"]),
         (["a", "b", "z"], ["'z' is not one of the messages"]),
         ("eac", ["list of names"]),
@@ -145,7 +223,9 @@ def test_ex2_accepts_the_right_prediction_in_any_case():
     ],
 )
 def test_ex2_rejects_typical_mistakes_with_the_right_hint(answer, words):
-    assert wrong(check.ex2(answer), *words)
+    v = check.ex2(answer)
+    assert wrong(v, *words)
+    assert repr(v).count("Not yet") == 1  # the verdict's mark, not repeated by the hint
 
 
 def test_ex2_the_stated_answer_is_what_the_queue_does():
@@ -174,15 +254,22 @@ def with_choice(**changes):
         (with_choice(dashboard=("fifo", "block")), ["4 of 5", "dashboard", "sensor wait", "R2"]),
         (with_choice(dashboard=("fifo", "reject-publish")), ["dashboard", "newest", "R1"]),
         (with_choice(payments=("fifo", "drop-head")), ["payments", "R1"]),
-        (with_choice(payments=("fifo", "reject-publish")), ["payments", "resend", "block"]),
+        (with_choice(payments=("fifo", "reject-publish")),
+         ["payments", "cannot keep a refused payment", "R2", "block"]),
         (with_choice(booking=("fifo", "block")), ["booking", "hangs", "R2"]),
         (with_choice(booking=("fifo", "drop-head")), ["booking", "nobody tells the app"]),
         (with_choice(support=("priority", "block")), ["support", "starve", "R2"]),
         (with_choice(support=("fifo", "block")), ["support", "VIP", "R1"]),
-        (with_choice(support=("priority+aging", "drop-head")), ["support", "R3"]),
+        (with_choice(support=("priority+aging", "drop-head")),
+         ["support", "throws a ticket away", "R3"]),
+        (with_choice(support=("priority+aging", "reject-publish")),
+         ["support", "refuses a ticket", "R3"]),
         (with_choice(delivery=("sorted", "drop-head")), ["delivery", "earliest", "R3"]),
         (with_choice(delivery=("priority", "drop-lowest")), ["delivery", "balanced-tree"]),
-        (with_choice(delivery=("sorted", "reject-publish")), ["delivery", "most urgent"]),
+        (with_choice(delivery=("sorted", "reject-publish")),
+         ["delivery", "turns away the new job", "most urgent"]),
+        (with_choice(delivery=("sorted", "block")),
+         ["delivery", "gives up no job", "publisher wait", "drop-lowest"]),
         (with_choice(delivery=("tree", "drop-lowest")), ["kind 'tree' is not one of"]),
         (with_choice(delivery="sorted"), ["pair (kind, overflow)"]),
         (with_choice(delivery=...), ["Still to answer: delivery"]),
@@ -196,3 +283,24 @@ def test_ex3_rejects_choices_that_break_a_requirement_naming_it(answer, words):
 
 def test_ex3_the_starter_dict_is_not_attempted():
     assert unattempted(check.ex3(dict.fromkeys(check.SCENARIOS, ...)))
+
+
+def test_ex3_block_is_never_said_to_turn_a_job_away():
+    v = check.ex3(with_choice(delivery=("sorted", "block")))
+    assert "turns away" not in v.message
+
+
+@pytest.mark.parametrize("scenario", list(check.SCENARIOS))
+def test_ex3_exactly_one_choice_meets_each_scenario(scenario):
+    fits = []
+    for kind in check.KINDS:
+        for overflow in check.OVERFLOWS:
+            if right(check.ex3(with_choice(**{scenario: (kind, overflow)}))):
+                fits.append((kind, overflow))
+    assert fits == [solution.CHOICES[scenario]]
+
+
+def test_ex3_the_scenarios_state_what_rules_out_refusing():
+    # the hints for reject-publish point at these requirements: they must be in the text
+    assert "cannot keep a refused payment" in check.SCENARIOS["payments"]
+    assert "lost or refused" in check.SCENARIOS["support"]

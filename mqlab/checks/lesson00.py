@@ -222,7 +222,9 @@ def _count_cases() -> list[tuple[Trace, str, float, str]]:
         (two, "slow", 17.25),
         # ends while the 21st message for "b" is on its way there: delivered, not started
         (three, "b", _times(three, "deliver", peer="b")[20] + hop / 2),
-        (three, "c", 100.0),  # after the end of the run: every ack of "c"
+        # long after the end of the run: every ack of "c". A window this long also tells a
+        # unit error (times taken as milliseconds: acks before 10 s) from an answer of 0.
+        (three, "c", 10_000.0),
     ]
     return [(tr, c, u, f"a run with consumers {_consumers(tr)} (consumer={c!r}, until={u:g})")
             for tr, c, u in cases]
@@ -243,6 +245,25 @@ def _count(trace: Trace, kind: str | None = None, node: str | None = None,
     )
 
 
+# The lesson's practice run (section 4), which a student may read instead of the argument.
+_PRACTICE = {"seed": 2, "rate": 6.0, "services": (("fast", 0.15), ("slow", 0.4)), "until": 20}
+
+
+@cache
+def _practice_run() -> Trace:
+    net = Network(seed=_PRACTICE["seed"])
+    net.producer("sensor", rate=_PRACTICE["rate"], routing_key="jobs")
+    net.broker("hub")
+    net.queue("hub", "jobs")
+    for name, service in _PRACTICE["services"]:
+        net.consumer(name, queue="jobs", service=service)
+    return net.run(until=_PRACTICE["until"], progress=False).trace
+
+
+_GLOBAL_TRACE = ("Your function reads {name}, a trace from another cell, instead of the `trace` "
+                 "it is given: the check passes traces of its own, so use the parameter.")
+
+
 def _count_mistakes(trace: Trace, consumer: str, until: float) -> list[tuple[int, str]]:
     """Answers that typical mistakes give on one case, with the hint for each."""
     return [
@@ -254,7 +275,7 @@ def _count_mistakes(trace: Trace, consumer: str, until: float) -> list[tuple[int
          "consumer you were given."),
         (_count(trace, "ack", consumer),
          "You counted all of this consumer's acks, also those at or after `until`. Keep only "
-         "the events with `time < until`."),
+         "the events with `time < until` (both are in seconds: no unit to convert)."),
         (_count(trace, "ack", until=until, inclusive=True),
          "You counted the acks of every consumer (and also one exactly at `until`). Count only "
          "the consumer's acks, strictly before `until`."),
@@ -268,8 +289,18 @@ def _count_mistakes(trace: Trace, consumer: str, until: float) -> list[tuple[int
          "You counted every event at the consumer (arrive, start and ack). Keep only "
          "`kind == 'ack'`."),
         (_count(trace, "ack", peer=consumer, until=until),
-         "For an ack, the consumer is the event's `node`; its `peer` is the queue. Compare "
-         "`node` with the consumer's name."),
+         "You returned 0: your function counted nothing. For an ack, the consumer "
+         "is the event's `node` (its `peer` is the queue), so compare `node` with the "
+         "consumer's name; check also the kind, `'ack'`, and that you count in `trace`, the "
+         "trace your function is given."),
+        # last: when only the first wrong answer is compared, the ones above explain it first
+        (_count(_practice_run(), "ack", consumer, until=until),
+         "That is the count in the lesson's practice run. "
+         + _GLOBAL_TRACE.format(name="`practice.trace`")),
+        (_count(trace, "ack", consumer, until=until / 1000),
+         "A unit error: you counted the acks before `until` / 1000 (as if the times were in "
+         "milliseconds, or you multiplied them by 1000). Times in a Trace and `until` are both "
+         "in seconds: compare them as they are."),
     ]
 
 
@@ -348,6 +379,14 @@ def _latency_mistakes(trace: Trace) -> list[tuple[float, str]]:
 
     published = [r[0] for r in trace.rows if r[1] == "publish"]
     ack_times = [r[0] for r in trace.rows if r[1] == "ack"]
+    sent = _first(trace, "publish")
+
+    def until_end(end: float) -> float:  # an unacked message counted as waiting until `end`
+        return _mean([acked.get(m, end) - t for m, t in sent.items()])
+
+    to_the_end = ("You counted the messages that were never acked too, as if they waited until "
+                  "the end of the run. They have no latency (no ack): leave them out, and "
+                  "average over the acked messages only.")
     return [
         (from_kind("deliver"),
          "You started the clock at `deliver`. That leaves out the time the message waited in "
@@ -367,6 +406,13 @@ def _latency_mistakes(trace: Trace) -> list[tuple[float, str]]:
         (statistics.median(lat), "That is the median. The mean is the sum divided by the count."),
         (sum(lat), "That is the total. Divide it by how many messages were acked."),
         (1000 * _mean(lat), "That looks like milliseconds. Times in a Trace are in seconds."),
+        (until_end(trace.duration), to_the_end),
+        (until_end(trace.rows[-1][0]), to_the_end),  # until the last event instead
+        (_mean(latencies(_practice_run())), "That is the mean latency of the lesson's practice "
+                                            "run. " + _GLOBAL_TRACE.format(
+                                                name="`practice.trace`")),
+        (_mean(latencies(_first_system())), "That is the mean latency of the lesson's first "
+                                            "run. " + _GLOBAL_TRACE.format(name="`run.trace`")),
     ]
 
 
@@ -392,9 +438,14 @@ def ex2(mean_latency: Callable[[Trace], float] | None) -> Verdict:
                              "`mq.metrics.latencies(trace)` gives the list of these latencies "
                              "(lesson 06 uses it a lot).")
     mistakes = [_latency_mistakes(tr) for tr, _ in cases]
+    same = ""
+    if all(_close(a, answers[0]) for a in answers):
+        same = (f" You returned {answers[0]:.4f} s on every run, though their latencies "
+                "differ: does your function read `trace`, the trace it is given, or a fixed "
+                "number or a trace from another cell?")
     return Verdict(False, _diagnose(answers, mistakes, _close, bad) or (
         f"On {cases[bad][1]} you returned {answers[bad]:.4f} s, but the mean latency is "
-        f"{truths[bad]:.4f} s."))
+        f"{truths[bad]:.4f} s.{same}"))
 
 
 def _a_number(got: Any) -> Verdict | None:
@@ -418,6 +469,61 @@ TEA_STORY = [
 """The log that ``schedule_tea`` should produce: (time in seconds, what happens)."""
 
 _TEA_UNTIL = 60.0  # the check runs the engine this long (so a loop that never stops ends)
+
+
+class _TeaEngine(Engine):
+    """An Engine that notices whether it was run by the student's function, and whether events
+    were scheduled from inside other events (delays counted from a later *now*)."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.students_turn = False  # True while the student's function is being called
+        self.run_by_student = False
+        self.nested = False
+        self._in_event = False
+
+    def schedule(self, delay: float, action: Callable, *args: Any) -> None:
+        self.nested = self.nested or self._in_event
+        super().schedule(delay, action, *args)
+
+    def step(self) -> None:
+        self._running(super().step)
+
+    def run(self, until: float | None = None) -> None:
+        self._running(super().run, until)
+
+    def _running(self, go: Callable, *args: Any) -> None:
+        self.run_by_student = self.run_by_student or self.students_turn
+        self._in_event = True
+        try:
+            go(*args)
+        finally:
+            self._in_event = False
+
+
+def _starter(*args: Any) -> None:
+    ...
+
+
+def _is_starter(fn: Callable) -> bool:
+    """True for a function whose body does nothing (``...``, ``pass``, a docstring)."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and code.co_code == _starter.__code__.co_code
+
+
+def _globals_of_type(fn: Callable, kind: type) -> list[str]:
+    """The global names ``fn`` (or a function inside it) uses whose value is a ``kind``."""
+    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
+    names, todo = [], [code] if code is not None else []
+    while todo:
+        c = todo.pop()
+        names += [n for n in c.co_names if n not in names and isinstance(scope.get(n), kind)]
+        todo += [k for k in c.co_consts if hasattr(k, "co_names")]
+    return names
+
+
+def _named(names: list[str]) -> str:
+    return " and ".join(f"`{n}`" for n in names)
 
 
 class _WatchedLog(list):
@@ -457,7 +563,7 @@ def _entries(log: list) -> list[tuple[float, str]] | None:
     return out
 
 
-def _tea_hint(entries: list[tuple[float, str]]) -> str:
+def _tea_hint(entries: list[tuple[float, str]], nested: bool = True) -> str:
     want_texts = [text for _, text in TEA_STORY]
     got_texts = [text for _, text in entries]
     missing = [t for t in want_texts if t not in got_texts]
@@ -474,15 +580,28 @@ def _tea_hint(entries: list[tuple[float, str]]) -> str:
         return ("The log does not tell the story: " + "; ".join(bits) + ". Copy the texts "
                 "exactly from check.TEA_STORY.")
     want_time = dict((text, t) for t, text in TEA_STORY)
-    for t, text in entries:
-        if not math.isclose(t, want_time[text], abs_tol=1e-9):
-            late = t - want_time[text]
-            return (f"{text!r} happened at t = {t:g} s; it should happen at "
-                    f"t = {want_time[text]:g} s ({abs(late):g} s too "
-                    f"{'late' if late > 0 else 'early'}). Remember that "
-                    "engine.schedule(delay, ...) counts from engine.now, the moment schedule "
-                    "is called: inside an event that is later than 0. "
-                    "engine.at(time, ...) takes the time on the clock instead.")
+    off = [t - want_time[text] for t, text in entries]
+    bad = [i for i, d in enumerate(off) if not math.isclose(d, 0.0, abs_tol=1e-9)]
+    if bad:
+        first = bad[0]
+        t, text = entries[first]
+        side = f"{abs(off[first]):g} s too {'late' if off[first] > 0 else 'early'}"
+        where = (f"{text!r} happened at t = {t:g} s; it should happen at "
+                 f"t = {want_time[text]:g} s ({side}).")
+        shifted = (len(bad) > 1 and bad == list(range(first, len(entries)))
+                   and all(math.isclose(off[i], off[first], abs_tol=1e-9) for i in bad))
+        if shifted:  # every entry from one on is off by the same amount
+            how = "left out" if off[first] < 0 else "counted twice"
+            where = (f"From {text!r} on, every entry is {side} ({text!r} happened at "
+                     f"t = {t:g} s, not {want_time[text]:g} s), as if one step's duration "
+                     f"were {how} when you added up the times.")
+        if not nested:
+            return (where + " Your function schedules every event before the engine runs, "
+                    "when engine.now is 0, so each delay is simply the time on the clock at "
+                    "which the entry must happen: read it off check.TEA_STORY.")
+        return (where + " Remember that engine.schedule(delay, ...) counts from engine.now, "
+                "the moment schedule is called: inside an event that is later than 0. "
+                "engine.at(time, ...) takes the time on the clock instead.")
     return ("Every event happens at the right time, but two at t = 3.5 s come out in the "
             "wrong order. Events at the same time run in the order they were *scheduled*: "
             "schedule 'the water boils' before 'pour the water'.")
@@ -494,16 +613,32 @@ def ex3(schedule_tea: Callable[[Engine, list], Any] | None) -> Verdict:
         return Verdict(None, "Write schedule_tea, then run this cell again.")
     if not callable(schedule_tea):
         return _not_a_function(schedule_tea, "schedule_tea", "ex3")
-    engine = Engine(seed=0)
+    engine = _TeaEngine()
     log = _WatchedLog(engine)
+    engine.students_turn = True
     _, problem = call_student(schedule_tea, engine, log)
+    engine.students_turn = False
     if problem is not None:
         return _raised(problem, "when called with a fresh Engine and an empty log",
                        "Run the try-it cell above to see the whole error message.")
+    if engine.run_by_student:
+        return Verdict(False, "Your function runs the engine itself (engine.run() or "
+                              "engine.step()). It must only *schedule* events: whoever calls "
+                              "it runs the engine afterwards, as the try-it cell and the check "
+                              "do. Delete the line that runs it.")
+    other_engines = _globals_of_type(schedule_tea, Engine)
+    other_logs = _globals_of_type(schedule_tea, list)
     if engine.pending() == 0 and not log:
-        return Verdict(None, "Nothing is scheduled yet on the engine your function was given "
-                             "(use its `engine` and `log` parameters, not ones from other "
-                             "cells).")
+        if other_engines:
+            return Verdict(False, f"Your function schedules on {_named(other_engines)}, an "
+                                  "engine from another cell, so the engine it is given gets "
+                                  "nothing. Use its `engine` and `log` parameters: the check "
+                                  "passes a fresh engine and an empty log of its own.")
+        if _is_starter(schedule_tea):
+            return Verdict(None, "Write schedule_tea, then run this cell again.")
+        return Verdict(False, "Your function scheduled nothing on the engine it was given. Use "
+                              "its `engine` and `log` parameters (not an engine or a log from "
+                              "another cell, nor a new Engine of its own).")
     if log and engine.pending() == 0 and engine.now == 0:
         return Verdict(False, "Your function wrote the log itself and scheduled nothing. Let "
                               "the engine do it: schedule events that write to the log when "
@@ -512,6 +647,10 @@ def ex3(schedule_tea: Callable[[Engine, list], Any] | None) -> Verdict:
     if problem is not None:
         return _raised(problem, "while the engine ran the events your function scheduled",
                        "Run the try-it cell above to see the whole error message.")
+    if not log and other_logs:
+        return Verdict(False, f"Your events write into {_named(other_logs)}, a list from "
+                              "another cell, so the log your function is given stays empty. "
+                              "Write into its `log` parameter.")
     entries = _entries(log)
     if entries is None:
         return Verdict(False, f"Each log entry should be a pair (time, text), like "
@@ -526,7 +665,7 @@ def ex3(schedule_tea: Callable[[Engine, list], Any] | None) -> Verdict:
         text == want_text and math.isclose(t, want_t, abs_tol=1e-9)
         for (t, text), (want_t, want_text) in zip(entries, TEA_STORY, strict=True))
     return verdict(ok, "The engine tells the tea story at the right times, in the right order.",
-                   _tea_hint(entries))
+                   _tea_hint(entries, engine.nested))
 
 
 # -- exercise 4 (optional): the article's words ------------------------------------------------
@@ -551,6 +690,23 @@ def _normal(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _singular(word: str) -> str:
+    """A simple plural made singular: messages, queues, latencies, boxes -> box."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _matches(answer: str, accepted: tuple[str, ...]) -> bool:
+    """The answer is one of the accepted terms, maybe with its words in the plural."""
+    text = _normal(answer)
+    return text in accepted or " ".join(map(_singular, text.split())) in accepted
+
+
 def ex4(glossary: dict | None) -> Verdict:
     """Check a dict {Chinese term: English term} for the terms in ``GLOSSARY_TERMS``."""
     if not_attempted(glossary):
@@ -571,7 +727,7 @@ def ex4(glossary: dict | None) -> Verdict:
         return Verdict(False, "Answer with text (a string in quotes) for " + ", ".join(not_text)
                               + ".")
     wrong = [k for k in GLOSSARY_TERMS if k not in unanswered
-             and _normal(glossary[k]) not in GLOSSARY_TERMS[k]]
+             and not _matches(glossary[k], GLOSSARY_TERMS[k])]
     right = len(GLOSSARY_TERMS) - len(wrong) - len(unanswered)
     if not wrong and not unanswered:
         return Verdict(True, f"All {right} terms matched.")

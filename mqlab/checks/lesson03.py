@@ -10,7 +10,10 @@ Each check returns a :class:`~mqlab.checks.Verdict`: truthy when right, and a hi
 
 from __future__ import annotations
 
+import builtins
+import dis
 import random
+import types
 from typing import Any
 
 from mqlab.checks import Verdict, not_attempted
@@ -58,6 +61,70 @@ def _expected(ops: list[tuple]) -> list[int]:
     return out
 
 
+# what a tie-breaker read from a clock uses: the time and datetime modules, or their clocks
+_CLOCK_MODULES = frozenset({"time", "datetime"})
+_CLOCK_FUNCTIONS = frozenset({"monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
+                              "time", "time_ns", "process_time", "process_time_ns"})
+_HEAP_FUNCTIONS = frozenset({"heappush", "heappop", "heappushpop", "heapreplace", "heapify"})
+
+_CLOCK_HINT = ("Your tie-breaker is read from a clock. Two puts within one tick of the clock get "
+               "the same time (time.monotonic ticks only every 15.6 ms on Windows, for "
+               "example), and then the tie falls through to the items: dicts cannot be "
+               "compared, and even comparable items would come out in the wrong order. The "
+               "tie-breaker must be different for every put on any machine: use a counter, "
+               "n = next(self.counter) with self.counter = itertools.count().")
+
+
+def _functions(cls: type) -> list:
+    """The plain functions behind the class's methods (its own and inherited, not object's)."""
+    found = []
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        for member in vars(klass).values():
+            fn = member.fget if isinstance(member, property) else getattr(member, "__func__",
+                                                                          member)
+            if isinstance(getattr(fn, "__code__", None), types.CodeType):
+                found.append(fn)
+    return found
+
+
+def _codes(code: types.CodeType) -> list[types.CodeType]:
+    """A code object and those of the functions and lambdas inside it."""
+    out = [code]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out += _codes(const)
+    return out
+
+
+def _is_clock(value: Any) -> bool:
+    if isinstance(value, types.ModuleType):
+        return value.__name__ in _CLOCK_MODULES
+    if isinstance(value, type):  # datetime.datetime, datetime.date
+        return value.__module__ == "datetime"
+    return (getattr(value, "__module__", None) == "time"
+            and getattr(value, "__name__", "") in _CLOCK_FUNCTIONS)
+
+
+def _reads_a_clock(cls: type) -> bool:
+    """Whether the class's code reads a global that is a clock: ``time.monotonic()``,
+    ``perf_counter()`` imported from time, ``datetime.now()``... (not ``self.time``)."""
+    for fn in _functions(cls):
+        space = getattr(fn, "__globals__", {})
+        for code in _codes(fn.__code__):
+            for ins in dis.get_instructions(code):
+                if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and _is_clock(
+                        space.get(ins.argval, getattr(builtins, str(ins.argval), None))):
+                    return True
+    return False
+
+
+def _uses_heapq(cls: type) -> bool:
+    return any(set(code.co_names) & _HEAP_FUNCTIONS
+               for fn in _functions(cls) for code in _codes(fn.__code__))
+
+
 def _run_student(cls: type, ops: list[tuple]) -> tuple[list | None, Verdict | None]:
     """Play ``ops`` on a new queue; items are dicts (which cannot be compared with <)."""
     try:
@@ -78,6 +145,8 @@ def _run_student(cls: type, ops: list[tuple]) -> tuple[list | None, Verdict | No
                 got.append(item["order"])
         except TypeError as exc:
             if "'<' not supported" in str(exc) and "dict" in str(exc):
+                if _reads_a_clock(cls):
+                    return None, Verdict(False, _CLOCK_HINT)
                 return None, Verdict(False, "Two entries with the same priority were compared "
                                             "by their items, and items (here dicts) cannot be "
                                             "compared with <. Put a counter between the "
@@ -117,6 +186,10 @@ def ex1(cls: Any) -> Verdict:
         if not isinstance(g, int):
             return Verdict(False, f"get() must return the item that was put in (here a dict "
                                   f"such as {{'order': 1}}), not {_short(g)}.")
+        if g in got[:i]:
+            return Verdict(False, f"get() returned order {g} a second time: it looked at the "
+                                  "head without taking it out. get must remove the item it "
+                                  "returns: heapq.heappop(self.heap), not self.heap[0].")
         pr = {op[1]: op[2] for op in ops if op[0] == "put"}
         waiting = _waiting_before(ops, i)
         if pr[g] < pr[want[i]]:
@@ -150,9 +223,18 @@ def ex1(cls: Any) -> Verdict:
         return Verdict(False, "Two queues shared their messages: a message put into one queue "
                               "came out of another. Keep the heap in the instance (self.heap = "
                               "[] in __init__), not in the class.")
+    if _reads_a_clock(cls):
+        return Verdict(False, "The order came out right on this computer, but only because its "
+                              "clock happens to tick finely enough. " + _CLOCK_HINT)
+    if not _uses_heapq(cls):
+        return Verdict(False, "The order is right, but the exercise asks for a heap: put and "
+                              "get do not call heapq. Keeping a list sorted costs O(n) or more "
+                              "per put (pop(0) costs O(n) too); heapq.heappush and "
+                              "heapq.heappop cost O(log n). Store (-priority, n, item) with "
+                              "heappush in put and take it out with heappop in get.")
     return Verdict(True, f"Highest priority first and FIFO among equals, on {len(_SEEDS)} "
-                         "scripts of puts and gets. That is how mq.PriorityQueue stores "
-                         "messages.")
+                         "scripts of puts and gets. mq.PriorityQueue stores its messages the "
+                         "same way: a heap of (-priority, arrival number, message).")
 
 
 def _waiting_before(ops: list[tuple], get_index: int) -> list[int]:
@@ -179,19 +261,20 @@ CAPACITY = 3
 MAX_PRIORITY = 5
 
 _ANSWER = ["e", "a", "c"]
+# a wrong set of three survivors, in any order -> the policy the student applied instead
 _PREDICTION_MISTAKES = [
-    (["b", "f", "d"], "You dropped the lowest priority each time. That is drop-lowest; "
-                      "drop-head drops the head, the next message to be delivered: the "
+    ({"b", "d", "f"}, "You kept the three highest priorities, as if the lowest were dropped "
+                      "each time: that is drop-lowest. drop-head drops the head, the next "
+                      "message to be delivered, and in a priority queue the head is the "
                       "*highest* priority."),
-    (["f", "a", "c"], "You dropped the head first and then let the new message in. RabbitMQ "
+    ({"a", "c", "f"}, "You dropped the head first and then let the new message in. RabbitMQ "
                       "(and mqlab) do it the other way round: the new message goes in, then "
                       "the head is dropped. So f, the highest priority, was itself the head."),
-    (["f", "d", "e"], "You kept the three newest, as a FIFO max-length queue does. In a "
-                      "priority queue the head is the highest priority, not the oldest."),
-    (["b", "a", "c"], "You kept the first three and refused the rest: that is reject-publish. "
+    ({"d", "e", "f"}, "You kept the three newest and dropped the oldest each time, as a FIFO "
+                      "max-length queue does. In a priority queue the head, which drop-head "
+                      "drops, is the highest priority, not the oldest."),
+    ({"a", "b", "c"}, "You kept the first three and refused the rest: that is reject-publish. "
                       "drop-head lets each new message in and drops the head."),
-    (["a", "c", "e"], "The right three messages, but list them head first: highest priority "
-                      "first."),
 ]
 
 
@@ -213,19 +296,22 @@ def ex2(prediction: Any) -> Verdict:
     if len(got) != CAPACITY:
         return Verdict(False, f"The queue is full at the end: it holds exactly {CAPACITY} "
                               f"messages, and you listed {len(got)}.")
+    if len(set(got)) != len(got):
+        return Verdict(False, "You listed a message twice: each message is in the queue at "
+                              "most once.")
     if got == _ANSWER:
         return Verdict(True, "e, a, c: b, d and f were dropped, each as the head when a new "
                              "message came in. Run the next cell to watch it happen.")
     for wrong, hint in _PREDICTION_MISTAKES:
-        if got == wrong:
+        if set(got) == wrong:
             return Verdict(False, hint)
     if sorted(got) == sorted(_ANSWER):
         return Verdict(False, "The right three messages, but list them head first: highest "
                               "priority first.")
-    return Verdict(False, "Not yet. Go message by message: put it in, and if the queue now "
-                          f"holds {CAPACITY + 1}, drop the head (the highest priority, oldest "
-                          f"among equals). Remember that {MAX_PRIORITY} is the highest "
-                          "priority that counts.")
+    return Verdict(False, "Go message by message: put it in, and if the queue now holds "
+                          f"{CAPACITY + 1}, drop the head (the highest priority, oldest among "
+                          f"equals). Remember that {MAX_PRIORITY} is the highest priority that "
+                          "counts.")
 
 
 # -- exercise 3: choose the queue and the overflow policy -----------------------------------------
@@ -238,15 +324,16 @@ SCENARIOS = {
     "dashboard": "Live dashboard of temperature readings. R1: the newest readings matter, old "
                  "ones may be thrown away. R2: the sensor must never be slowed down. "
                  "R3: readings are shown in the order they were measured.",
-    "payments": "Payment orders from a web shop. R1: no payment may be lost. R2: the shop's "
-                "server may wait a little when the system is busy. R3: payments are handled "
-                "in the order they were made.",
+    "payments": "Payment orders from a web shop. R1: no payment may be lost. R2: the shop "
+                "cannot keep a refused payment to send it again later, but its server may "
+                "wait a little when the system is busy. R3: payments are handled in the "
+                "order they were made.",
     "booking": "Ticket bookings from a phone app. R1: when the system is overloaded, the app "
                "must be told at once, so that it can show 'busy, try again'. R2: the app must "
                "never hang waiting. R3: first come, first served.",
     "support": "Support tickets. R1: tickets of VIP customers first. R2: an ordinary ticket "
-               "must not wait for ever, even on a busy day. R3: no ticket may be lost; the "
-               "web form may wait when the queue is full.",
+               "must not wait for ever, even on a busy day. R3: no ticket may be lost or "
+               "refused; the web form may wait when the queue is full.",
     "delivery": "Delivery jobs, each with a deadline. R1: the job with the earliest deadline "
                 "goes first. R2: a customer may cancel a waiting job. R3: when the queue is "
                 "full, give up the job with the latest deadline, never a more urgent one.",
@@ -270,8 +357,9 @@ def _payments(kind: str, overflow: str) -> str | None:
     if overflow in ("drop-head", "drop-lowest"):
         return f"{overflow} throws a payment away when the queue is full (R1)."
     if overflow == "reject-publish":
-        return ("reject-publish refuses payments when the queue is full: the shop would have "
-                "to keep and resend them itself. R2 allows it to wait, and block does that.")
+        return ("reject-publish refuses payments when the queue is full, and the shop cannot "
+                "keep a refused payment to send it again (R2): it would be lost (R1). The "
+                "shop may wait instead: block.")
     if kind != "fifo":
         return "payments have no priority: a FIFO queue keeps the order they were made (R3)."
     return None
@@ -297,9 +385,12 @@ def _support(kind: str, overflow: str) -> str | None:
     if kind == "sorted":
         return ("a sorted queue orders by a key such as a deadline; here the tickets have "
                 "priorities, and R2 asks for aging: priority+aging.")
+    if overflow == "reject-publish":
+        return ("reject-publish refuses a ticket when the queue is full (R3); the form may "
+                "wait: block.")
     if overflow != "block":
-        return (f"{overflow} loses or refuses a ticket when the queue is full (R3); the form "
-                "may wait: block.")
+        return (f"{overflow} throws a ticket away when the queue is full (R3); the form may "
+                "wait: block.")
     return None
 
 
@@ -309,9 +400,13 @@ def _delivery(kind: str, overflow: str) -> str | None:
                 "cancels one by its id in O(log n) (R2).")
     if overflow == "drop-head":
         return "drop-head drops the head, the job with the *earliest* deadline (R3)."
-    if overflow in ("reject-publish", "block"):
-        return (f"{overflow} turns away the new job even when it is the most urgent one (R3); "
-                "drop-lowest gives up the latest deadline instead.")
+    if overflow == "reject-publish":
+        return ("reject-publish turns away the new job even when it is the most urgent one "
+                "(R3); drop-lowest gives up the latest deadline instead.")
+    if overflow == "block":
+        return ("block gives up no job: it makes the publisher wait, so a new, urgent job "
+                "waits outside the queue while jobs with later deadlines sit inside it. R3 "
+                "asks to give up the latest deadline: drop-lowest.")
     return None
 
 
