@@ -8,12 +8,15 @@
 
 Every check runs your code in real threads. The threads are *daemon* threads and the check
 waits for them with a timeout, so an answer that hangs (a loop that never ends, a lock never
-released, a wait nobody notifies) is reported, and never freezes the notebook.
+released, a wait nobody notifies) is reported, and never freezes the notebook. Afterwards the
+check gives each thread still waiting a way out (a sentinel in the queue it waits on, wake-ups
+for a stuck buffer) and says so if one is still running.
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -33,6 +36,10 @@ DEPOSITS = 5  # deposits per thread in the race
 DEPOSIT = 10  # euros per deposit
 
 
+class _Released(BaseException):  # noqa: N818 - not an error: the check lets a thread go
+    """Raised in a student's thread still waiting in the check's queue when the check ends."""
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -49,6 +56,8 @@ class _Threads:
         def run() -> None:
             try:
                 target(*args)
+            except _Released:
+                pass  # the check let it go: it was waiting when the check ended
             except BaseException as exc:  # noqa: BLE001 - reported to the student
                 self.errors.append((name, exc))
 
@@ -74,64 +83,237 @@ class _Threads:
 # -- exercise 1: stop a consumer loop with a sentinel -----------------------------------------
 
 
-def _ex1_case(consume: Callable, orders: list, consumers: int, gap: float) -> Verdict | list:
+class _Orders(queue.Queue):
+    """The check's queue of orders: notes what each thread asked of it, and can let go of the
+    threads still waiting in it when the check is over (``release``).
+
+    While ``cap`` is set (the producer's pause), a ``get(timeout=t)`` waits at most ``cap`` s:
+    to the consumer it looks as if the producer paused for longer than ``t``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, list[tuple[str, Any]]] = {}  # thread -> [(call, what it gave)]
+        self.cap: float | None = None
+        self.released = False
+
+    def _note(self, call: str, outcome: Any) -> None:
+        self.calls.setdefault(threading.current_thread().name, []).append((call, outcome))
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if self.released:  # the check is over: this thread must not wait here again
+            if self.calls.get(threading.current_thread().name, [("", None)])[-1][0] == "out":
+                time.sleep(1.0)  # it caught _Released and came back: at least do not spin
+            self._note("out", None)
+            raise _Released
+        call = "get" if block and timeout is None else "get(timeout)" if block else "get_nowait"
+        if call == "get(timeout)" and self.cap is not None:
+            timeout = min(timeout, self.cap)
+        if call == "get":
+            self._note("waiting", None)
+        try:
+            item = super().get(block, timeout)
+        except queue.Empty:
+            self._note(call, queue.Empty)
+            raise
+        if item is _RELEASE:
+            self._note("out", None)
+            raise _Released
+        self._note(call, item)
+        return item
+
+    def empty(self) -> bool:
+        answer = super().empty()
+        self._note("empty", answer)
+        return answer
+
+    def qsize(self) -> int:
+        answer = super().qsize()
+        self._note("qsize", answer)
+        return answer
+
+    def release(self, waiting: int) -> None:
+        """Let the ``waiting`` threads blocked in ``get`` out (they raise ``_Released``)."""
+        self.released = True
+        for _ in range(waiting):
+            super().put(_RELEASE)
+
+
+_RELEASE = object()  # put into the check's queue at the end: the thread that gets it leaves
+
+
+def _waiting_on(thread: threading.Thread) -> queue.Queue | None:
+    """The queue (not the check's) in whose ``get`` the thread is waiting, if any."""
+    frame = sys._current_frames().get(thread.ident)  # noqa: SLF001 - the only way to look
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if (frame.f_code.co_name == "get" and isinstance(owner, queue.Queue)
+                and not isinstance(owner, _Orders)):
+            return owner
+        frame = frame.f_back
+    return None
+
+
+def _global_name(fn: Callable, value: Any) -> str | None:
+    """The name of the global of ``fn`` that is ``value``, if there is one."""
+    return next(iter(_globals_like(fn, lambda v: v is value)), None)
+
+
+def _let_go(threads: _Threads, q: _Orders, consume: Callable) -> tuple[str, str]:
+    """Give every thread still running a way out. Returns (where the stuck ones waited,
+    a note for the verdict: what the check did, and which threads are still running)."""
+    alive = [t for t in threads.threads if t.is_alive()]
+    if not alive:
+        return "", ""
+    others: dict[int, tuple[queue.Queue, int]] = {}
+    for t in alive:
+        other = _waiting_on(t)
+        if other is not None:
+            others[id(other)] = (other, others.get(id(other), (other, 0))[1] + 1)
+    q.release(len(alive))  # those waiting in the check's queue leave at once
+    where = ""
+    for other, count in others.values():
+        name = _global_name(consume, other)
+        where = f"the global queue `{name}`" if name else "another queue"
+        for _ in range(count):
+            other.put(None)  # the sentinel, in the queue it is really waiting on
+    still = threads.join(0.5)
+    note = ""
+    if others:
+        note = (f" (The check put a sentinel `None` into {where} to let your thread "
+                f"{'go' if not still else 'out, but it is still waiting'}.)")
+    if still:
+        note += (f" Thread {still[0]!r} is still running and nothing can stop a thread from "
+                 "outside: it is a daemon thread, harmless, but restart the kernel (Kernel → "
+                 "Restart Kernel) to be rid of it.")
+    return where, note
+
+
+def _ex1_case(consume: Callable, orders: list, consumers: int, gap: float,
+              pause_after: int | None = None) -> Verdict | list:
     """Run ``consumers`` threads of ``consume(q, done)``; a producer puts ``orders`` (``gap`` s
-    apart) then one sentinel per consumer. The processed payloads, or a Verdict."""
-    q: queue.Queue = queue.Queue()
+    apart; or the first ``pause_after`` of them, then a pause, then the rest) then one sentinel
+    per consumer. The processed payloads, or a Verdict."""
+    q = _Orders()
     done: list = []
     threads = _Threads()
+    if pause_after is not None:  # these orders are ready before the consumers start
+        for order in orders[:pause_after]:
+            q.put(order)
+        q.cap = 0.01
     for i in range(consumers):
         threads.start(consume, q, done, name=f"consumer-{i + 1}")
-    for order in orders:
+    if pause_after is not None:
+        _pause(q, threads)
+        q.cap = None
+    for order in orders if pause_after is None else orders[pause_after:]:
         q.put(order)
         if gap:
             time.sleep(gap)
     time.sleep(0.02)  # let a consumer that stops too early finish before the sentinels come
     early = list(done)
-    quit_early = not any(t.is_alive() for t in threads.threads)
+    gone = [t.name for t in threads.threads if not t.is_alive()]
     for _ in range(consumers):
         q.put(None)
     stuck = threads.join()
-    problem = threads.error()
-    if problem is not None:
-        return problem
+    where, note = _let_go(threads, q, consume)
+    if threads.errors:
+        name, exc = threads.errors[0]
+        return Verdict(False, f"In thread {name!r} your code raised {type(exc).__name__}: {exc}"
+                       + note)
+    names = [t.name for t in threads.threads]
+    untouched = [n for n in names if not q.calls.get(n)]
+    if untouched and not done and not stuck and len(untouched) == len(names):
+        return Verdict(None, "Your function does nothing yet: write the loop, then run this "
+                             "cell again.")
+    if untouched and (stuck or where or _global_queues(consume)):
+        globals_ = _global_queues(consume)
+        other = where or (f"the global queue `{globals_[0]}`" if globals_ else "")
+        ended = "never returned" if stuck else "returned"
+        return Verdict(False, f"Your function {ended}, and it never took anything from the "
+                              "queue `q` it was given"
+                       + (f": it took from {other} instead. Take" if other else ". Take")
+                       + " the orders from the argument `q`, with `q.get()`." + note)
     if stuck:
         return Verdict(False, f"Thread {stuck[0]!r} was still waiting {JOIN:g} s after the "
                               "sentinel was sent: your loop never ends. `q.get()` waits for "
                               "ever on an empty queue, so the loop must `return` (or `break`) "
                               "when it gets the sentinel `None`."
                        + (" (It also processed the sentinel as an order.)" if None in done
-                          else ""))
+                          else "") + note)
     if None in done:
         return Verdict(False, "You processed the sentinel as if it were an order (`None` is in "
                               "`done`). Check for it *before* you process, and stop there.")
-    missed = orders[len(done)] if len(done) < len(orders) and _prefix_of(done, orders) else 1
-    if quit_early and missed in (0, "", False):
-        return _falsy_stop(orders, done)
-    if quit_early and len(early) < len(orders):
-        return Verdict(False, "Your consumer stopped before the producer had finished: it "
-                              f"processed {len(early)} of {len(orders)} orders. An empty queue "
-                              "does not mean 'no more orders' (the producer may be slow): only "
-                              "the sentinel `None` says so. Don't test `q.empty()`; loop on "
-                              "`q.get()` until it gives `None`.")
+    if gone:
+        return _stopped_early(q.calls.get(gone[0], []), len(early), len(orders))
     if len(done) < len(orders):
-        if any(o in (0, "", [], False) for o in orders):
-            return _falsy_stop(orders, done)
         return Verdict(False, f"Only {len(done)} of {len(orders)} orders were processed. "
                               "Append every order's payload to `done` until the sentinel.")
     return done
 
 
-def _prefix_of(done: list, orders: list) -> bool:
-    """True if ``done`` is the start of ``orders`` (one consumer that stopped part way)."""
-    return done == orders[:len(done)]
+def _global_queues(fn: Callable) -> list[str]:
+    """The globals that ``fn`` uses and that are queues."""
+    return _globals_like(fn, lambda v: isinstance(v, queue.Queue))
 
 
-def _falsy_stop(orders: list, done: list) -> Verdict:
-    return Verdict(False, "Your consumer stopped at an order that is *falsy* (the order 0 or an "
-                          f"empty string), so {len(orders) - len(done)} orders were never "
-                          "processed. Test the sentinel with `is None`, not with "
-                          "`if not item` or `while item:`.")
+def _globals_like(fn: Callable, test: Callable[[Any], bool]) -> list[str]:
+    """The names of the globals that ``fn`` uses and whose value passes ``test``."""
+    names = getattr(getattr(fn, "__code__", None), "co_names", ())
+    space = getattr(fn, "__globals__", {})
+    return [n for n in names if n in space and test(space[n])]
+
+
+def _pause(q: _Orders, threads: _Threads, longest: float = 0.3) -> None:
+    """The producer's pause: until every consumer has ended, found the queue empty (a get that
+    ran out of time, get_nowait, empty(), qsize()) or waits in a plain ``get()`` on the empty
+    queue; ``longest`` s at most."""
+    end = time.monotonic() + longest
+    time.sleep(0.02)
+    while time.monotonic() < end:
+        if all(not t.is_alive() or _idle(q, t.name) for t in threads.threads):
+            return
+        time.sleep(0.005)
+
+
+def _idle(q: _Orders, name: str) -> bool:
+    calls = q.calls.get(name)
+    if not calls or queue.Queue.qsize(q):
+        return False
+    call, outcome = calls[-1]
+    return (call == "waiting" or outcome is queue.Empty
+            or (call in ("empty", "qsize") and outcome in (True, 0)))
+
+
+def _stopped_early(calls: list, processed: int, total: int) -> Verdict:
+    """The hint for a consumer that returned before its sentinel came: what did it last do?"""
+    gets = [(c, o) for c, o in calls if c.startswith("get")]
+    last = gets[-1] if gets else ("", None)
+    told = f"it returned before its sentinel `None` came, after {processed} of {total} orders"
+    if last[1] is queue.Empty:
+        how = ("`q.get(timeout=...)` ran out of time" if last[0] == "get(timeout)" else
+               "`q.get_nowait()` (or `get(block=False)`) found the queue empty")
+        return Verdict(False, f"Your consumer stopped when {how} and raised `queue.Empty`: "
+                              f"{told}. The producer was only slow: an empty queue, even for "
+                              "a while, does not mean 'no more orders'; only the sentinel "
+                              "`None` says so. On `queue.Empty` go round the loop again (or "
+                              "call `q.get()` with no timeout, which waits).")
+    if any(c in ("empty", "qsize") for c, _ in calls):
+        return Verdict(False, f"Your consumer stopped when the queue was empty: {told}. "
+                              "An empty queue does not mean 'no more orders' (the producer "
+                              "may be slow): only the sentinel `None` says so. Don't test "
+                              "`q.empty()`; loop on `q.get()` until it gives `None`.")
+    if last[0] and last[1] is not None and not last[1]:
+        return Verdict(False, f"Your consumer stopped at an order that is *falsy* (the order "
+                              f"{last[1]!r}): {told}. Test the sentinel with `is None`, not "
+                              "with `if not item` or `while item:`.")
+    if len(gets) == 1:
+        return Verdict(False, f"Your consumer took one order only: {told}. It needs a "
+                              "loop: get an order, stop if it is the sentinel `None`, else "
+                              "append it, and again.")
+    return Verdict(False, f"Your consumer stopped too soon: {told}. Keep "
+                          "going round the loop until `q.get()` gives `None`, however many "
+                          "orders there are.")
 
 
 def ex1(consume: Callable | None) -> Verdict:
@@ -142,20 +324,19 @@ def ex1(consume: Callable | None) -> Verdict:
         return Verdict(False, "Pass the function itself, without calling it: check.ex1(consume)"
                               f", not check.ex1(consume(...)). You passed {_short(consume)}.")
     cases = [
-        (["order 1", "order 2", "order 3"], 1, 0.0, "one consumer, three orders"),
-        ([f"order {i}" for i in range(12)], 1, 0.005, "one consumer and a slow producer"),
-        ([0, "", "order 2", "order 3"], 1, 0.0, "orders 0 and '' (falsy payloads)"),
-        ([f"order {i}" for i in range(20)], 3, 0.001, "three consumers sharing one queue"),
+        (["order 1", "order 2", "order 3"], 1, 0.0, None, "one consumer, three orders"),
+        ([f"order {i}" for i in range(12)], 1, 0.005, None, "one consumer and a slow producer"),
+        ([f"order {i}" for i in range(8)], 1, 0.0, 4,
+         "a producer that pauses after 4 orders, for longer than any timeout"),
+        ([0, "", "order 2", "order 3"], 1, 0.0, None, "orders 0 and '' (falsy payloads)"),
+        ([f"order {i}" for i in range(20)], 3, 0.001, None, "three consumers sharing one queue"),
     ]
-    first = True
-    for orders, consumers, gap, where in cases:
-        got = _ex1_case(consume, orders, consumers, gap)
+    for orders, consumers, gap, pause_after, where in cases:
+        got = _ex1_case(consume, orders, consumers, gap, pause_after)
         if isinstance(got, Verdict):
-            if first and not got.ok and _did_nothing(consume):
-                return Verdict(None, "Your function does nothing yet: write the loop, then run "
-                                     "this cell again.")
+            if got.ok is None:
+                return got
             return Verdict(False, f"{got.message} (case: {where})")
-        first = False
         if sorted(map(str, got)) != sorted(map(str, orders)):
             return Verdict(False, f"With {where} the orders processed were {_short(got)}; "
                                   f"expected each of {_short(orders)} exactly once.")
@@ -163,18 +344,7 @@ def ex1(consume: Callable | None) -> Verdict:
             return Verdict(False, f"With {where} the orders came out as {_short(got)}: a single "
                                   "consumer of a FIFO queue should process them in order.")
     return Verdict(True, "Every consumer processed every order once and stopped at its sentinel "
-                         "(one sentinel per consumer thread).")
-
-
-def _did_nothing(consume: Callable) -> bool:
-    q: queue.Queue = queue.Queue()
-    q.put("order")
-    q.put(None)
-    done: list = []
-    threads = _Threads()
-    threads.start(consume, q, done, name="probe")
-    threads.join(0.2)
-    return not done and q.qsize() == 2 and not threads.errors
+                         "(one sentinel per consumer thread), even when the producer paused.")
 
 
 # -- exercise 2: predict the forced race ------------------------------------------------------
@@ -200,7 +370,34 @@ def unlucky_pause(parties: int, patience: float = PATIENCE) -> Callable[[], None
 
 
 class Account(dict):
-    """A bank account shared by threads: ``account["balance"]`` in euros."""
+    """A bank account shared by threads: ``account["balance"]`` in euros.
+
+    It notes, for each write of the balance, how much it added to the balance the same thread
+    last read (``added``; None when the thread had read nothing): a check can tell a wrong
+    amount from a lost update.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: dict[int, Any] = {}
+        self.added: list[Any] = []
+
+    def __getitem__(self, key: Any) -> Any:
+        value = super().__getitem__(key)
+        if key == "balance":
+            self.reads[threading.get_ident()] = value
+        return value
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if key == "balance":
+            read = self.reads.get(threading.get_ident())
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for v in (read, value))
+            self.added.append(value - read if numbers else None)
+        super().__setitem__(key, value)
 
 
 def forced_race(deposit: Callable, threads: int = 2, deposits: int = DEPOSITS,
@@ -224,8 +421,9 @@ def forced_race(deposit: Callable, threads: int = 2, deposits: int = DEPOSITS,
     for i in range(threads):
         runner.start(work, name=f"teller-{i + 1}")
     stuck = runner.join(JOIN + PATIENCE)  # the pause waits once at most, then never again
-    return account["balance"], {"pauses": calls[0], "stuck": stuck, "errors": runner.errors,
-                                "lock": lock}
+    return dict.__getitem__(account, "balance"), {"pauses": calls[0], "stuck": stuck,
+                                                  "errors": runner.errors, "lock": lock,
+                                                  "account": account}
 
 
 def ex2(prediction: Any) -> Verdict:
@@ -280,24 +478,59 @@ def ex3(deposit: Callable | None) -> Verdict:
             return Verdict(False, f"Thread {info['stuck'][0]!r} is stuck ({where}): did you "
                                   "`lock.acquire()` without a `lock.release()`? `with lock:` "
                                   "releases it for you, even after an error.")
+        account = info["account"]
+        if balance == 0 and not account.added and (info["pauses"] or _globals_like(
+                deposit, lambda v: isinstance(v, dict) and "balance" in v)):
+            other = _globals_like(deposit, lambda v: isinstance(v, dict) and "balance" in v)
+            return Verdict(False, "Your deposit ran, but the account it was given still holds "
+                                  "0 €: it changed "
+                                  + (f"the global `{other[0]}`" if other else "another account")
+                                  + " instead. Read and write `account[\"balance\"]` of the "
+                                  "argument `account`: it is the one all tellers share here.")
         if balance == 0 and info["pauses"] == 0:
             return Verdict(None, "Nothing was deposited: write the body of deposit, then run "
                                  "this cell again.")
         kinds = trace.column("kind")
+        wrong = sorted({a for a in account.added if a is not None and a != amount})
+        if wrong:
+            return Verdict(False, f"Your deposit added {wrong[0]} € to the balance it read, but "
+                                  f"this case deposits {amount} € at a time ({where}): the "
+                                  f"balance came out at {balance} € instead of {expected} €. "
+                                  "Add the argument `amount` itself, once (not a fixed number "
+                                  "such as 10). This is not about the lock: a lost update "
+                                  "makes the balance lower, by whole deposits.")
+        if balance > expected or balance % amount:
+            return Verdict(False, f"The balance came out at {balance} € instead of {expected} € "
+                                  f"({where}): a lost update can only make it lower, by whole "
+                                  f"deposits of {amount} €. Each deposit must add the argument "
+                                  "`amount` once to the balance it read.")
         if info["pauses"] < threads * deposits:
             return Verdict(False, "Keep `pause()` between the read and the write. Removing it "
                                   "makes the race rarer, not gone: a thread can be switched "
                                   "out at that moment anyway. Make it harmless with the lock.")
         if balance != expected:
             if "acquire" not in kinds:
+                other = _globals_like(deposit, lambda v: hasattr(v, "acquire"))
                 return Verdict(False, f"Updates were still lost ({balance} € instead of "
                                       f"{expected} €; {where}) and the lock you were given was "
-                                      "never taken. A lock made inside the function protects "
-                                      "nothing (every call gets its own): use `with lock:`.")
+                                      "never taken. "
+                                      + (f"You used the global `{other[0]}`: use the argument "
+                                         "`lock`, with `with lock:`." if other else
+                                         "A lock made inside the function protects nothing "
+                                         "(every call gets its own): use `with lock:`."))
             return Verdict(False, f"Updates were still lost ({balance} € instead of {expected} "
                                   f"€; {where}). The lock must cover the read, the pause *and* "
                                   "the write, in one `with lock:` block: another thread must "
                                   "not read between your read and your write.")
+        if "acquire" not in kinds:
+            other = _globals_like(deposit, lambda v: hasattr(v, "acquire")
+                                  and hasattr(v, "release"))
+            return Verdict(False, "The balance came out right, but the lock you were given was "
+                                  "never taken: you used "
+                                  + (f"the global `{other[0]}`" if other else "another lock")
+                                  + ". Use the argument `lock`: the tellers of a real program "
+                                  "share the lock they are given, not one that happens to be "
+                                  "in your notebook.")
         if kinds.count("acquire") < threads * deposits:
             return Verdict(False, "The balance came out right, but not every deposit took the "
                                   "lock: put the read, the pause and the write in `with lock:`.")
@@ -457,8 +690,82 @@ def ex4(cls: Any) -> Verdict:
     rest = [buf.get(), buf.get()]
     if [first, *rest] != [1, 2, 3]:
         return Verdict(False, f"Items came out as {[first, *rest]}, not [1, 2, 3].")
-    # 4. many producers and consumers: nothing lost, nothing twice, never over capacity
+    # 4. a crowd at a buffer of one place: notify() wakes the wrong kind sooner or later
+    crowd = _crowd(cls)
+    if crowd is not None:
+        return crowd
+    # 5. many producers and consumers: nothing lost, nothing twice, never over capacity
     return _stress(cls)
+
+
+def _crowd(cls: Any, producers: int = 3, consumers: int = 3, each: int = 40,
+           patience: float = 1.0) -> Verdict | None:
+    """Producers and consumers at a buffer of capacity 1; None if all went through.
+
+    With one condition for both kinds of waiting, ``notify()`` wakes one thread, the one that
+    has waited longest, which is sometimes a putter when only a getter can go on (or the other
+    way round): it checks, sleeps again, and soon every thread sleeps. On this crowded buffer
+    that happens on every run tried (thousands, also on a busy machine), well within
+    ``patience`` s; with ``notify_all()`` the 120 items pass in a few hundredths of a second.
+    """
+    made = _make(cls, 1, Trace())
+    if isinstance(made, Verdict):
+        return made
+    buf, cond = made
+    total = producers * each
+    shares = [total // consumers + (k < total % consumers) for k in range(consumers)]
+    out: list = []
+
+    def produce(k: int) -> None:
+        for i in range(each):
+            buf.put((k, i))
+
+    def consume(n: int) -> None:
+        for _ in range(n):
+            out.append(buf.get())
+
+    crowd = _Threads()
+    for k in range(consumers):
+        crowd.start(consume, shares[k], name=f"consumer-{k + 1}")
+    for k in range(producers):
+        crowd.start(produce, k, name=f"producer-{k + 1}")
+    stuck = crowd.join(patience)
+    asleep = len(cond._waiters)  # noqa: SLF001 - how many of them sleep in wait()
+    if stuck:  # wake them all, again and again, so that they finish and leave
+        end = time.monotonic() + 2.0
+        while any(t.is_alive() for t in crowd.threads) and time.monotonic() < end:
+            with cond:
+                cond.notify_all()
+            time.sleep(0.01)
+    if crowd.errors:
+        if isinstance(crowd.errors[0][1], IndexError):
+            return Verdict(False, f"{crowd.error().message}. With several getters, a thread "
+                                  "woken by notify can find the buffer empty again (another "
+                                  "took the item first): check the condition in a `while` loop "
+                                  "around `wait()`, not with an `if`.")
+        return crowd.error()
+    where = (f"With {producers} producers and {consumers} consumers on a buffer of capacity 1 "
+             f"({total} items)")
+    if stuck and asleep < len(stuck):
+        return Verdict(False, f"{where}, {len(stuck)} threads were still busy after "
+                              f"{patience:g} s, and not all of them asleep in wait(): does a "
+                              "put or a get loop without waiting, or keep the condition's "
+                              "lock while it waits for something else?")
+    if stuck:
+        return Verdict(False, f"{where}, the threads ended up all waiting: after {patience:g} "
+                              f"s, {len(stuck)} threads were still asleep in wait(), with "
+                              "nobody left to wake them. With one condition shared by put and "
+                              "get, `notify()` wakes just one thread, sometimes one of the "
+                              "wrong kind (a putter when only a getter could go on); it sleeps "
+                              "again and the wake-up is lost. Use `notify_all()`.")
+    if buf.items.peak > 1:
+        return Verdict(False, f"{where}, the buffer held {buf.items.peak} items at once: check "
+                              "`len(self.items) >= self.capacity` in a `while` loop, inside "
+                              "`with self.condition:`.")
+    if sorted(out) != sorted((k, i) for k in range(producers) for i in range(each)):
+        return Verdict(False, f"{where}, items were lost or taken twice: do every check and "
+                              "change of `self.items` inside `with self.condition:`.")
+    return None
 
 
 def _stress(cls: Any, producers: int = 4, consumers: int = 3, each: int = 40,
