@@ -34,7 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from mqlab.style import DEAD, EDGE, QUEUE_FILL, ROLE_STYLE, TRAY_HEIGHT, TRAY_WIDTH
-from mqlab.trace import ROLES, as_trace, role_of
+from mqlab.trace import PRIMITIVE_KINDS, ROLES, as_trace, role_of
 
 __all__ = ["bend", "draw_network", "draw_nodes", "layout", "network_rows", "ports",
            "role_legend"]
@@ -251,12 +251,14 @@ def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None
 
 def role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
     roles = {role_of(graph, n) for n in graph}
-    handles = [Line2D([], [], ls="", marker=m, ms=8, mfc=fill, mec=EDGE, label=role)
+    # a lock, semaphore or condition of traced threads is drawn as a tray too
+    locks = {graph.nodes[n].get("kind") in PRIMITIVE_KINDS
+             for n in graph if role_of(graph, n) == "queue"}
+    only_locks = locks == {True}  # threads sharing locks: its "consumers" are threads
+    handles = [Line2D([], [], ls="", marker=m, ms=8, mfc=fill, mec=EDGE,
+                      label="thread" if only_locks and role == "consumer" else role)
                for role, (m, fill, _) in ROLE_STYLE.items() if role in roles and role != "queue"]
     if "queue" in roles:
-        # a lock, semaphore or condition of traced threads is drawn as a tray too
-        locks = {graph.nodes[n].get("kind") in ("lock", "semaphore", "condition")
-                 for n in graph if role_of(graph, n) == "queue"}
         label = {frozenset({False}): "queue", frozenset({True}): "lock"}.get(
             frozenset(locks), "queue / lock")
         handles.insert(-1 if "consumer" in roles else len(handles),
