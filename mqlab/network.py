@@ -416,8 +416,14 @@ class Network:
         ``handler(message)`` is called when a message is processed; returning False nacks it.
         If it raises, the run stops with a ``SimulationError`` naming the consumer, the message
         and the time (the handler's exception is its ``__cause__``).
+        ``queue`` may be a dead-letter queue that is only named so far (``dead_letter="dlq"``):
+        it is declared then, as running the system would.
         """
-        self._need("queue", queue, "queue")
+        named_dead_letter = [q for q in self.queues.values()
+                             if isinstance(queue, str) and queue not in self.graph
+                             and q.dead_letter == queue]
+        if not named_dead_letter:
+            self._need("queue", queue, "queue")
         service_fn = dist.time_sampler("service", service)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
             raise ValueError(f"prefetch must be an int >= 1, got {prefetch!r}")
@@ -442,6 +448,8 @@ class Network:
             if up <= down:
                 raise ValueError(f"crash: each (down, up) needs up > down, got {w!r}")
             windows.append((down, up))
+        if named_dead_letter:  # every argument is good: declare it, then consume from it
+            self.queue(named_dead_letter[0].broker, queue)
         self._new_node(name, "consumer", queue=queue)
         self.graph.add_edge(queue, name, kind="deliver")
         self.consumers[name] = ConsumerSpec(name, queue, service_fn, prefetch, ack, nack,

@@ -20,6 +20,7 @@ class Summary:
     consumers: dict  # name -> {"processed", "throughput", "latency_p50", "latency_p99"}
     queues: dict  # name -> {"enqueued", "delivered", "max_length", "mean_length", "final"}
     unroutable: dict = field(default_factory=dict)  # routing key -> messages that went nowhere
+    dead_letter_acks: int = 0  # of the acks, those of messages taken from dead-letter queues
 
     @property
     def balanced(self) -> bool:
@@ -30,12 +31,14 @@ class Summary:
 
     def text(self) -> str:
         a = self.account
+        dead = (f" ({self.dead_letter_acks} of them from dead-letter queues)"
+                if self.dead_letter_acks else "")
         drops = ", ".join(f"{k} {v}" for k, v in a.dropped.items()) or "none"
         s = self.still
         lines = [
             f"run of {self.duration:g} s",
             f"messages: published {a.published} + copies {a.copies} = "
-            f"acked {a.acked} + dropped {sum(a.dropped.values())} ({drops}) "
+            f"acked {a.acked}{dead} + dropped {sum(a.dropped.values())} ({drops}) "
             f"+ still in the system {a.in_system}",
             f"  still in the system: queued {sum(s['queued'].values())}, "
             f"blocked {sum(s['blocked'].values())}, at consumers "
@@ -149,8 +152,9 @@ class Run:
                 "mean_length": metrics.time_average(times, lengths, stop) if stop > 0 else 0.0,
                 "final": lengths[-1],
             }
+        dead_letter_acks = sum(metrics.count(tr, "ack", peer=q) for q in _dead_letter_queues(tr))
         return Summary(stop, metrics.account(tr), self.still, per_consumer, per_queue,
-                       metrics.unroutable(tr))
+                       metrics.unroutable(tr), dead_letter_acks)
 
     def state(self, t: float):
         """Where every message is at time ``t`` seconds: a :class:`~mqlab.state.State`."""
@@ -182,3 +186,19 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {len(self.trace)} events over {self.trace.duration:g} s>"
+
+
+def _dead_letter_queues(trace: Trace) -> set[str]:
+    """The queues dead-lettered messages go to: a queue named as a dead-letter target, or one
+    bound to an exchange that is."""
+    graph, out = trace.graph, set()
+    if graph is None:
+        return out
+    for _, target, kind in graph.edges(data="kind"):
+        if kind != "dead-letter":
+            continue
+        if graph.nodes[target].get("role") == "queue":
+            out.add(target)
+        else:  # an exchange: the queues bound to it
+            out |= {q for q in graph.successors(target) if graph.nodes[q].get("role") == "queue"}
+    return out

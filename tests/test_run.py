@@ -86,3 +86,41 @@ def test_latency_kinds_are_checked():
         mq.metrics.latencies(trace, end="create")
     with pytest.raises(ValueError, match="creation time"):
         mq.metrics.latencies(mq.Trace(trace.rows), start="create")
+
+
+def expiring_orders():
+    net = mq.Network(seed=1)
+    net.broker("hub")
+    net.queue("hub", "orders", message_ttl=0.5, dead_letter="expired")
+    net.producer("till", rate=4.0, routing_key="orders", count=20)
+    net.consumer("clerk", queue="orders", service=1.0)
+    return net
+
+
+def test_a_consumer_may_read_a_dead_letter_queue_that_is_only_named():
+    net = expiring_orders()
+    net.consumer("inspector", queue="expired", service=0.01)  # "expired" is not declared
+    assert net.graph.nodes["expired"]["role"] == "queue"
+    summary = net.run(until=30).summary()
+    assert summary.consumers["inspector"]["processed"] == summary.account.dead_lettered > 0
+
+
+def test_a_bad_consumer_of_a_named_dead_letter_queue_declares_nothing():
+    net = expiring_orders()
+    with pytest.raises(ValueError, match="prefetch"):
+        net.consumer("inspector", queue="expired", prefetch=0)
+    assert "expired" not in net.graph and "inspector" not in net.graph
+    with pytest.raises(ValueError, match="existing queue"):
+        net.consumer("inspector", queue="expried")  # a typo is still an error
+
+
+def test_the_summary_says_how_many_acks_came_from_dead_letter_queues():
+    net = expiring_orders()
+    net.consumer("inspector", queue="expired", service=0.01)
+    summary = net.run(until=30).summary()
+    clerk, inspector = (summary.consumers[c]["processed"] for c in ("clerk", "inspector"))
+    assert summary.account.acked == clerk + inspector
+    assert summary.dead_letter_acks == inspector > 0
+    assert f"({inspector} of them from dead-letter queues)" in summary.text()
+    plain = shop().run(until=10).summary()
+    assert plain.dead_letter_acks == 0 and "dead-letter queues" not in plain.text()
