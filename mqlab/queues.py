@@ -82,21 +82,19 @@ _TAKEN = Offer(True)  # the common answer: it went in, nothing dropped
 def _drop_head(q: Queue, msg: Message) -> Offer:
     # RabbitMQ's order: the new message goes in, then heads go until the queue fits (more than
     # one if requeues had pushed it past its capacity); the new message may be one of them
-    q._push(msg, next(q._seq))
-    dropped = []
-    while len(q) > q.capacity:
-        dropped.append(q._pop())
-    q._count_drop("overflow", len(dropped))
-    return Offer(True, tuple(dropped))
+    return _insert_then_drop(q, msg, q._pop)
 
 
 def _drop_lowest(q: Queue, msg: Message) -> Offer:
-    # the mirror image: the new message goes in, then the tail -- the message that would be
-    # delivered last -- goes until the queue fits (the new message may be one of them)
+    # the mirror image: the tail -- the message that would be delivered last -- goes
+    return _insert_then_drop(q, msg, q._pop_last)
+
+
+def _insert_then_drop(q: Queue, msg: Message, take: Callable[[], Message]) -> Offer:
     q._push(msg, next(q._seq))
     dropped = []
     while len(q) > q.capacity:
-        dropped.append(q._pop_last())
+        dropped.append(take())
     q._count_drop("overflow", len(dropped))
     return Offer(True, tuple(dropped))
 

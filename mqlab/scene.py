@@ -149,13 +149,13 @@ class Scene:
         ] + ([Line2D([], [], ls="", marker="o", ms=8, mfc=DOWN, mec=EDGE,
                      label="crashed")] if len(self.timeline.downs[0]) else []) + (
             [Line2D([], [], ls="", marker="o", ms=6, mfc="white", mec=EDGE, mew=1.6,
-                    label="reply")] if any(r == "reply" for r in self._hop_kinds()) else [])
+                    label="reply")] if self._any_reply() else [])
 
-    def _hop_kinds(self) -> list[str]:
-        """"reply" for each hop that answers a synchronous request, else "message"."""
+    def _any_reply(self) -> bool:
+        """Does a reply travel back in this run? (A hop on no edge of the graph is one.)"""
         edges = self.graph.edges
-        return ["message" if (u, v) in edges else "reply"
-                for u, v in zip(self.timeline.hops[2], self.timeline.hops[3], strict=True)]
+        return any((u, v) not in edges
+                   for u, v in zip(self.timeline.hops[2], self.timeline.hops[3], strict=True))
 
     def _geometry(self) -> None:
         """Endpoints of every edge and the size of a queue box, in data units."""

@@ -144,11 +144,7 @@ class Simulation:
             return
         p.made += 1
         if spec.schedule is None and (spec.count is None or p.made < spec.count):
-            gap = spec.gap(self.rng)  # until the next message
-            try:
-                self.schedule(gap, self.produce, p)
-            except (TypeError, ValueError):  # the engine refused it: say where it was drawn
-                raise self.bad_draw(f"producer {p.name!r}", "interval", gap) from None
+            self.next_message(p, spec.gap(self.rng))
         if p.awaiting or p.blocked or p.backlog:  # older messages waiting go first
             p.backlog.append(self.engine.now)  # it waits at the producer
         else:

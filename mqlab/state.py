@@ -188,6 +188,8 @@ class Timeline:
         for name, width in _TABLES.items():
             setattr(self, name, _table(self.done[name], width))
         self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if len(self.hops[0]) else 0.0
+        code = {q: i for i, q in enumerate(self.queues)}  # each stay's queue, by number
+        self._queue_codes = np.array([code.get(q, len(code)) for q in self.stays[2]], dtype=int)
         self.counter_times = {k: np.array([r[0] for r in trace.rows if r[1] in kinds])
                               for k, kinds in COUNTERS.items()}
 
@@ -372,12 +374,6 @@ class Timeline:
         bounds = np.searchsorted(self._queue_codes[idx], np.arange(len(self.queues) + 1), "left")
         return {q: idx[bounds[i]:bounds[i + 1]] for i, q in enumerate(self.queues)}
 
-    @property
-    def _queue_codes(self) -> np.ndarray:
-        if not hasattr(self, "_codes"):
-            code = {q: i for i, q in enumerate(self.queues)}
-            self._codes = np.array([code.get(q, len(code)) for q in self.stays[2]], dtype=int)
-        return self._codes
 
     def holds_at(self, t: float) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
         """Per consumer, the messages it is processing and those waiting to start, at ``t``."""

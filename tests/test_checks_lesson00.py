@@ -4,26 +4,11 @@ import statistics
 
 import pytest
 from solutions import lesson00 as solution
+from verdicts import right, unattempted, wrong
 
 import mqlab as mq
 from mqlab import metrics
-from mqlab.checks import Verdict
 from mqlab.checks import lesson00 as check
-
-
-def right(v: Verdict) -> bool:
-    return isinstance(v, Verdict) and v.ok is True and bool(v)
-
-
-def wrong(v: Verdict, *words: str) -> bool:
-    """A rejection whose hint mentions every one of ``words``."""
-    return (isinstance(v, Verdict) and v.ok is False and not v
-            and all(w in v.message for w in words))
-
-
-def unattempted(v: Verdict) -> bool:
-    return isinstance(v, Verdict) and v.ok is None and not v and "Not attempted" in repr(v)
-
 
 # -- every check: the starter, a forgotten return, a crash, the function called by mistake ------
 

@@ -11,23 +11,9 @@ from collections import deque
 
 import pytest
 from solutions import lesson01 as solution
+from verdicts import right, unattempted, wrong
 
-from mqlab.checks import Verdict
 from mqlab.checks import lesson01 as check
-
-
-def right(v: Verdict) -> bool:
-    return isinstance(v, Verdict) and v.ok is True and bool(v)
-
-
-def wrong(v: Verdict, *words: str) -> bool:
-    """A rejection whose hint mentions every one of ``words``."""
-    return (isinstance(v, Verdict) and v.ok is False and not v
-            and all(w in v.message for w in words))
-
-
-def unattempted(v: Verdict) -> bool:
-    return isinstance(v, Verdict) and v.ok is None and not v and "Not attempted" in repr(v)
 
 
 # -- the starters ---------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Verdict", "not_attempted", "verdict"]
+__all__ = ["Verdict", "call_student", "not_a_function", "not_attempted", "short", "verdict"]
 
 
 class Verdict:
@@ -51,3 +51,15 @@ def call_student(fn: Callable, *args: Any) -> tuple[Any, Verdict | None]:
         return fn(*args), None
     except Exception as exc:  # noqa: BLE001 - any mistake in the answer is reported, not raised
         return None, Verdict(False, f"Your function raised {type(exc).__name__}: {exc}")
+
+
+def short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters: how a verdict quotes an answer."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def not_a_function(answer: Any, name: str, ex: str) -> Verdict:
+    """The verdict for a check given what the student's function returned, not the function."""
+    return Verdict(False, f"Pass the function itself, without calling it: check.{ex}({name}), "
+                          f"not check.{ex}({name}(...)). You passed {short(answer)}.")

@@ -22,7 +22,7 @@ from functools import cache
 from numbers import Real
 from typing import Any
 
-from mqlab.checks import Verdict, call_student, not_attempted, verdict
+from mqlab.checks import Verdict, call_student, not_a_function, not_attempted, short, verdict
 from mqlab.dist import exponential
 from mqlab.engine import Engine
 from mqlab.metrics import latencies
@@ -33,16 +33,6 @@ __all__ = ["GLOSSARY_TERMS", "TEA_STORY", "ex1", "ex2", "ex3", "ex4", "predict"]
 
 _FORGOT_RETURN = ("Your function returned None. Write your answer in it, and don't forget "
                   "`return`.")
-
-
-def _not_a_function(answer: Any, name: str, ex: str) -> Verdict:
-    return Verdict(False, f"Pass the function itself, without calling it: check.{ex}({name}), "
-                          f"not check.{ex}({name}(...)). You passed {_short(answer)}.")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _raised(problem: Verdict, where: str,
@@ -192,7 +182,7 @@ def predict(ack_time: float | None) -> Verdict:
         return Verdict(False, f"You wrote text, {ack_time!r}. Write a number without quotes, "
                               "such as 9.5.")
     if isinstance(ack_time, bool) or not isinstance(ack_time, Real) or math.isnan(ack_time):
-        return Verdict(False, f"Give one number of seconds, not {_short(ack_time)}.")
+        return Verdict(False, f"Give one number of seconds, not {short(ack_time)}.")
     ack = _moment()["ack"]
     close = 0.03  # seconds: a prediction rounded to two decimals is right
     if abs(ack_time - ack) <= close:
@@ -309,7 +299,7 @@ def ex1(count_acks: Callable[[Trace, str, float], int] | None) -> Verdict:
     if not_attempted(count_acks):
         return Verdict(None, "Write count_acks, then run this cell again.")
     if not callable(count_acks):
-        return _not_a_function(count_acks, "count_acks", "ex1")
+        return not_a_function(count_acks, "count_acks", "ex1")
     cases = _count_cases()
     answers = _answers(count_acks, [((_copy(tr), c, u), where) for tr, c, u, where in cases],
                        _a_count)
@@ -336,7 +326,7 @@ def _a_count(got: Any) -> Verdict | None:
         return Verdict(False, f"You returned a {type(got).__name__} of {len(got)} items. "
                               "Return a number: how many acks.")
     if isinstance(got, bool) or not isinstance(got, Real):
-        return Verdict(False, f"Return a whole number (how many acks), not {_short(got)}.")
+        return Verdict(False, f"Return a whole number (how many acks), not {short(got)}.")
     return None
 
 
@@ -425,7 +415,7 @@ def ex2(mean_latency: Callable[[Trace], float] | None) -> Verdict:
     if not_attempted(mean_latency):
         return Verdict(None, "Write mean_latency, then run this cell again.")
     if not callable(mean_latency):
-        return _not_a_function(mean_latency, "mean_latency", "ex2")
+        return not_a_function(mean_latency, "mean_latency", "ex2")
     cases = _latency_cases()
     answers = _answers(mean_latency, [((_copy(tr),), where) for tr, where in cases],
                        _a_number)
@@ -453,7 +443,7 @@ def _a_number(got: Any) -> Verdict | None:
         return Verdict(False, f"You returned a {type(got).__name__} of {len(got)} values. "
                               "Return one number: their mean.")
     if isinstance(got, bool) or not isinstance(got, Real):
-        return Verdict(False, f"Return a number of seconds, not {_short(got)}.")
+        return Verdict(False, f"Return a number of seconds, not {short(got)}.")
     return None
 
 
@@ -612,7 +602,7 @@ def ex3(schedule_tea: Callable[[Engine, list], Any] | None) -> Verdict:
     if not_attempted(schedule_tea):
         return Verdict(None, "Write schedule_tea, then run this cell again.")
     if not callable(schedule_tea):
-        return _not_a_function(schedule_tea, "schedule_tea", "ex3")
+        return not_a_function(schedule_tea, "schedule_tea", "ex3")
     engine = _TeaEngine()
     log = _WatchedLog(engine)
     engine.students_turn = True
@@ -654,7 +644,7 @@ def ex3(schedule_tea: Callable[[Engine, list], Any] | None) -> Verdict:
     entries = _entries(log)
     if entries is None:
         return Verdict(False, f"Each log entry should be a pair (time, text), like "
-                              f"{TEA_STORY[0]!r}; your log starts with {_short(list(log)[:2])}."
+                              f"{TEA_STORY[0]!r}; your log starts with {short(list(log)[:2])}."
                               " The note(engine, log, text) function writes such pairs.")
     for (t, text), clock in zip(entries, log.written_at, strict=False):
         if not math.isclose(t, clock, abs_tol=1e-9):
@@ -713,7 +703,7 @@ def ex4(glossary: dict | None) -> Verdict:
         return Verdict(None, "Fill in the dict, then run this cell again.")
     if not isinstance(glossary, dict):
         return Verdict(False, f"Pass a dict {{Chinese term: English term}}, not "
-                              f"{_short(glossary)}.")
+                              f"{short(glossary)}.")
     if all(not_attempted(v) for v in glossary.values()):
         return Verdict(None, "Replace each ... with the English term, then run this cell again.")
     missing = [k for k in GLOSSARY_TERMS if k not in glossary]

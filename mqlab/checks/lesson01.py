@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from mqlab.checks import Verdict, not_attempted
+from mqlab.checks import Verdict, not_a_function, not_attempted, short
 from mqlab.realtime import TracedCondition, TracedLock
 from mqlab.trace import Trace
 
@@ -38,11 +38,6 @@ DEPOSIT = 10  # euros per deposit
 
 class _Released(BaseException):  # noqa: N818 - not an error: the check lets a thread go
     """Raised in a student's thread still waiting in the check's queue when the check ends."""
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class _Threads:
@@ -321,8 +316,7 @@ def ex1(consume: Callable | None) -> Verdict:
     if not_attempted(consume):
         return Verdict(None, "Write consume, then run this cell again.")
     if not callable(consume):
-        return Verdict(False, "Pass the function itself, without calling it: check.ex1(consume)"
-                              f", not check.ex1(consume(...)). You passed {_short(consume)}.")
+        return not_a_function(consume, "consume", "ex1")
     cases = [
         (["order 1", "order 2", "order 3"], 1, 0.0, None, "one consumer, three orders"),
         ([f"order {i}" for i in range(12)], 1, 0.005, None, "one consumer and a slow producer"),
@@ -338,10 +332,10 @@ def ex1(consume: Callable | None) -> Verdict:
                 return got
             return Verdict(False, f"{got.message} (case: {where})")
         if sorted(map(str, got)) != sorted(map(str, orders)):
-            return Verdict(False, f"With {where} the orders processed were {_short(got)}; "
-                                  f"expected each of {_short(orders)} exactly once.")
+            return Verdict(False, f"With {where} the orders processed were {short(got)}; "
+                                  f"expected each of {short(orders)} exactly once.")
         if consumers == 1 and got != orders:
-            return Verdict(False, f"With {where} the orders came out as {_short(got)}: a single "
+            return Verdict(False, f"With {where} the orders came out as {short(got)}: a single "
                                   "consumer of a FIFO queue should process them in order.")
     return Verdict(True, "Every consumer processed every order once and stopped at its sentinel "
                          "(one sentinel per consumer thread), even when the producer paused.")
@@ -432,7 +426,7 @@ def ex2(prediction: Any) -> Verdict:
         return Verdict(None, "Replace ... with your prediction (a number of euros), then run "
                              "this cell again.")
     if isinstance(prediction, bool) or not isinstance(prediction, (int, float)):
-        return Verdict(False, f"Predict a number of euros (like 70), not {_short(prediction)}.")
+        return Verdict(False, f"Predict a number of euros (like 70), not {short(prediction)}.")
     right = DEPOSITS * DEPOSIT
     full = 2 * right
     if prediction == right:
@@ -462,8 +456,7 @@ def ex3(deposit: Callable | None) -> Verdict:
     if not_attempted(deposit):
         return Verdict(None, "Write deposit, then run this cell again.")
     if not callable(deposit):
-        return Verdict(False, "Pass the function itself, without calling it: check.ex3(deposit)"
-                              f", not check.ex3(deposit(...)). You passed {_short(deposit)}.")
+        return not_a_function(deposit, "deposit", "ex3")
     for threads, deposits, amount in ((2, DEPOSITS, DEPOSIT), (3, 4, 7)):
         trace = Trace()
         lock = TracedLock("account", trace)
@@ -600,7 +593,7 @@ def ex4(cls: Any) -> Verdict:
         return Verdict(None, "Write the class BoundedBuffer, then run this cell again.")
     if not isinstance(cls, type):
         return Verdict(False, f"Pass the class itself: check.ex4(BoundedBuffer), not an object "
-                              f"of it. You passed {_short(cls)}.")
+                              f"of it. You passed {short(cls)}.")
     trace = Trace()
     made = _make(cls, 2, trace)
     if isinstance(made, Verdict):
@@ -620,7 +613,7 @@ def ex4(cls: Any) -> Verdict:
     if got and got[0][2:] == [None, None] and not trace.filter(peer="buffer").rows:
         return Verdict(None, "put and get do nothing yet: write them, then run this cell again.")
     if got[0][2:] != ["a", "b"]:
-        return Verdict(False, f"put('a'), put('b'), get(), get() gave {_short(got[0][2:])}, not "
+        return Verdict(False, f"put('a'), put('b'), get(), get() gave {short(got[0][2:])}, not "
                               "['a', 'b']: get() must return the oldest item (first in, first "
                               "out), and take it out of the buffer.")
     # 2. get on an empty buffer waits -- with wait(), not by spinning -- until a put
@@ -628,7 +621,7 @@ def ex4(cls: Any) -> Verdict:
     got = _timed(waiting, buf.get, name="getter")
     time.sleep(0.15)
     if not waiting.threads[0].is_alive():
-        return Verdict(False, f"get() on an empty buffer returned {_short(got[0] if got else None)}"
+        return Verdict(False, f"get() on an empty buffer returned {short(got[0] if got else None)}"
                               " at once. It must wait until an item is there.")
     waits = trace.filter(kind="wait", node="getter", peer="buffer")
     notes = [e for e in waits if e.info == "notify"]
@@ -647,7 +640,7 @@ def ex4(cls: Any) -> Verdict:
                               "and the getter never woke up: put() must call "
                               "`self.condition.notify_all()` after adding the item.")
     if got != ["c"]:
-        return Verdict(False, f"The waiting get() returned {_short(got)}, not the item 'c' that "
+        return Verdict(False, f"The waiting get() returned {short(got)}, not the item 'c' that "
                               "was put.")
     # 2b. two getters wait; one put wakes them (notify_all): the one that finds it empty waits
     pair = _Threads()

@@ -21,7 +21,7 @@ from functools import cache
 from numbers import Real
 from typing import Any
 
-from mqlab.checks import Verdict, call_student, not_attempted
+from mqlab.checks import Verdict, call_student, not_a_function, not_attempted, short
 from mqlab.dist import exponential, uniform
 from mqlab.metrics import throughput
 from mqlab.network import Network
@@ -31,16 +31,6 @@ __all__ = ["SHOP", "ex1", "ex2", "ex3", "ex4", "shops"]
 
 _FORGOT_RETURN = ("Your function returned None. Write your answer in it, and don't forget "
                   "`return`.")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _not_a_function(answer: Any, name: str, ex: str) -> Verdict:
-    return Verdict(False, f"Pass the function itself, without calling it: check.{ex}({name}), "
-                          f"not check.{ex}({name}(...)). You passed {_short(answer)}.")
 
 
 def _copy(trace: Trace) -> Trace:
@@ -140,7 +130,7 @@ def ex1(prediction: dict | None) -> Verdict:
         return Verdict(None, "Write your two numbers in the dict, then run this cell again.")
     if not isinstance(prediction, dict):
         return Verdict(False, "Give a dict with your two numbers: {'sync': ..., 'async': ...} "
-                              f"(orders per second), not {_short(prediction)}.")
+                              f"(orders per second), not {short(prediction)}.")
     missing = [k for k in ("sync", "async") if k not in prediction]
     if missing:
         return Verdict(False, f"The dict lacks {' and '.join(map(repr, missing))}: keep both "
@@ -154,7 +144,7 @@ def ex1(prediction: dict | None) -> Verdict:
             return Verdict(False, f"Predict the {k} shop too: replace its ... with a number.")
         if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
             return Verdict(False, f"Give a number of orders per second for {k!r}, not "
-                                  f"{_short(v)}.")
+                                  f"{short(v)}.")
     truth = {"sync": 1 / _round_trip(), "async": 1 / SHOP["interval"]}
     got = {k: float(prediction[k]) for k in truth}
     near = {k: _near(got[k], truth[k]) for k in truth}
@@ -318,7 +308,7 @@ def ex2(mean_wait: Callable[[Trace, str], float] | None) -> Verdict:
     if not_attempted(mean_wait):
         return Verdict(None, "Write mean_wait, then run this cell again.")
     if not callable(mean_wait):
-        return _not_a_function(mean_wait, "mean_wait", "ex2")
+        return not_a_function(mean_wait, "mean_wait", "ex2")
     cases = _wait_cases()
     for i, (trace, producer, where) in enumerate(cases):
         got, problem = call_student(mean_wait, _copy(trace), producer)
@@ -331,7 +321,7 @@ def ex2(mean_wait: Callable[[Trace, str], float] | None) -> Verdict:
             return Verdict(False, f"You returned a {type(got).__name__} of {len(got)} values. "
                                   "Return one number: their mean, in seconds.")
         if isinstance(got, bool) or not isinstance(got, Real):
-            return Verdict(False, f"Return a number of seconds, not {_short(got)}.")
+            return Verdict(False, f"Return a number of seconds, not {short(got)}.")
         truth = _mean(_waits(trace, producer))
         if _close(got, truth):
             continue
@@ -450,7 +440,7 @@ def ex3(retry_report: Callable[[Trace, str], dict] | None) -> Verdict:
     if not_attempted(retry_report):
         return Verdict(None, "Write retry_report, then run this cell again.")
     if not callable(retry_report):
-        return _not_a_function(retry_report, "retry_report", "ex3")
+        return not_a_function(retry_report, "retry_report", "ex3")
     for i, (trace, producer, where) in enumerate(_report_cases()):
         got, problem = call_student(retry_report, _copy(trace), producer)
         if problem is not None:
@@ -460,7 +450,7 @@ def ex3(retry_report: Callable[[Trace, str], dict] | None) -> Verdict:
             return Verdict(None if i == 0 else False, _FORGOT_RETURN)
         if not isinstance(got, dict):
             return Verdict(False, "Return a dict {'retries': ..., 'gave_up': ..., "
-                                  f"'duplicates': ...}}, not {_short(got)}.")
+                                  f"'duplicates': ...}}, not {short(got)}.")
         missing = [k for k in REPORT_KEYS if k not in got]
         if missing:
             return Verdict(False, f"The dict lacks {', '.join(map(repr, missing))}. Use exactly "
@@ -477,7 +467,7 @@ def ex3(retry_report: Callable[[Trace, str], dict] | None) -> Verdict:
         for key in REPORT_KEYS:
             value = got[key]
             if isinstance(value, bool) or not isinstance(value, Real):
-                return Verdict(False, f"{key!r} must be a whole number, not {_short(value)}.")
+                return Verdict(False, f"{key!r} must be a whole number, not {short(value)}.")
             if value == truth[key]:
                 continue
             for wrong, hint in _report_mistakes(trace, producer, key):
@@ -545,7 +535,7 @@ def _stream_cases() -> list[tuple[list[int], str]]:
 def _as_releases(got: Any, n: int) -> list[list] | Verdict:
     if isinstance(got, (str, bytes)) or not isinstance(got, (list, tuple)):
         return Verdict(False, "Return a list with one list per arrival: the numbers released "
-                              f"right after that arrival. You returned {_short(got)}.")
+                              f"right after that arrival. You returned {short(got)}.")
     if got and all(isinstance(x, Real) for x in got):
         return Verdict(False, "You returned one flat list of numbers. Return one list *per "
                               "arrival* instead: for arrivals [2, 1, 3] the answer is "
@@ -557,7 +547,7 @@ def _as_releases(got: Any, n: int) -> list[list] | Verdict:
     for item in got:
         if isinstance(item, (str, bytes)) or not isinstance(item, (list, tuple)):
             return Verdict(False, "Each item must be a list of the numbers released after one "
-                                  f"arrival ([] when none), but one was {_short(item)}. For "
+                                  f"arrival ([] when none), but one was {short(item)}. For "
                                   "arrivals [2, 1, 3] the answer is [[], [1, 2], [3]].")
         out.append(list(item))
     return out
@@ -618,12 +608,12 @@ def ex4(resequence: Callable[[list[int]], list] | None) -> Verdict:
     if not_attempted(resequence):
         return Verdict(None, "Write resequence, then run this cell again.")
     if not callable(resequence):
-        return _not_a_function(resequence, "resequence", "ex4")
+        return not_a_function(resequence, "resequence", "ex4")
     for i, (arrivals, where) in enumerate(_stream_cases()):
         got, problem = call_student(resequence, list(arrivals))
         if problem is not None:
             return Verdict(False, f"{problem.message} (on {where}: arrivals "
-                                  f"{_short(arrivals)}).")
+                                  f"{short(arrivals)}).")
         if not_attempted(got):
             return Verdict(None if i == 0 else False, _FORGOT_RETURN)
         releases = _as_releases(got, len(arrivals))

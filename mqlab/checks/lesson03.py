@@ -16,15 +16,10 @@ import random
 import types
 from typing import Any
 
-from mqlab.checks import Verdict, not_attempted
+from mqlab.checks import Verdict, not_attempted, short
 
 __all__ = ["ARRIVALS", "CAPACITY", "KINDS", "MAX_PRIORITY", "OVERFLOWS", "SCENARIOS",
            "ex1", "ex2", "ex3"]
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # -- exercise 1: a tiny priority queue on heapq ---------------------------------------------------
@@ -166,7 +161,7 @@ def ex1(cls: Any) -> Verdict:
     if not isinstance(cls, type):
         return Verdict(False, f"Pass the class itself, without calling it: "
                               f"check.ex1(TinyPriorityQueue), not check.ex1(TinyPriorityQueue()). "
-                              f"You passed {_short(cls)}.")
+                              f"You passed {short(cls)}.")
     for k, seed in enumerate(_SEEDS):
         ops = _script(seed)
         got, problem = _run_student(cls, ops)
@@ -185,7 +180,7 @@ def ex1(cls: Any) -> Verdict:
                                   "forget `return`.")
         if not isinstance(g, int):
             return Verdict(False, f"get() must return the item that was put in (here a dict "
-                                  f"such as {{'order': 1}}), not {_short(g)}.")
+                                  f"such as {{'order': 1}}), not {short(g)}.")
         if g in got[:i]:
             return Verdict(False, f"get() returned order {g} a second time: it looked at the "
                                   "head without taking it out. get must remove the item it "
@@ -286,7 +281,7 @@ def ex2(prediction: Any) -> Verdict:
     if not isinstance(prediction, (list, tuple)) or not all(
             isinstance(x, str) for x in prediction):
         return Verdict(False, f"Give a list of names in quotes, head first, such as "
-                              f"['x', 'y', 'z'], not {_short(prediction)}.")
+                              f"['x', 'y', 'z'], not {short(prediction)}.")
     got = [x.strip().lower() for x in prediction]
     names = {n for n, _ in ARRIVALS}
     unknown = [x for x in got if x not in names]
@@ -420,7 +415,7 @@ def ex3(choices: Any) -> Verdict:
         return Verdict(None, "Fill in the dict, then run this cell again.")
     if not isinstance(choices, dict):
         return Verdict(False, f"Pass a dict {{scenario: (kind, overflow)}}, not "
-                              f"{_short(choices)}.")
+                              f"{short(choices)}.")
     if all(not_attempted(v) for v in choices.values()):
         return Verdict(None, "Replace each ... with a (kind, overflow) pair, then run this cell "
                              "again.")
@@ -437,7 +432,7 @@ def ex3(choices: Any) -> Verdict:
         if (not isinstance(choice, (tuple, list)) or len(choice) != 2
                 or not all(isinstance(x, str) for x in choice)):
             lines.append(f"{name}: give a pair (kind, overflow), such as ('fifo', 'block'), "
-                         f"not {_short(choice)}.")
+                         f"not {short(choice)}.")
             continue
         kind, overflow = (x.strip().lower() for x in choice)
         if kind not in KINDS:
