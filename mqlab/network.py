@@ -124,7 +124,7 @@ class ConsumerSpec:
     name: str
     queue: str
     service: Callable
-    prefetch: int
+    prefetch: int | None  # None: no limit (RabbitMQ's prefetch 0)
     ack: str
     nack: float
     requeue: bool
@@ -398,7 +398,7 @@ class Network:
         name: str,
         queue: str,
         service: float | Callable = 0.1,
-        prefetch: int = 1,
+        prefetch: int | None = 1,
         ack: str = "manual",
         nack: float = 0.0,
         requeue: bool = True,
@@ -408,7 +408,9 @@ class Network:
         """Add a consumer that takes messages from ``queue``, one at a time.
 
         ``service``: seconds to process one message (a number or a distribution).
-        ``prefetch``: how many unacknowledged messages it may hold (RabbitMQ's basic.qos).
+        ``prefetch``: how many unacknowledged messages it may hold (RabbitMQ's basic.qos);
+        ``None`` sets no limit (RabbitMQ's prefetch 0): the broker pushes every ready message
+        to the consumers in turn, however busy they are.
         ``ack="manual"`` acknowledges after processing (a crash sends unacked messages back to
         the queue); ``ack="auto"`` lets the broker forget a message once delivered (a crash
         loses it). ``nack``: probability that processing fails; the message is then requeued
@@ -425,8 +427,10 @@ class Network:
         if not named_dead_letter:
             self._need("queue", queue, "queue")
         service_fn = dist.time_sampler("service", service)
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 1:
-            raise ValueError(f"prefetch must be an int >= 1, got {prefetch!r}")
+        if prefetch is not None and (isinstance(prefetch, bool) or not isinstance(prefetch, int)
+                                     or prefetch < 1):
+            raise ValueError(f"prefetch must be an int >= 1, or None for no limit, "
+                             f"got {prefetch!r}")
         if ack not in ("auto", "manual"):
             raise ValueError(f"ack must be 'auto' or 'manual', got {ack!r}")
         nack = dist.probability("nack", nack)

@@ -83,6 +83,8 @@ class _Consumer:
         self.inbox: deque[Message] = deque()  # arrived, waiting to be processed
         self.busy = False
         self.ready = False  # is it in its queue's ready line?
+        # how many unacked messages it may hold (no prefetch: no limit)
+        self.limit = spec.prefetch if spec.prefetch is not None else math.inf
 
 
 class Simulation:
@@ -392,7 +394,7 @@ class Simulation:
                     self.dead_letter_or_drop(qs, msg, "expired", "ttl")
                     continue
             self.deliver(qs, c, msg)
-            if len(c.held) < c.spec.prefetch:
+            if len(c.held) < c.limit:
                 ready.append(c)
             else:
                 c.ready = False

@@ -101,7 +101,7 @@ def networks(draw, max_brokers=2):
         opts = {
             "queue": draw(st.sampled_from(qnames)),
             "service": time_value(draw, 0.05, 1.5),
-            "prefetch": draw(st.integers(1, 3)),
+            "prefetch": draw(st.one_of(st.integers(1, 3), st.none())),
             "ack": ack,
         }
         if ack == "manual" and draw(st.booleans()):
@@ -274,7 +274,8 @@ def test_the_trace_is_in_time_order_and_limits_hold(example):
     for e in run.trace.filter(kind=["deliver", "ack", "nack", "drop", "crash"]):
         if e.kind == "deliver":
             held[e.peer] += 1
-            assert held[e.peer] <= net.consumers[e.peer].prefetch
+            limit = net.consumers[e.peer].prefetch
+            assert limit is None or held[e.peer] <= limit
         elif e.kind == "crash":
             held[e.node] = 0  # it loses (auto) or gives back (manual) all it held
         elif e.node in held and e.info != "crash":

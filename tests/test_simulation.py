@@ -733,3 +733,25 @@ def test_a_blocked_publisher_sends_what_waited_oldest_first_and_all_of_it():
     assert created == sorted(created)  # nothing made later overtakes what waited
     assert len(run.trace.filter(kind="block")) > 5  # the queue did hold the publisher back
     assert run.summary().account.acked == 100  # and nothing was left behind at the producer
+
+
+def test_no_prefetch_limit_deals_messages_in_turn_however_busy_the_worker():
+    """prefetch=None (RabbitMQ's 0): a slow worker gets every other message at once and holds
+    them, while prefetch=1 gives each message to whoever is free."""
+    def build(prefetch):
+        net = mq.Network(seed=3)
+        net.producer("shop", interval=0.1, routing_key="jobs", count=40)
+        net.broker("hub")
+        net.queue("hub", "jobs")
+        net.consumer("fast", queue="jobs", service=0.05, prefetch=prefetch)
+        net.consumer("slow", queue="jobs", service=1.0, prefetch=prefetch)
+        return net.run()
+
+    unlimited, fair = build(None), build(1)
+    acked = {name: [mq.metrics.count(r.trace, "ack", node=name) for r in (unlimited, fair)]
+             for name in ("fast", "slow")}
+    assert acked["fast"][0] == acked["slow"][0] == 20  # dealt in turn
+    assert acked["fast"][1] >= 35 and acked["slow"][1] <= 5  # each to whoever is free
+    # without a limit the slow worker was handed its 20 at once: it finishes last, at ~20 s
+    assert unlimited.trace.filter(kind="ack", node="slow")[-1].time > 19
+    assert fair.trace.end_time < 5
