@@ -19,7 +19,7 @@ from mqlab.engine import Engine
 from mqlab.message import Message
 from mqlab.network import Network
 from mqlab.queues import FifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull, SortedQueue
-from mqlab.routing import topic_matches
+from mqlab.routing import partition_for, topic_matches
 from mqlab.run import Run, Summary
 from mqlab.simulation import SimulationError
 from mqlab.trace import Event, Trace
@@ -57,6 +57,7 @@ __all__ = [
     "export",
     "metrics",
     "normal",
+    "partition_for",
     "player",
     "save_gif",
     "scene",

@@ -242,10 +242,11 @@ class Account:
     dropped: dict  # reason -> count (overflow, rejected, unroutable, ttl, loss, crash, ...)
     dead_lettered: int  # messages that went through dead-lettering (not an end in itself)
     in_system: int  # still queued, blocked, on a link or at a consumer, from the trace
+    logged: int = 0  # appended to a partitioned log: kept there for consumer groups to read
 
     @property
     def ended(self) -> int:
-        return self.acked + sum(self.dropped.values())
+        return self.acked + sum(self.dropped.values()) + self.logged
 
     def __getitem__(self, key: str):
         return getattr(self, key)
@@ -258,6 +259,8 @@ def account(trace: Trace) -> Account:
     arrivals: Counter = Counter()  # node -> arrive events there
     consumers = set()  # nodes that queues deliver to: arrivals there are not at a broker
     for _, k, _, node, peer, info in trace.rows:
+        if info == "log" and k == "ack" or info == "retention" and k == "expire":
+            continue  # a log's readers and its retention: the record ended when appended
         kinds[k] += 1
         if k == "drop":
             dropped[info or "dropped"] += 1
@@ -275,6 +278,6 @@ def account(trace: Trace) -> Account:
     copies = (kinds["route"] - broker_arrivals - kinds["dead-letter"]
               + dropped["unroutable"] + kinds["duplicate"])
     published = kinds["publish"]
-    ended = kinds["ack"] + sum(dropped.values())
+    ended = kinds["ack"] + sum(dropped.values()) + kinds["append"]
     return Account(published, copies, kinds["ack"], dict(sorted(dropped.items())),
-                   kinds["dead-letter"], published + copies - ended)
+                   kinds["dead-letter"], published + copies - ended, kinds["append"])

@@ -44,9 +44,14 @@ from mqlab.queues import (
 )
 from mqlab.routing import EXCHANGES, Binding
 
-__all__ = ["QUEUE_KINDS", "Network"]
+__all__ = ["COMMIT_POLICIES", "QUEUE_KINDS", "Network"]
 
 QUEUE_KINDS = ("fifo", "priority", "sorted")
+# when a consumer group commits its offsets: after processing each record (at-least-once), or
+# when the record is fetched, before processing (at-most-once); a number of seconds commits
+# what was processed every that many seconds (as Kafka's auto-commit does)
+COMMIT_POLICIES = ("after", "before")
+
 
 
 def check_routing_key(name: str, value: Any) -> str:
@@ -85,6 +90,8 @@ class ProducerSpec:
     to: str | None = None  # the broker, resolved at run time
     timeout: float | None = None  # sync only: seconds to wait for a reply, or None (for ever)
     retries: int = 0  # sync only: how many times a timed-out request is sent again
+    key: Callable | None = None  # f(payload) -> routing key / record key, computed per message
+    topic: str | None = None  # the partitioned log it appends to, or None
 
 
 @dataclass
@@ -99,6 +106,7 @@ class QueueSpec:
     dead_letter: str | None
     sort_key: Callable | None
     aging: float | None = None  # priority levels gained per second waited (priority queues)
+    temporary: bool = False  # exists only while one of its consumers is up
 
     def make(self, clock: Callable[[], float] | None = None):
         """A new, empty queue of this kind. ``clock``: where an aging queue reads the time
@@ -130,6 +138,24 @@ class ConsumerSpec:
     requeue: bool
     crash: list[tuple[float, float]]
     handler: Callable | None
+    topic: str | None = None  # a partitioned log it reads (instead of a queue)
+    group: str | None = None  # its consumer group (logs only)
+    offset: str | int = "earliest"  # where its group starts without a committed offset
+    commit: str | float = "after"  # when its group commits offsets (COMMIT_POLICIES, or s)
+
+
+@dataclass
+class TopicSpec:
+    """A partitioned log on a broker: ``partitions`` append-only logs, records kept for
+    ``retention`` seconds (None: for ever)."""
+    name: str
+    broker: str
+    partitions: int
+    retention: float | None
+
+    def partition(self, i: int) -> str:
+        """The name of partition ``i`` (Kafka's own spelling: ``orders-0``)."""
+        return f"{self.name}-{i}"
 
 
 @dataclass
@@ -154,6 +180,8 @@ class Network:
         self.queues: dict[str, QueueSpec] = {}
         self.consumers: dict[str, ConsumerSpec] = {}
         self.links: dict[tuple[str, str], LinkSpec] = {}
+        self.topics: dict[str, TopicSpec] = {}
+        self.seeks: list[tuple[float, str, int]] = []  # (time, group, offset)
 
     # -- helpers -------------------------------------------------------------------------------
     def _new_node(self, name: str, role: str, **attrs: Any) -> None:
@@ -187,12 +215,14 @@ class Network:
         routing_key: str | dict | list | Callable = "",
         priority: int | dict | list | Callable | None = None,
         payload: Callable[[int], Any] | None = None,
-        headers: dict | None = None,
+        headers: dict | Callable[[Any], dict] | None = None,
         exchange: str = "",
         mode: str = "async",
         expiration: float | None = None,
         timeout: float | None = None,
         retries: int = 0,
+        key: str | Callable[[Any], str] | None = None,
+        topic: str | None = None,
     ) -> None:
         """Add a producer that publishes messages.
 
@@ -217,6 +247,14 @@ class Network:
         (what it draws is checked as it is drawn). ``exchange=""`` is the broker's default
         exchange (routes by queue name). ``payload(i)`` makes the payload of message number
         ``i``.
+
+        Computed from each message's payload instead: ``key(payload)`` returns its routing
+        key (a str; give ``key`` or ``routing_key``, not both), and ``headers`` may be a
+        function ``headers(payload)`` returning the headers dict.
+
+        ``topic``: append to a partitioned log (see :meth:`topic`) instead of publishing to an
+        exchange. The record's ``key`` chooses its partition (:func:`partition_for`); with no
+        key (None) the producer takes the partitions in turn.
         """
         given = [p for p, v in (("rate", rate), ("interval", interval), ("schedule", schedule))
                  if v is not None]
@@ -244,8 +282,25 @@ class Network:
         if payload is not None and not callable(payload):
             raise TypeError(f"payload must be None or a function of the message number, "
                             f"got {payload!r}")
-        if headers is not None and not isinstance(headers, dict):
-            raise TypeError(f"headers must be a dict, got {headers!r}")
+        if headers is not None and not isinstance(headers, dict) and not callable(headers):
+            raise TypeError(f"headers must be a dict or a function of the payload returning "
+                            f"one, got {headers!r}")
+        if key is not None:
+            if not (isinstance(key, str) or callable(key)):
+                raise TypeError(f"key must be None, a str or a function of the payload "
+                                f"returning a str, got {key!r}")
+            if routing_key != "":
+                raise ValueError("give key (computed from the payload) or routing_key, "
+                                 "not both")
+        if topic is not None:
+            if not isinstance(topic, str) or not topic:
+                raise TypeError(f"topic must be None or the name of a topic, got {topic!r}")
+            if exchange:
+                raise ValueError(f"give exchange or topic, not both (got exchange={exchange!r},"
+                                 f" topic={topic!r})")
+            if mode != "async":
+                raise ValueError("topic: a producer appending to a log publishes "
+                                 "fire-and-forget; mode must be 'async'")
         if not isinstance(exchange, str):
             raise TypeError(f"exchange must be an exchange name or '' (default), got {exchange!r}")
         if expiration is not None:
@@ -268,9 +323,12 @@ class Network:
             name, gap, times, count,
             dist.value_sampler("routing_key", routing_key, check_routing_key),
             dist.value_sampler("priority", priority, check_priority),
-            payload, dict(headers or {}), exchange, mode, expiration,
-            timeout=timeout, retries=retries,
+            payload, headers if callable(headers) else dict(headers or {}), exchange, mode,
+            expiration, timeout=timeout, retries=retries,
+            key=key if callable(key) else None, topic=topic,
         )
+        if isinstance(key, str):
+            spec.routing_key = dist.value_sampler("key", key, check_routing_key)
         self._new_node(name, "producer", mode=mode)
         self.producers[name] = spec
 
@@ -304,6 +362,7 @@ class Network:
         dead_letter: str | None = None,
         sort_key: Callable | None = None,
         aging: float | None = None,
+        temporary: bool = False,
     ) -> None:
         """Add a queue to a broker.
 
@@ -318,8 +377,16 @@ class Network:
         ``dead_letter``: a queue or exchange of the same broker that receives expired,
         rejected and overflowed messages; a name no node has yet becomes a plain FIFO queue
         of this broker when the system runs.
+        ``temporary=True``: the queue lives only while one of its consumers is up, as a
+        subscriber's exclusive queue in RabbitMQ lives only while its connection is open:
+        when the last of them crashes the queue is deleted with what it holds (dropped,
+        reason "queue deleted"), messages routed to it meanwhile go nowhere, and it is
+        declared again, empty, when a consumer comes back. The default is a durable queue,
+        which keeps its messages for a consumer that is down.
         """
         self._need("broker", broker, "broker")
+        if not isinstance(temporary, bool):
+            raise TypeError(f"temporary must be True or False, got {temporary!r}")
         if kind not in QUEUE_KINDS:
             raise ValueError(f"kind must be one of {', '.join(map(repr, QUEUE_KINDS))}, "
                              f"got {kind!r}")
@@ -349,8 +416,51 @@ class Network:
         self._new_node(name, "queue", broker=broker, kind=kind, capacity=capacity,
                        max_priority=max_priority, aging=aging)
         self.graph.add_edge(broker, name, kind="internal")
+        if temporary:
+            self.graph.nodes[name]["temporary"] = True
         self.queues[name] = QueueSpec(name, broker, kind, capacity, overflow, max_priority,
-                                      message_ttl, dead_letter, sort_key, aging)
+                                      message_ttl, dead_letter, sort_key, aging, temporary)
+
+    def topic(self, broker: str, name: str, partitions: int = 1,
+              retention: float | None = None) -> None:
+        """Add a partitioned log to a broker (a Kafka topic): ``partitions`` append-only logs
+        named ``NAME-0``, ``NAME-1``, ... A producer with ``topic=NAME`` appends each record to
+        the partition its key chooses; consumers with ``topic=NAME`` read the partitions in
+        consumer groups, each at its own offset. A record stays in its partition after it is
+        read, until it is older than ``retention`` seconds (None: kept for ever).
+        """
+        self._need("broker", broker, "broker")
+        if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+            raise ValueError(f"partitions must be an int >= 1, got {partitions!r}")
+        if retention is not None:
+            retention = dist.positive("retention", retention)
+        spec = TopicSpec(name, broker, partitions, retention)
+        taken = [spec.partition(i) for i in range(partitions) if spec.partition(i) in self.graph]
+        if taken:
+            raise ValueError(f"name {taken[0]!r} is already used by a {self.role(taken[0])}; "
+                             f"topic {name!r} needs it for a partition")
+        self._new_node(name, "exchange", broker=broker, type="log", log=True,
+                       partitions=partitions, retention=retention)
+        self.graph.add_edge(broker, name, kind="internal")
+        for i in range(partitions):
+            part = spec.partition(i)
+            self._new_node(part, "queue", broker=broker, kind="log", topic=name, partition=i,
+                           capacity=None, max_priority=None, aging=None)
+            self.graph.add_edge(name, part, kind="binding", pattern=str(i))
+        self.topics[name] = spec
+
+    def seek(self, group: str, at: float, offset: int = 0) -> None:
+        """At time ``at`` seconds, move consumer group ``group`` to ``offset`` in every partition
+        of its topic (its committed offset too): the group reads the log again from there.
+        An offset older than what retention kept starts at the oldest record kept."""
+        groups = sorted({c.group for c in self.consumers.values() if c.group is not None})
+        if group not in groups:
+            raise ValueError(f"group must name a consumer group (known: {groups}), "
+                             f"got {group!r}")
+        at = dist.non_negative("at", at)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset must be an int >= 0, got {offset!r}")
+        self.seeks.append((at, group, offset))
 
     def bind(self, exchange: str, queue: str, pattern: str | None = None,
              arguments: dict | None = None) -> None:
@@ -396,7 +506,7 @@ class Network:
     def consumer(
         self,
         name: str,
-        queue: str,
+        queue: str | None = None,
         service: float | Callable = 0.1,
         prefetch: int | None = 1,
         ack: str = "manual",
@@ -404,8 +514,13 @@ class Network:
         requeue: bool = True,
         crash: list[tuple[float, float]] | None = None,
         handler: Callable | None = None,
+        topic: str | None = None,
+        group: str | None = None,
+        offset: str | int = "earliest",
+        commit: str | float = "after",
     ) -> None:
-        """Add a consumer that takes messages from ``queue``, one at a time.
+        """Add a consumer that takes messages from ``queue`` (or reads ``topic``), one at a
+        time.
 
         ``service``: seconds to process one message (a number or a distribution).
         ``prefetch``: how many unacknowledged messages it may hold (RabbitMQ's basic.qos);
@@ -420,7 +535,24 @@ class Network:
         and the time (the handler's exception is its ``__cause__``).
         ``queue`` may be a dead-letter queue that is only named so far (``dead_letter="dlq"``):
         it is declared then, as running the system would.
+
+        Reading a partitioned log instead (``topic=NAME``): the consumer belongs to consumer
+        group ``group`` (default: its own name). Each partition is read by one live member of
+        a group; the group rebalances when a member crashes or comes back. ``offset``: where
+        the group starts when it has committed nothing: ``"earliest"``, ``"latest"`` (the end
+        of the log when it first reads the partition) or an offset (int). ``commit``: when
+        the group commits how far it got: ``"after"`` processing each record
+        (at-least-once), ``"before"`` processing, when the record is fetched (at-most-once),
+        or every so many seconds (a number: records processed since the last commit are read
+        again after a crash). A log is read, not consumed: ``prefetch``, ``ack``, ``nack``
+        and ``requeue`` apply to queues only.
         """
+        if topic is not None:
+            self._log_consumer(name, topic, group, offset, commit, service, prefetch, ack,
+                               nack, requeue, crash, handler, queue)
+            return
+        if queue is None:
+            raise ValueError("give queue (a queue name) or topic (a partitioned log)")
         named_dead_letter = [q for q in self.queues.values()
                              if isinstance(queue, str) and queue not in self.graph
                              and q.dead_letter == queue]
@@ -441,23 +573,63 @@ class Network:
             raise TypeError(f"handler must be a function of a Message, got {handler!r}")
         if not isinstance(requeue, bool):
             raise TypeError(f"requeue must be True or False, got {requeue!r}")
-        if crash is not None and not isinstance(crash, (list, tuple)):
-            raise TypeError(f"crash must be a list of (down, up) time pairs, got {crash!r}")
-        windows = []
-        for w in crash or []:
-            if not (isinstance(w, (tuple, list)) and len(w) == 2):
-                raise ValueError(f"crash must be a list of (down, up) time pairs, got {w!r}")
-            down = dist.non_negative("crash down time", w[0])
-            up = dist.non_negative("crash up time", w[1])
-            if up <= down:
-                raise ValueError(f"crash: each (down, up) needs up > down, got {w!r}")
-            windows.append((down, up))
+        windows = _crash_windows(crash)
         if named_dead_letter:  # every argument is good: declare it, then consume from it
             self.queue(named_dead_letter[0].broker, queue)
         self._new_node(name, "consumer", queue=queue)
         self.graph.add_edge(queue, name, kind="deliver")
         self.consumers[name] = ConsumerSpec(name, queue, service_fn, prefetch, ack, nack,
-                                            requeue, sorted(windows), handler)
+                                            requeue, windows, handler)
+
+    def _log_consumer(self, name, topic, group, offset, commit, service, prefetch, ack, nack,
+                      requeue, crash, handler, queue) -> None:
+        """A member of a consumer group reading partitioned log ``topic`` (see consumer)."""
+        if queue is not None:
+            raise ValueError(f"give queue or topic, not both (got queue={queue!r}, "
+                             f"topic={topic!r})")
+        if topic not in self.topics:
+            raise ValueError(f"topic must name an existing topic (known: "
+                             f"{sorted(self.topics)}), got {topic!r}")
+        group = name if group is None else group
+        if not isinstance(group, str) or not group:
+            raise TypeError(f"group must be a non-empty str, got {group!r}")
+        others = [c for c in self.consumers.values() if c.group == group]
+        if others and others[0].topic != topic:
+            raise ValueError(f"group {group!r} reads topic {others[0].topic!r}; a group reads "
+                             f"one topic (got topic={topic!r})")
+        if not (offset in ("earliest", "latest") or (
+                isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0)):
+            raise ValueError(f"offset must be 'earliest', 'latest' or an int >= 0, "
+                             f"got {offset!r}")
+        if not (commit in COMMIT_POLICIES or (
+                isinstance(commit, (int, float)) and not isinstance(commit, bool))):
+            raise ValueError(f"commit must be 'after', 'before' or a number of seconds "
+                             f"(commit every so often), got {commit!r}")
+        if not isinstance(commit, str):
+            commit = dist.positive("commit", commit)
+        for param, value, default in (("prefetch", prefetch, 1), ("ack", ack, "manual"),
+                                      ("nack", nack, 0.0), ("requeue", requeue, True)):
+            if value != default or type(value) is not type(default):
+                raise ValueError(f"{param} applies to queue consumers; a log consumer reads "
+                                 f"one record at a time and commits offsets (see commit)")
+        if others:  # one group, one way of starting and committing: set by its first member
+            first = others[0]
+            offset = first.offset if offset == "earliest" else offset
+            commit = first.commit if commit == "after" else commit
+            if (first.offset, first.commit) != (offset, commit):
+                raise ValueError(f"group {group!r}: its members share offset and commit, set "
+                                 f"by its first member {first.name!r} (offset="
+                                 f"{first.offset!r}, commit={first.commit!r}); give the same "
+                                 f"or leave them out")
+        service_fn = dist.time_sampler("service", service)
+        if handler is not None and not callable(handler):
+            raise TypeError(f"handler must be a function of a Message, got {handler!r}")
+        windows = _crash_windows(crash)
+        self._new_node(name, "consumer", topic=topic, group=group)
+        for i in range(self.topics[topic].partitions):
+            self.graph.add_edge(self.topics[topic].partition(i), name, kind="deliver")
+        self.consumers[name] = ConsumerSpec(name, None, service_fn, 1, "manual", 0.0, True,
+                                            windows, handler, topic, group, offset, commit)
 
     def link(self, source: str, target: str, latency: float | Callable = 0.0,
              loss: float = 0.0, duplicate: float = 0.0) -> None:
@@ -483,6 +655,11 @@ class Network:
             if other:
                 raise ValueError(f"target: producer {source!r} already links to broker "
                                  f"{other[0]!r}; a producer publishes to one broker")
+        elif self.consumers[target].topic is not None:  # a log consumer: from its broker
+            broker = self.topics[self.consumers[target].topic].broker
+            if source != broker:
+                raise ValueError(f"source must be the broker of the topic consumer {target!r} "
+                                 f"reads ({broker!r}), got {source!r}")
         else:  # the link a consumer's messages travel on: from its queue or that queue's broker
             home = self.consumers[target].queue
             if source not in (home, self.queues[home].broker):
@@ -493,6 +670,9 @@ class Network:
         self.links[(source, target)] = LinkSpec(sampler, loss, duplicate, fixed)
         if pair == ("producer", "broker"):
             self.graph.add_edge(source, target, kind="link", latency=fixed)
+        elif self.consumers[target].topic is not None:
+            for part, _ in self.graph.in_edges(target):
+                self.graph.edges[part, target]["latency"] = fixed
         else:
             self.graph.edges[self.consumers[target].queue, target]["latency"] = fixed
 
@@ -501,7 +681,12 @@ class Network:
         """Check the whole system is wired up; fill in implicit producer -> broker links."""
         for spec in self.producers.values():
             linked = [t for (s, t) in self.links if s == spec.name]
-            if spec.exchange:
+            if spec.topic is not None:
+                if spec.topic not in self.topics:
+                    raise ValueError(f"producer {spec.name!r}: topic must name an existing "
+                                     f"topic (known: {sorted(self.topics)}), got {spec.topic!r}")
+                spec.to = self.topics[spec.topic].broker
+            elif spec.exchange:
                 if spec.exchange not in self.exchanges:
                     raise ValueError(f"producer {spec.name!r}: exchange must name an existing "
                                      f"exchange (known: {sorted(self.exchanges)}), "
@@ -516,8 +701,10 @@ class Network:
                                  f"call net.link({spec.name!r}, BROKER) with one of "
                                  f"{self.brokers}, or give it an exchange")
             if linked and linked[0] != spec.to:
+                where = (f"topic {spec.topic!r}" if spec.topic is not None
+                         else f"exchange {spec.exchange!r}")
                 raise ValueError(f"producer {spec.name!r} links to {linked[0]!r} but its "
-                                 f"exchange {spec.exchange!r} lives on {spec.to!r}")
+                                 f"{where} lives on {spec.to!r}")
             if not self.graph.has_edge(spec.name, spec.to):
                 self.graph.add_edge(spec.name, spec.to, kind="link", latency=0.0)
         for q in list(self.queues.values()):
@@ -555,3 +742,19 @@ class Network:
         self.resolve()
         record, still = simulate(self, until, record=trace, progress=progress)
         return Run(record, still, recorded=trace)
+
+
+def _crash_windows(crash: Any) -> list[tuple[float, float]]:
+    """Check a consumer's ``crash`` argument: a list of (down, up) times, sorted."""
+    if crash is not None and not isinstance(crash, (list, tuple)):
+        raise TypeError(f"crash must be a list of (down, up) time pairs, got {crash!r}")
+    windows = []
+    for w in crash or []:
+        if not (isinstance(w, (tuple, list)) and len(w) == 2):
+            raise ValueError(f"crash must be a list of (down, up) time pairs, got {w!r}")
+        down = dist.non_negative("crash down time", w[0])
+        up = dist.non_negative("crash up time", w[1])
+        if up <= down:
+            raise ValueError(f"crash: each (down, up) needs up > down, got {w!r}")
+        windows.append((down, up))
+    return sorted(windows)

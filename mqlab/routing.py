@@ -14,6 +14,8 @@ True
 >>> topic_matches("orders.*", "orders.new.eu")
 False
 
+A partitioned log routes by its key too: :func:`partition_for` picks the partition.
+
 A headers exchange ignores the routing key and compares a binding's *arguments* with the
 message's headers, as RabbitMQ's does (``x-match``: ``"all"`` or ``"any"``):
 
@@ -25,6 +27,7 @@ False
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -37,6 +40,7 @@ __all__ = [
     "ExchangeType",
     "check_headers_arguments",
     "headers_match",
+    "partition_for",
     "topic_matches",
 ]
 
@@ -181,3 +185,19 @@ EXCHANGES: dict[str, ExchangeType] = {
 }
 
 EXCHANGE_TYPES = tuple(EXCHANGES)
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition a record with ``key`` goes to: a stable hash of the key (CRC-32 of its
+    UTF-8 bytes) modulo the number of partitions, the same in every process and on every run.
+
+    >>> partition_for("customer-7", 3) == partition_for("customer-7", 3)
+    True
+    >>> sorted({partition_for(f"c{i}", 4) for i in range(50)})
+    [0, 1, 2, 3]
+    """
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a str, got {key!r}")
+    if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+        raise ValueError(f"partitions must be an int >= 1, got {partitions!r}")
+    return zlib.crc32(key.encode("utf-8")) % partitions

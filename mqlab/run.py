@@ -21,6 +21,13 @@ class Summary:
     queues: dict  # name -> {"enqueued", "delivered", "max_length", "mean_length", "final"}
     unroutable: dict = field(default_factory=dict)  # routing key -> messages that went nowhere
     dead_letter_acks: int = 0  # of the acks, those of messages taken from dead-letter queues
+    # dead-letter queue -> {"entered": messages dead-lettered into it, "acked", "final"}
+    dead_letters: dict = field(default_factory=dict)
+    # partition -> {"appended", "deleted" (by retention), "kept"}
+    partitions: dict = field(default_factory=dict)
+    # consumer group -> {"topic", "members", "processed", "redelivered", "lag"} (lag: records
+    # appended but not yet committed by the group, over all partitions, at the end)
+    groups: dict = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -35,10 +42,11 @@ class Summary:
                 if self.dead_letter_acks else "")
         drops = ", ".join(f"{k} {v}" for k, v in a.dropped.items()) or "none"
         s = self.still
+        logged = f" + logged {a.logged}" if a.logged else ""
         lines = [
             f"run of {self.duration:g} s",
             f"messages: published {a.published} + copies {a.copies} = "
-            f"acked {a.acked}{dead} + dropped {sum(a.dropped.values())} ({drops}) "
+            f"acked {a.acked}{dead}{logged} + dropped {sum(a.dropped.values())} ({drops}) "
             f"+ still in the system {a.in_system}",
             f"  still in the system: queued {sum(s['queued'].values())}, "
             f"blocked {sum(s['blocked'].values())}, at consumers "
@@ -50,6 +58,9 @@ class Summary:
             lines.append(f"  unroutable (no queue matched the routing key): {keys}")
         if a.dead_lettered:
             lines.append(f"  dead-lettered on the way: {a.dead_lettered}")
+        for name, d in self.dead_letters.items():
+            lines.append(f"  dead-letter queue {name}: {d['entered']} dead-lettered into it, "
+                         f"{d['acked']} acked from it, {d['final']} still in it")
         waiting = sum(s["waiting_at_producers"].values())
         if waiting:
             lines.append(f"  not yet sent, waiting at producers: {waiting}")
@@ -57,10 +68,21 @@ class Summary:
         for name, c in self.consumers.items():
             lines.append(f"{name:<12}{c['processed']:>10}{c['throughput']:>9.3g}"
                          f"{c['latency_p50']:>9.3g}{c['latency_p99']:>9.3g}")
-        lines.append(f"{'queue':<12}{'enqueued':>10}{'max len':>9}{'mean len':>9}{'now':>9}")
+        if self.queues:
+            lines.append(f"{'queue':<12}{'enqueued':>10}{'max len':>9}{'mean len':>9}"
+                         f"{'now':>9}")
         for name, q in self.queues.items():
             lines.append(f"{name:<12}{q['enqueued']:>10}{q['max_length']:>9}"
                          f"{q['mean_length']:>9.3g}{q['final']:>9}")
+        if self.partitions:
+            lines.append(f"{'partition':<12}{'appended':>10}{'deleted':>9}{'kept':>9}")
+            for name, p in self.partitions.items():
+                lines.append(f"{name:<12}{p['appended']:>10}{p['deleted']:>9}{p['kept']:>9}")
+        if self.groups:
+            lines.append(f"{'group':<12}{'processed':>10}{'again':>9}{'lag':>9}  members")
+            for name, g in self.groups.items():
+                lines.append(f"{name:<12}{g['processed']:>10}{g['redelivered']:>9}"
+                             f"{g['lag']:>9}  {', '.join(g['members'])}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -143,7 +165,7 @@ class Run:
 
         kinds = dict(tr.graph.nodes(data="kind")) if tr.graph is not None else {}
         for name in (n for n, r in parts.items()
-                     if r == "queue" and kinds.get(n) not in PRIMITIVE_KINDS):
+                     if r == "queue" and kinds.get(n) not in (*PRIMITIVE_KINDS, "log")):
             times, lengths = metrics.queue_length(tr, name)
             per_queue[name] = {
                 "enqueued": metrics.count(tr, "enqueue", node=name),
@@ -152,9 +174,16 @@ class Run:
                 "mean_length": metrics.time_average(times, lengths, stop) if stop > 0 else 0.0,
                 "final": lengths[-1],
             }
-        dead_letter_acks = sum(metrics.count(tr, "ack", peer=q) for q in _dead_letter_queues(tr))
+        dead = sorted(_dead_letter_queues(tr))
+        dead_letters = {q: {"entered": _dead_lettered_into(tr, q),
+                            "acked": metrics.count(tr, "ack", peer=q),
+                            "final": per_queue[q]["final"] if q in per_queue else 0}
+                        for q in dead}
+        dead_letter_acks = sum(d["acked"] for d in dead_letters.values())
+        partitions, groups = _logs(tr)
         return Summary(stop, metrics.account(tr), self.still, per_consumer, per_queue,
-                       metrics.unroutable(tr), dead_letter_acks)
+                       metrics.unroutable(tr), dead_letter_acks, dead_letters, partitions,
+                       groups)
 
     def state(self, t: float):
         """Where every message is at time ``t`` seconds: a :class:`~mqlab.state.State`."""
@@ -202,3 +231,47 @@ def _dead_letter_queues(trace: Trace) -> set[str]:
         else:  # an exchange: the queues bound to it
             out |= {q for q in graph.successors(target) if graph.nodes[q].get("role") == "queue"}
     return out
+
+
+def _dead_lettered_into(trace: Trace, queue: str) -> int:
+    """How many messages entered ``queue`` by dead-lettering: routed into it from a queue
+    (named directly as the dead-letter target) or from the dead-letter exchange."""
+    graph = trace.graph
+    sources = {u for u, _, kind in graph.in_edges(queue, data="kind") if kind == "dead-letter"}
+    sources |= {x for x, _ in graph.in_edges(queue)
+                if any(k == "dead-letter" for _, _, k in graph.in_edges(x, data="kind"))}
+    return sum(1 for e in trace.filter(kind="route", peer=queue) if e.node in sources)
+
+
+def _logs(trace: Trace) -> tuple[dict, dict]:
+    """Per partition and per consumer group figures of the partitioned logs in a run."""
+    graph = trace.graph
+    if graph is None:
+        return {}, {}
+    parts = [n for n, k in graph.nodes(data="kind") if k == "log"]
+    if not parts:
+        return {}, {}
+    partitions = {}
+    for name in parts:
+        appended = metrics.count(trace, "append", node=name)
+        deleted = sum(1 for e in trace.filter(kind="expire", node=name) if e.info == "retention")
+        partitions[name] = {"appended": appended, "deleted": deleted, "kept": appended - deleted}
+    members: dict[str, list[str]] = {}
+    topic_of: dict[str, str] = {}
+    for n, data in graph.nodes(data=True):
+        if data.get("role") == "consumer" and data.get("group") is not None:
+            members.setdefault(data["group"], []).append(n)
+            topic_of[data["group"]] = data["topic"]
+    committed: dict[tuple[str, str], int] = {}
+    for e in trace.filter(kind=["commit", "seek"]):
+        committed[(e.node, e.peer)] = int(e.info)
+    groups = {}
+    for group, names in sorted(members.items()):
+        acks = [e.msg for e in trace.filter(kind="ack") if e.info == "log" and e.node in names]
+        mine = [p for p in parts if graph.nodes[p]["topic"] == topic_of[group]]
+        groups[group] = {
+            "topic": topic_of[group], "members": sorted(names), "processed": len(acks),
+            "redelivered": len(acks) - len(set(acks)),
+            "lag": sum(partitions[p]["appended"] - committed.get((p, group), 0) for p in mine),
+        }
+    return partitions, groups

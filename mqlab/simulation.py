@@ -16,6 +16,7 @@ from collections import deque
 
 from mqlab.dist import Fixed
 from mqlab.engine import Engine
+from mqlab.logs import LogRules
 from mqlab.message import Message
 from mqlab.progress import Progress
 from mqlab.routing import EXCHANGES
@@ -55,6 +56,8 @@ class _Producer:
         self.awaiting = 0  # id of the sync request in flight, or 0
         self.blocked = 0  # id of the message a full "block" queue holds back, or 0
         self.timeout = spec.timeout  # seconds a sync request waits for its reply, or None
+        self.key_of = spec.key  # f(payload) -> routing key, or None
+        self.topic = spec.topic  # the partitioned log it appends to, or None
         self.attempt = 0  # retries of the request in flight so far
         self.request: Message | None = None  # a clean copy of it, to send again
 
@@ -69,6 +72,7 @@ class _QueueState:
         # message goes to the first, who then moves to the back (or leaves, if now full)
         self.ready: deque[_Consumer] = deque()
         self.blocked: deque = deque()  # (message, producer) held back by overflow="block"
+        self.alive = True  # False while a temporary queue is deleted (its consumers all down)
 
 
 class _Consumer:
@@ -87,8 +91,9 @@ class _Consumer:
         self.limit = spec.prefetch if spec.prefetch is not None else math.inf
 
 
-class Simulation:
-    """The state of one run, and the event handlers that change it."""
+class Simulation(LogRules):
+    """The state of one run, and the event handlers that change it (those of partitioned logs
+    are in :class:`mqlab.logs.LogRules`)."""
 
     def __init__(self, net, record: bool = True):
         self.net = net
@@ -106,6 +111,8 @@ class Simulation:
         self.queues = {n: _QueueState(s, clock) for n, s in net.queues.items()}
         self.consumers = {}
         for name, spec in net.consumers.items():
+            if spec.topic is not None:
+                continue  # a log consumer: see setup_logs
             link = net.links.get((spec.queue, name)) or net.links.get(
                 (net.queues[spec.queue].broker, name))
             c = self.consumers[name] = _Consumer(spec, link)
@@ -116,6 +123,7 @@ class Simulation:
         self.producers = {n: _Producer(s, net.links.get((n, s.to)))
                           for n, s in net.producers.items()}
         self.any_sync = any(p.mode == "sync" for p in net.producers.values())
+        self.setup_logs(net, _ZERO)
         self._routes: dict = {}  # (exchange, key) -> queue names, cached
         # the three events of every message, as bound methods made once: ``self.arrive``
         # written out at each schedule() would make a new bound-method object per event
@@ -138,6 +146,7 @@ class Simulation:
             for down, up in c.spec.crash:
                 self.engine.at(down, self.crash, c)
                 self.engine.at(up, self.recover, c)
+        self.start_logs(self.net)
 
     def produce(self, p: _Producer) -> None:
         """The producer's application has a new message: send it now or queue it up."""
@@ -175,9 +184,14 @@ class Simulation:
                 raise SimulationError(
                     f"producer {p.name!r}: payload({p.sent - 1}) raised {type(exc).__name__} "
                     f"for message {mid} at t={now:g} s: {exc}") from exc
+        if p.key_of is not None:
+            key = self.computed(p, "key", payload, str, "a str")
+        headers = spec.headers
+        if headers:
+            headers = (dict(headers) if not callable(headers)
+                       else self.computed(p, "headers", payload, dict, "a dict"))
         msg = Message(
-            payload, spec.name, key, "", key, priority,
-            dict(spec.headers) if spec.headers else {}, spec.expiration,
+            payload, spec.name, key, "", key, priority, headers or {}, spec.expiration,
             mid, created, now,
         )
         if self.recording:
@@ -221,6 +235,9 @@ class Simulation:
     def arrive(self, p: _Producer, msg: Message) -> None:
         self.on_links -= 1
         self.rec((self.engine.now, "arrive", msg.id, p.to, p.name, ""))
+        if p.topic is not None:
+            self.append(p, msg)
+            return
         self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
 
     def route(self, exchange: str, key: str, msg: Message, p: _Producer | None,
@@ -262,10 +279,12 @@ class Simulation:
         if ex is None:  # the broker's default exchange: the key names a queue
             key = msg.routing_key
             q = self.net.queues.get(key)
-            return [key] if q is not None and q.broker == exchange else []
+            return ([key] if q is not None and q.broker == exchange and self.queues[key].alive
+                    else [])
         matches = EXCHANGES[ex.type].matches  # the exchange type's rule (mqlab.routing)
-        # a queue bound twice still gets one copy
-        return list(dict.fromkeys(b.queue for b in ex.bindings if matches(b, msg)))
+        # a queue bound twice still gets one copy; a deleted temporary queue gets none
+        return list(dict.fromkeys(b.queue for b in ex.bindings
+                                  if matches(b, msg) and self.queues[b.queue].alive))
 
     def enqueue(self, qs: _QueueState, msg: Message, p: _Producer | None) -> None:
         now = self.engine.now
@@ -320,6 +339,10 @@ class Simulation:
                                                now)
             targets = ([self.queues[target]] if target in self.queues
                        else self._targets(target, msg.routing_key, msg))
+            if targets and not all(t.alive for t in targets):  # a deleted temporary queue
+                targets = [t for t in targets if t.alive]
+                if not targets:
+                    target = None
             if dl_reason != "rejected":
                 # RabbitMQ drops it rather than send it round a cycle for ever: a queue it was
                 # dead-lettered from already, with no consumer rejection since, does not get it
@@ -493,7 +516,27 @@ class Simulation:
             else:
                 self.record(now, "drop", msg.id, c.name, "", "crash")
                 self.settled(msg, "crash")
-        self.dispatch(c.queue)
+        qs = c.queue
+        if qs.spec.temporary and not any(other.up for other in qs.consumers):
+            self.delete(qs)
+        self.dispatch(qs)
+
+    def delete(self, qs: _QueueState) -> None:
+        """A temporary queue's last consumer went down: the queue goes, with what it holds."""
+        now = self.engine.now
+        qs.alive = False
+        self._routes.clear()  # routes remembered with this queue in them are wrong now
+        while len(qs.q):
+            msg = qs.q.get()
+            self.record(now, "drop", msg.id, qs.name, "", "queue deleted")
+            self.settled(msg, "queue deleted")
+        while qs.blocked:
+            msg, p = qs.blocked.popleft()
+            self.record(now, "drop", msg.id, qs.name, "", "queue deleted")
+            self.settled(msg, "queue deleted")
+            if p is not None and p.blocked == msg.id:
+                p.blocked = 0
+                self.resume(p)
 
     def recover(self, c: _Consumer) -> None:
         if c.up:
@@ -501,6 +544,9 @@ class Simulation:
         c.up = True
         c.ready = True
         c.queue.ready.append(c)
+        if not c.queue.alive:  # its temporary queue is declared again, empty
+            c.queue.alive = True
+            self._routes.clear()
         self.record(self.engine.now, "recover", 0, c.name)
         self.dispatch(c.queue)
 
@@ -579,6 +625,23 @@ class Simulation:
                                   f"t={self.engine.now:g} s: {exc}: check the function given "
                                   f"for {name}") from exc
 
+    def error(self, text: str) -> SimulationError:
+        """The error that stops a run because part of the model failed (see logs.py)."""
+        return SimulationError(text)
+
+    def computed(self, p: _Producer, name: str, payload, kind: type, allowed: str):
+        """A producer's ``key`` or ``headers`` computed from a message's payload, checked."""
+        try:
+            value = getattr(p.spec, name)(payload)
+        except Exception as exc:
+            raise SimulationError(f"producer {p.name!r}: {name}(payload) raised "
+                                  f"{type(exc).__name__} at t={self.engine.now:g} s: {exc}"
+                                  ) from exc
+        if not isinstance(value, kind):
+            raise SimulationError(f"producer {p.name!r}: {name}(payload) must return {allowed},"
+                                  f" got {value!r} at t={self.engine.now:g} s")
+        return dict(value) if kind is dict else value
+
     def bad_draw(self, where: str, quantity: str, value) -> SimulationError:
         """The error for a drawn time that cannot be: it names where and when it was drawn."""
         return SimulationError(f"{where} drew {quantity} {value!r} at t={self.engine.now:g} s, "
@@ -600,6 +663,7 @@ class Simulation:
             "at_consumers": {n: len(c.held) for n, c in self.consumers.items()},
             "on_links": self.on_links,
             "waiting_at_producers": {n: len(p.backlog) for n, p in self.producers.items()},
+            "in_logs": self.log_snapshot(),
         }
 
 

@@ -37,6 +37,15 @@ Event kinds and where they happen (node -> peer):
 - ``reply``  the answer to a synchronous request reaches producer ``node`` from ``peer`` (the
   consumer that acked it; "" when the broker answers that it was dropped); info = outcome
 - ``crash`` / ``recover``  node ``node`` goes down / comes back (msg = 0)
+- partitioned logs (a partition is a queue node of kind "log"; reading it leaves the record
+  there): ``append`` the record enters partition ``node`` at offset ``info``; ``deliver``
+  partition ``node`` hands the record at offset ``info`` to consumer ``peer``; ``ack`` with
+  info "log" the consumer finished it; ``commit`` consumer group ``peer`` commits offset
+  ``info`` (the next one it will read) in partition ``node``; ``seek`` group ``peer`` is moved
+  to offset ``info`` in partition ``node``; ``rebalance`` consumer ``node``'s crash, return or
+  joining makes group ``info`` share out its partitions again, and ``assign`` rows follow, one
+  per partition ``node``: it goes to consumer ``peer`` of group ``info``; ``expire`` with info
+  "retention": the record was deleted from the log by its retention
 - ``timeout``  ``node`` stopped waiting for ``peer`` (a producer for the reply to request
   ``msg``, or a thread for a lock); info = what it does next (retry, give up)
 - real threads sharing a lock, semaphore or condition variable ``peer`` (``msg`` numbers the
@@ -62,6 +71,7 @@ KINDS = (
     "publish", "send", "arrive", "loss", "duplicate", "route", "enqueue", "block", "drop",
     "expire", "dead-letter", "deliver", "start", "ack", "nack", "requeue", "reply", "crash",
     "recover", "timeout", "wait", "acquire", "release", "notify",
+    "append", "commit", "rebalance", "assign", "seek",
 )
 
 # The parts of a system, in the order messages pass them (left to right in every picture).

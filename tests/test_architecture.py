@@ -13,7 +13,7 @@ PACKAGE = Path(mqlab.__file__).parent
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
 # what draws, animates or charts a run: it reads a Trace, never the builder or the simulator
 VIEWS = {"draw", "style", "state", "scene", "player", "charts", "explorer", "export"}
-BUILD_AND_RUN = {"network", "simulation", "engine"}
+BUILD_AND_RUN = {"network", "simulation", "logs", "engine"}
 
 
 def imports(module: str) -> dict[str, set[str]]:
