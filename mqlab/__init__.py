@@ -25,6 +25,7 @@ from mqlab.simulation import SimulationError
 from mqlab.trace import Event, Trace
 
 __all__ = [
+    "DiskQueue",
     "Engine",
     "Explorer",
     "Event",
@@ -86,6 +87,7 @@ _LAZY = {
     "draw_network": "mqlab.draw",
     "save_gif": "mqlab.export",
     "to_html": "mqlab.export",
+    "DiskQueue": "mqlab.durable",
 }
 _LAZY_MODULES = ("charts", "draw", "scene", "player", "export", "state")
 

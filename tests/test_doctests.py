@@ -5,11 +5,12 @@ import importlib
 
 import pytest
 
-CORE = ["message", "queues", "routing", "engine", "dist", "network", "simulation", "trace",
-        "metrics", "theory", "run", "state"]
+CORE = ["message", "queues", "routing", "engine", "dist", "network", "simulation", "logs",
+        "trace", "metrics", "theory", "run", "state", "durable"]
 VIEWS = ["style", "draw", "scene", "player", "charts", "explorer", "export"]
 # modules whose docstrings teach by example (the others explain in prose)
-WITH_EXAMPLES = {"message", "queues", "routing", "engine", "dist", "network", "trace", "theory",
+WITH_EXAMPLES = {"message", "queues", "routing", "engine", "dist", "network", "logs", "durable",
+                 "trace", "theory",
                  "metrics", "state", "style", "draw", "scene", "player", "charts", "explorer"}
 
 
