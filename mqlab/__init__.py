@@ -22,6 +22,7 @@ from mqlab.queues import FifoQueue, PriorityQueue, Queue, QueueEmpty, QueueFull,
 from mqlab.routing import partition_for, topic_matches
 from mqlab.run import Run, Summary
 from mqlab.simulation import SimulationError
+from mqlab.sweeps import Sweep, sweep
 from mqlab.trace import Event, Trace
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "SimulationError",
     "SortedQueue",
     "Summary",
+    "Sweep",
     "Trace",
     "TracedAsyncQueue",
     "TracedCondition",
@@ -63,6 +65,7 @@ __all__ = [
     "save_gif",
     "scene",
     "state",
+    "sweep",
     "theory",
     "to_html",
     "topic_matches",

@@ -50,6 +50,7 @@ __all__ = [
     "throughput",
     "time_average",
     "unroutable",
+    "utilisation",
 ]
 
 # changes to the number of messages waiting in a queue (the queue is the event's node)
@@ -119,6 +120,39 @@ def latencies(trace: Trace, start: str = "publish", end: str = "ack",
     return out
 
 
+def utilisation(trace: Trace, node: str | None = None, start: float = 0.0,
+                stop: float | None = None) -> float | dict[str, float]:
+    """The fraction of the window [start, stop) that consumer ``node`` spent processing
+    (from each ``start`` event to its ``ack``, ``nack``, ``drop`` or the consumer's ``crash``);
+    with no ``node``, a dict of every consumer's. For a consumer of an M/M/1 queue this tends
+    to rho = arrival rate / service rate.
+
+    >>> t = Trace([(0.0, "start", 1, "c"), (1.0, "ack", 1, "c", "q"),
+    ...            (2.0, "start", 2, "c"), (3.0, "ack", 2, "c", "q")])
+    >>> utilisation(t, "c", stop=4.0)
+    0.5
+    """
+    stop = trace.duration if stop is None else stop
+    if stop <= start:
+        raise ValueError(f"stop must be after start ({start}), got {stop}")
+    busy: dict[str, float] = {}
+    began: dict[str, tuple[int, float]] = {}  # consumer -> (message, start time)
+    for t, k, m, nd, _, _ in trace.rows:
+        if k == "start":
+            began[nd] = (m, t)
+            busy.setdefault(nd, 0.0)
+        elif nd in began and (k == "crash" or (k in ("ack", "nack", "drop")
+                                                and began[nd][0] == m)):
+            t0 = began.pop(nd)[1]
+            busy[nd] += max(0.0, min(t, stop) - max(t0, start))
+    for nd, (_, t0) in began.items():  # still processing at the end
+        busy[nd] += max(0.0, stop - max(t0, start))
+    share = {nd: b / (stop - start) for nd, b in sorted(busy.items())}
+    if node is None:
+        return share
+    return share.get(node, 0.0)
+
+
 def unroutable(trace: Trace) -> dict[str, int]:
     """Routing keys that matched no queue, with how many messages carried each.
 
@@ -171,12 +205,17 @@ def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
     Several events at the same instant make one step, to the length after the last of them: a
     message that comes in and goes straight out (to a waiting consumer, or pushed out of a
     full drop-head queue) never counts as waiting.
+
+    A partition of a partitioned log (graph node of kind "log") counts the records it keeps:
+    reading one leaves it there; retention deletes it.
     """
+    graph = trace.graph
+    log = graph is not None and queue in graph and graph.nodes[queue].get("kind") == "log"
     times, lengths, n = [0.0], [0], 0
     for t, k, _, nd, _, info in trace.rows:
         if nd != queue:
             continue
-        d = queue_delta(k, info)
+        d = ((k == "append") - (k == "expire")) if log else queue_delta(k, info)
         if d:
             n += d
             if t == times[-1] and len(times) > 1:  # the first point is the empty start

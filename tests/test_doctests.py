@@ -6,11 +6,11 @@ import importlib
 import pytest
 
 CORE = ["message", "queues", "routing", "engine", "dist", "network", "simulation", "logs",
-        "trace", "metrics", "theory", "run", "state", "durable"]
+        "trace", "metrics", "theory", "run", "state", "durable", "sweeps"]
 VIEWS = ["style", "draw", "scene", "player", "charts", "explorer", "export"]
 # modules whose docstrings teach by example (the others explain in prose)
 WITH_EXAMPLES = {"message", "queues", "routing", "engine", "dist", "network", "logs", "durable",
-                 "trace", "theory",
+                 "sweeps", "trace", "theory",
                  "metrics", "state", "style", "draw", "scene", "player", "charts", "explorer"}
 
 
