@@ -16,6 +16,7 @@ a queue-only run never touches this code.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 
@@ -97,6 +98,7 @@ class _Member:
         self.holding: _Place | None = None  # the place of the record it has in hand
         self.assigned: list[int] = []
         self.turn = 0  # which of its partitions it reads next
+        self.onward = None  # a pipeline stage: what publishes its output (set by the simulator)
 
 
 class LogRules:
@@ -219,15 +221,18 @@ class LogRules:
         if epoch != m.epoch:
             return
         now, group = self.engine.now, m.group
+        result = None
         if m.spec.handler is not None:
             try:
-                m.spec.handler(msg)
+                result = m.spec.handler(msg)
             except Exception as exc:
                 raise self.error(
                     f"consumer {m.name!r}: its handler raised {type(exc).__name__} on record "
                     f"{offset} of {part.name} (message {msg.id}) at t={now:g} s: {exc}"
                 ) from exc
         self.record(now, "ack", msg.id, m.name, part.name, "log")
+        if m.onward is not None and result is not False:
+            self.pass_on(m.onward, copy.copy(msg), result)  # a record stays in its log
         m.holding = None
         place.in_hand = False
         if generation == place.generation:  # not reset by a crash or a seek meanwhile

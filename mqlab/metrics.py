@@ -282,6 +282,7 @@ class Account:
     dead_lettered: int  # messages that went through dead-lettering (not an end in itself)
     in_system: int  # still queued, blocked, on a link or at a consumer, from the trace
     logged: int = 0  # appended to a partitioned log: kept there for consumer groups to read
+    forwarded: int = 0  # of the copies: messages a pipeline stage published on to the next
 
     @property
     def ended(self) -> int:
@@ -314,9 +315,12 @@ def account(trace: Trace) -> Account:
         dropped["loss"] += kinds["loss"]
     # every broker arrival or dead-lettering routes to k >= 1 queues (k - 1 new copies) or is
     # dropped as unroutable; a duplicated publish is one more copy
+    # a consumer publishing what it finished to a pipeline's next stage: the same message
+    # goes on, one more copy of it (its ack ended the copy at the stage before)
+    forwarded = sum(1 for _, k, _, node, _, _ in trace.rows if k == "publish" and node in consumers)
     copies = (kinds["route"] - broker_arrivals - kinds["dead-letter"]
-              + dropped["unroutable"] + kinds["duplicate"])
-    published = kinds["publish"]
+              + dropped["unroutable"] + kinds["duplicate"] + forwarded)
+    published = kinds["publish"] - forwarded
     ended = kinds["ack"] + sum(dropped.values()) + kinds["append"]
     return Account(published, copies, kinds["ack"], dict(sorted(dropped.items())),
-                   kinds["dead-letter"], published + copies - ended, kinds["append"])
+                   kinds["dead-letter"], published + copies - ended, kinds["append"], forwarded)

@@ -92,6 +92,7 @@ class ProducerSpec:
     retries: int = 0  # sync only: how many times a timed-out request is sent again
     key: Callable | None = None  # f(payload) -> routing key / record key, computed per message
     topic: str | None = None  # the partitioned log it appends to, or None
+    keep_key: bool = False  # a pipeline stage publishing with each message's own key
 
 
 @dataclass
@@ -142,6 +143,9 @@ class ConsumerSpec:
     group: str | None = None  # its consumer group (logs only)
     offset: str | int = "earliest"  # where its group starts without a committed offset
     commit: str | float = "after"  # when its group commits offsets (COMMIT_POLICIES, or s)
+    publish_to: str | None = None  # where it publishes each message it finished (a pipeline)
+    publish_key: Any = None  # the routing key it publishes with: a str, f(payload) or None
+    onward: ProducerSpec | None = None  # its publishing side, made by Network.resolve
 
 
 @dataclass
@@ -501,6 +505,8 @@ class Network:
             if not isinstance(pattern, str):
                 raise TypeError(f"pattern must be a string, got {pattern!r}")
         ex.bindings.append(Binding(pattern, queue, arguments))
+        if self.graph.has_edge(exchange, queue):  # bound again with another key: draw both
+            pattern = f"{self.graph.edges[exchange, queue]['pattern']}, {pattern}"
         self.graph.add_edge(exchange, queue, kind="binding", pattern=pattern)
 
     def consumer(
@@ -518,6 +524,8 @@ class Network:
         group: str | None = None,
         offset: str | int = "earliest",
         commit: str | float = "after",
+        publish_to: str | None = None,
+        publish_key: str | Callable | None = None,
     ) -> None:
         """Add a consumer that takes messages from ``queue`` (or reads ``topic``), one at a
         time.
@@ -546,10 +554,30 @@ class Network:
         or every so many seconds (a number: records processed since the last commit are read
         again after a crash). A log is read, not consumed: ``prefetch``, ``ack``, ``nack``
         and ``requeue`` apply to queues only.
+
+        A stage of a pipeline: ``publish_to`` (an exchange, a queue, a topic or a broker's
+        default exchange, on any broker) makes the consumer publish each message it
+        processed successfully onward, as the same message (same id, so it can be followed
+        from stage to stage), after it acks it. Its routing key is ``publish_key`` (a str, or
+        a function of the payload), or else the queue's name when ``publish_to`` is a queue,
+        or the message's own key. A handler that returns something other than True, False or
+        None replaces the payload for the next stage. ``net.link(consumer, broker, latency)``
+        sets the latency of the hop.
         """
+        if publish_to is not None and not isinstance(publish_to, str):
+            raise TypeError(f"publish_to must be None or the name of an exchange, queue, topic "
+                            f"or broker, got {publish_to!r}")
+        if publish_key is not None and not (isinstance(publish_key, str)
+                                            or callable(publish_key)):
+            raise TypeError(f"publish_key must be None, a str or a function of the payload, "
+                            f"got {publish_key!r}")
+        if publish_key is not None and publish_to is None:
+            raise ValueError("publish_key needs publish_to: where the consumer publishes")
         if topic is not None:
             self._log_consumer(name, topic, group, offset, commit, service, prefetch, ack,
                                nack, requeue, crash, handler, queue)
+            self.consumers[name].publish_to = publish_to
+            self.consumers[name].publish_key = publish_key
             return
         if queue is None:
             raise ValueError("give queue (a queue name) or topic (a partitioned log)")
@@ -579,7 +607,8 @@ class Network:
         self._new_node(name, "consumer", queue=queue)
         self.graph.add_edge(queue, name, kind="deliver")
         self.consumers[name] = ConsumerSpec(name, queue, service_fn, prefetch, ack, nack,
-                                            requeue, windows, handler)
+                                            requeue, windows, handler, publish_to=publish_to,
+                                            publish_key=publish_key)
 
     def _log_consumer(self, name, topic, group, offset, commit, service, prefetch, ack, nack,
                       requeue, crash, handler, queue) -> None:
@@ -641,16 +670,27 @@ class Network:
                 raise ValueError(f"{param} must name an existing node "
                                  f"(known: {sorted(self.graph)}), got {name!r}")
         pair = (self.role(source), self.role(target))
-        allowed = {("producer", "broker"), ("broker", "consumer"), ("queue", "consumer")}
+        allowed = {("producer", "broker"), ("broker", "consumer"), ("queue", "consumer"),
+                   ("consumer", "broker")}
         if pair not in allowed:
-            raise ValueError(f"a link goes producer -> broker, or broker/queue -> consumer; "
+            raise ValueError(f"a link goes producer -> broker, broker/queue -> consumer, or "
+                             f"consumer -> broker (a pipeline's next stage); "
                              f"got {pair[0]} {source!r} -> {pair[1]} {target!r}")
         sampler = dist.time_sampler("latency", latency)
         loss = dist.probability("loss", loss)
         duplicate = dist.probability("duplicate", duplicate)
         if pair != ("producer", "broker") and (loss or duplicate):
             raise ValueError("loss and duplicate are modelled on producer -> broker links only")
-        if pair == ("producer", "broker"):
+        if pair == ("consumer", "broker"):
+            spec = self.consumers[source]
+            if spec.publish_to is None:
+                raise ValueError(f"source: consumer {source!r} publishes nothing (give it "
+                                 f"publish_to=...) so it has no link to a broker")
+            where = self._broker_of(spec.publish_to)
+            if where is not None and where != target:
+                raise ValueError(f"target must be the broker consumer {source!r} publishes to "
+                                 f"({where!r}), got {target!r}")
+        elif pair == ("producer", "broker"):
             other = [t for (s, t) in self.links if s == source and t != target]
             if other:
                 raise ValueError(f"target: producer {source!r} already links to broker "
@@ -668,7 +708,7 @@ class Network:
                                  f"got {source!r}")
         fixed = float(latency) if not callable(latency) else None
         self.links[(source, target)] = LinkSpec(sampler, loss, duplicate, fixed)
-        if pair == ("producer", "broker"):
+        if pair in (("producer", "broker"), ("consumer", "broker")):
             self.graph.add_edge(source, target, kind="link", latency=fixed)
         elif self.consumers[target].topic is not None:
             for part, _ in self.graph.in_edges(target):
@@ -707,6 +747,9 @@ class Network:
                                  f"{where} lives on {spec.to!r}")
             if not self.graph.has_edge(spec.name, spec.to):
                 self.graph.add_edge(spec.name, spec.to, kind="link", latency=0.0)
+        for c in self.consumers.values():
+            if c.publish_to is not None:
+                c.onward = self._onward(c)
         for q in list(self.queues.values()):
             if q.dead_letter is None:
                 continue
@@ -721,6 +764,39 @@ class Network:
                 raise ValueError(f"queue {q.name!r}: dead_letter must name a queue or exchange "
                                  f"on broker {q.broker!r} (known: {known}), got {target!r}")
             self.graph.add_edge(q.name, target, kind="dead-letter")
+
+    def _broker_of(self, name: str) -> str | None:
+        """The broker an exchange, queue or topic lives on (a broker: itself), or None."""
+        if name in self.brokers:
+            return name
+        for table in (self.exchanges, self.queues, self.topics):
+            if name in table:
+                return table[name].broker
+        return None
+
+    def _onward(self, c: ConsumerSpec) -> ProducerSpec:
+        """The publishing side of a pipeline stage: a producer that sends what ``c`` finished."""
+        target = c.publish_to
+        broker = self._broker_of(target)
+        if broker is None:
+            known = sorted([*self.exchanges, *self.queues, *self.topics, *self.brokers])
+            raise ValueError(f"consumer {c.name!r}: publish_to must name an exchange, queue, "
+                             f"topic or broker (known: {known}), got {target!r}")
+        key, key_of = c.publish_key, None
+        if callable(key):
+            key, key_of = "", key
+        elif key is None:
+            key = target if target in self.queues else None  # None: the message's own key
+        spec = ProducerSpec(
+            c.name, None, [], 0,
+            dist.value_sampler("publish_key", key if key is not None else "", check_routing_key),
+            dist.value_sampler("priority", None, check_priority), None, {},
+            target if target in self.exchanges else "", "async", None, to=broker, key=key_of,
+            topic=target if target in self.topics else None)
+        spec.keep_key = key is None and key_of is None  # publish with the message's own key
+        if not self.graph.has_edge(c.name, broker):
+            self.graph.add_edge(c.name, broker, kind="link", latency=0.0)
+        return spec
 
     def run(self, until: float | None = None, trace: bool = True, progress: bool = True):
         """Simulate the system from time 0 to ``until`` seconds and return a :class:`Run`.

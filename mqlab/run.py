@@ -45,7 +45,8 @@ class Summary:
         logged = f" + logged {a.logged}" if a.logged else ""
         lines = [
             f"run of {self.duration:g} s",
-            f"messages: published {a.published} + copies {a.copies} = "
+            f"messages: published {a.published} + copies {a.copies}"
+            + (f" ({a.forwarded} passed on by pipeline stages)" if a.forwarded else "") + " = "
             f"acked {a.acked}{dead}{logged} + dropped {sum(a.dropped.values())} ({drops}) "
             f"+ still in the system {a.in_system}",
             f"  still in the system: queued {sum(s['queued'].values())}, "

@@ -86,6 +86,7 @@ class _Consumer:
         self.held: dict[int, Message] = {}  # delivered, not yet acked: id(msg) -> msg
         self.inbox: deque[Message] = deque()  # arrived, waiting to be processed
         self.busy = False
+        self.onward: _Producer | None = None  # a pipeline stage: what publishes its output
         self.ready = False  # is it in its queue's ready line?
         # how many unacked messages it may hold (no prefetch: no limit)
         self.limit = spec.prefetch if spec.prefetch is not None else math.inf
@@ -116,6 +117,8 @@ class Simulation(LogRules):
             link = net.links.get((spec.queue, name)) or net.links.get(
                 (net.queues[spec.queue].broker, name))
             c = self.consumers[name] = _Consumer(spec, link)
+            if spec.onward is not None:
+                c.onward = _Producer(spec.onward, net.links.get((name, spec.onward.to)))
             c.queue = self.queues[spec.queue]
             c.queue.consumers.append(c)
             c.queue.ready.append(c)
@@ -124,6 +127,9 @@ class Simulation(LogRules):
                           for n, s in net.producers.items()}
         self.any_sync = any(p.mode == "sync" for p in net.producers.values())
         self.setup_logs(net, _ZERO)
+        for name, m in self.members.items():  # log consumers that are pipeline stages
+            if m.spec.onward is not None:
+                m.onward = _Producer(m.spec.onward, net.links.get((name, m.spec.onward.to)))
         self._routes: dict = {}  # (exchange, key) -> queue names, cached
         # the three events of every message, as bound methods made once: ``self.arrive``
         # written out at each schedule() would make a new bound-method object per event
@@ -458,10 +464,11 @@ class Simulation(LogRules):
         if epoch != c.epoch:
             return
         spec, now = c.spec, self.engine.now
-        ok = True
+        ok, result = True, None
         if spec.handler is not None:
             try:
-                ok = spec.handler(msg) is not False
+                result = spec.handler(msg)
+                ok = result is not False
             except Exception as exc:
                 raise SimulationError(
                     f"consumer {c.name!r}: its handler raised {type(exc).__name__} on message "
@@ -477,6 +484,8 @@ class Simulation(LogRules):
             self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
             if self.any_sync:
                 self.settled(msg, "acked", c)
+            if c.onward is not None:
+                self.pass_on(c.onward, msg, result)
         elif spec.ack == "auto":
             self.record(now, "drop", msg.id, c.name, "", "failed")
             self.settled(msg, "failed")
@@ -491,6 +500,20 @@ class Simulation(LogRules):
             self.begin(c, c.inbox.popleft())
         if qs.blocked or len(qs.q):
             self.dispatch(qs)
+
+    def pass_on(self, p: _Producer, msg: Message, result) -> None:
+        """A pipeline stage publishes the message it finished to the next stage: the same
+        message (same id), with the handler's result as its payload if it gave one."""
+        now = self.engine.now
+        if result is not None and not isinstance(result, bool):
+            msg.payload = result
+        if p.key_of is not None:
+            msg.routing_key = self.computed(p, "key", msg.payload, str, "a str")
+        elif not p.spec.keep_key:
+            msg.routing_key = p.key if p.key is not _VARIES else p.spec.routing_key(self.rng)
+        msg.sent = now
+        self.rec((now, "publish", msg.id, p.name, p.to, msg.routing_key))
+        self.travel(p, msg)
 
     def requeue(self, qs: _QueueState, msg: Message) -> None:
         msg.redelivered = True

@@ -147,3 +147,13 @@ def test_a_producer_links_to_one_broker_only():
     assert net.links[("p", "b1")].fixed_latency == 0.2
     with pytest.raises(ValueError, match="already links to broker 'b1'"):
         net.link("p", "b2")
+
+
+def test_a_queue_bound_twice_shows_both_keys_on_its_edge():
+    net = mq.Network()
+    net.broker("hub")
+    net.exchange("hub", "orders", "direct")
+    net.queue("hub", "far")
+    net.bind("orders", "far", "us")
+    net.bind("orders", "far", "asia")
+    assert net.graph.edges["orders", "far"]["pattern"] == "us, asia"
