@@ -193,7 +193,8 @@ def queue_delta(kind: str, info: str = "") -> int:
     (1, -1, 0)
     """
     if kind == "drop":
-        return -1 if info == "overflow" else 0  # drop-head pushed the head out
+        # drop-head pushed the head out; a temporary queue was deleted with what it held
+        return -1 if info in ("overflow", "queue deleted") else 0
     if kind == "dead-letter" and info == "rejected":
         return 0  # a nacked message was at the consumer, not in the queue
     return _QUEUE_DELTA.get(kind, 0)
@@ -202,8 +203,9 @@ def queue_delta(kind: str, info: str = "") -> int:
 def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
     """The number of ready messages in ``queue`` as a step function: (times, lengths).
 
-    Several events at the same instant make one step, to the length after the last of them: a
-    message that comes in and goes straight out (to a waiting consumer, or pushed out of a
+    Several events at the same instant (within a nanosecond: times computed along different
+    paths may differ in their last bits) make one step, to the length after the last of them:
+    a message that comes in and goes straight out (to a waiting consumer, or pushed out of a
     full drop-head queue) never counts as waiting.
 
     A partition of a partitioned log (graph node of kind "log") counts the records it keeps:
@@ -218,7 +220,7 @@ def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
         d = ((k == "append") - (k == "expire")) if log else queue_delta(k, info)
         if d:
             n += d
-            if t == times[-1] and len(times) > 1:  # the first point is the empty start
+            if t - times[-1] <= 1e-9 and len(times) > 1:  # the first point is the empty start
                 lengths[-1] = n
             else:
                 times.append(t)

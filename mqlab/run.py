@@ -25,8 +25,10 @@ class Summary:
     dead_letters: dict = field(default_factory=dict)
     # partition -> {"appended", "deleted" (by retention), "kept"}
     partitions: dict = field(default_factory=dict)
-    # consumer group -> {"topic", "members", "processed", "redelivered", "lag"} (lag: records
-    # appended but not yet committed by the group, over all partitions, at the end)
+    # consumer group -> {"topic", "members", "processed", "processed_again", "redelivered",
+    # "lag"}: records processed (again: a second time or more), delivered again (a record in
+    # hand at a crash is delivered again even if it was never processed), and the lag: records
+    # appended but not yet committed by the group, over all partitions, at the end
     groups: dict = field(default_factory=dict)
 
     @property
@@ -80,10 +82,11 @@ class Summary:
             for name, p in self.partitions.items():
                 lines.append(f"{name:<12}{p['appended']:>10}{p['deleted']:>9}{p['kept']:>9}")
         if self.groups:
-            lines.append(f"{'group':<12}{'processed':>10}{'again':>9}{'lag':>9}  members")
+            lines.append(f"{'group':<12}{'processed':>10}{'again':>7}{'resent':>8}{'lag':>6}"
+                         "  members")
             for name, g in self.groups.items():
-                lines.append(f"{name:<12}{g['processed']:>10}{g['redelivered']:>9}"
-                             f"{g['lag']:>9}  {', '.join(g['members'])}")
+                lines.append(f"{name:<12}{g['processed']:>10}{g['processed_again']:>7}"
+                             f"{g['redelivered']:>8}{g['lag']:>6}  {', '.join(g['members'])}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -269,10 +272,12 @@ def _logs(trace: Trace) -> tuple[dict, dict]:
     groups = {}
     for group, names in sorted(members.items()):
         acks = [e.msg for e in trace.filter(kind="ack") if e.info == "log" and e.node in names]
+        sent = [e.msg for e in trace.filter(kind="deliver") if e.peer in names]
         mine = [p for p in parts if graph.nodes[p]["topic"] == topic_of[group]]
         groups[group] = {
             "topic": topic_of[group], "members": sorted(names), "processed": len(acks),
-            "redelivered": len(acks) - len(set(acks)),
+            "processed_again": len(acks) - len(set(acks)),
+            "redelivered": len(sent) - len(set(sent)),
             "lag": sum(partitions[p]["appended"] - committed.get((p, group), 0) for p in mine),
         }
     return partitions, groups
