@@ -14,7 +14,7 @@ plots load the first time you use them.
 """
 
 from mqlab import dist, metrics, theory
-from mqlab.dist import choice, exponential, normal, uniform
+from mqlab.dist import backoff, choice, exponential, normal, uniform
 from mqlab.engine import Engine
 from mqlab.message import Message
 from mqlab.network import Network
@@ -50,6 +50,7 @@ __all__ = [
     "TracedLock",
     "TracedQueue",
     "TracedSemaphore",
+    "backoff",
     "charts",
     "choice",
     "dist",

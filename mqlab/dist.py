@@ -20,8 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Choice", "Exponential", "Fixed", "Normal", "Uniform", "choice", "exponential", "normal",
-           "uniform"]
+__all__ = ["JITTERS", "Backoff", "Choice", "Exponential", "Fixed", "Normal", "Uniform", "backoff",
+           "choice", "exponential", "normal", "uniform"]
+
+# how a retry's wait is spread out, so that many clients failing together do not retry together
+JITTERS = ("full", "equal", "none")
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,55 @@ def normal(mean: float, sd: float) -> Normal:
 def choice(options: dict | list | tuple) -> Choice:
     """A value drawn from a list, or from a ``{value: weight}`` dict."""
     return Choice(options)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long to wait before retry number ``attempt`` (0 for the first retry): ``base``
+    seconds times ``factor`` to the power ``attempt``, at most ``cap``, then spread by
+    ``jitter``: ``"full"`` draws uniformly between 0 and that wait, ``"equal"`` keeps half of
+    it and draws the other half, ``"none"`` waits exactly that long."""
+
+    base: float
+    factor: float = 2.0
+    cap: float | None = None
+    jitter: str = "full"
+
+    def wait(self, attempt: int) -> float:
+        """The wait before retry ``attempt``, before jitter."""
+        w = self.base * self.factor ** attempt
+        return w if self.cap is None else min(w, self.cap)
+
+    def __call__(self, attempt: int, rng: random.Random) -> float:
+        w = self.wait(attempt)
+        if self.jitter == "full":
+            return rng.uniform(0.0, w)
+        if self.jitter == "equal":
+            return w / 2 + rng.uniform(0.0, w / 2)
+        return w
+
+
+def backoff(base: float, factor: float = 2.0, cap: float | None = None,
+            jitter: str = "full") -> Backoff:
+    """Exponential backoff with jitter for retries (see :class:`Backoff`).
+
+    >>> b = backoff(0.1, cap=1.0, jitter="none")
+    >>> [b.wait(i) for i in range(5)]
+    [0.1, 0.2, 0.4, 0.8, 1.0]
+    >>> 0 <= backoff(0.1)(3, random.Random(1)) <= 0.8
+    True
+    """
+    base = positive("base", base)
+    factor = number("factor", factor)
+    if factor < 1:
+        raise ValueError(f"factor must be a number >= 1 (each wait at least the one before), "
+                         f"got {factor!r}")
+    if cap is not None:
+        cap = positive("cap", cap)
+    if jitter not in JITTERS:
+        raise ValueError(f"jitter must be one of {', '.join(map(repr, JITTERS))}, "
+                         f"got {jitter!r}")
+    return Backoff(base, factor, cap, jitter)
 
 
 # -- checking arguments: each raises a clear error naming the parameter, or returns the value --

@@ -303,6 +303,8 @@ def account(trace: Trace) -> Account:
     for _, k, _, node, peer, info in trace.rows:
         if info == "log" and k == "ack" or info == "retention" and k == "expire":
             continue  # a log's readers and its retention: the record ended when appended
+        if k == "loss" and info == "unacked":
+            continue  # lost on the way to a consumer, still held unacked by the broker
         kinds[k] += 1
         if k == "drop":
             dropped[info or "dropped"] += 1
@@ -320,8 +322,9 @@ def account(trace: Trace) -> Account:
     # a consumer publishing what it finished to a pipeline's next stage: the same message
     # goes on, one more copy of it (its ack ended the copy at the stage before)
     forwarded = sum(1 for _, k, _, node, _, _ in trace.rows if k == "publish" and node in consumers)
+    # (or is dropped at a broker that is down)
     copies = (kinds["route"] - broker_arrivals - kinds["dead-letter"]
-              + dropped["unroutable"] + kinds["duplicate"] + forwarded)
+              + dropped["unroutable"] + dropped["broker down"] + kinds["duplicate"] + forwarded)
     published = kinds["publish"] - forwarded
     ended = kinds["ack"] + sum(dropped.values()) + kinds["append"]
     return Account(published, copies, kinds["ack"], dict(sorted(dropped.items())),

@@ -93,6 +93,9 @@ class ProducerSpec:
     key: Callable | None = None  # f(payload) -> routing key / record key, computed per message
     topic: str | None = None  # the partitioned log it appends to, or None
     keep_key: bool = False  # a pipeline stage publishing with each message's own key
+    confirm: bool = False  # publisher confirms: the broker answers each message it takes
+    backoff: Any = None  # dist.Backoff: the wait before each retry (None: retry at once)
+    persistent: bool = True  # its messages survive a broker restart in a durable queue
 
 
 @dataclass
@@ -108,6 +111,7 @@ class QueueSpec:
     sort_key: Callable | None
     aging: float | None = None  # priority levels gained per second waited (priority queues)
     temporary: bool = False  # exists only while one of its consumers is up
+    durable: bool = True  # its persistent messages survive a broker restart
 
     def make(self, clock: Callable[[], float] | None = None):
         """A new, empty queue of this kind. ``clock``: where an aging queue reads the time
@@ -146,6 +150,10 @@ class ConsumerSpec:
     publish_to: str | None = None  # where it publishes each message it finished (a pipeline)
     publish_key: Any = None  # the routing key it publishes with: a str, f(payload) or None
     onward: ProducerSpec | None = None  # its publishing side, made by Network.resolve
+    ack_timeout: float | None = None  # seconds the broker waits for an ack, then requeues
+    crash_before_ack: float = 0.0  # probability it crashes after processing, before its ack
+    restart: float = 1.0  # seconds it is down after such a crash
+    dedup: bool = False  # it remembers what it processed and does not do it twice
 
 
 @dataclass
@@ -185,6 +193,7 @@ class Network:
         self.consumers: dict[str, ConsumerSpec] = {}
         self.links: dict[tuple[str, str], LinkSpec] = {}
         self.topics: dict[str, TopicSpec] = {}
+        self.broker_crashes: dict[str, list[tuple[float, float]]] = {}
         self.seeks: list[tuple[float, str, int]] = []  # (time, group, offset)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -227,6 +236,9 @@ class Network:
         retries: int = 0,
         key: str | Callable[[Any], str] | None = None,
         topic: str | None = None,
+        confirm: bool = False,
+        backoff: dist.Backoff | None = None,
+        persistent: bool = True,
     ) -> None:
         """Add a producer that publishes messages.
 
@@ -255,6 +267,14 @@ class Network:
         Computed from each message's payload instead: ``key(payload)`` returns its routing
         key (a str; give ``key`` or ``routing_key``, not both), and ``headers`` may be a
         function ``headers(payload)`` returning the headers dict.
+
+        ``confirm=True`` turns on publisher confirms (asynchronous): the broker answers each
+        message once it has taken it (a ``reply`` "confirmed", or "rejected" when a full queue
+        refused it); with ``timeout`` the producer publishes a message again when no answer
+        came in time (or it was rejected), up to ``retries`` times: at-least-once publishing.
+        ``backoff`` (``mq.backoff(base, factor, cap, jitter)``) is how long to wait before each
+        retry, for sync requests too (default: at once). ``persistent=False`` marks the
+        messages transient: a broker restart loses them even in a durable queue.
 
         ``topic``: append to a partitioned log (see :meth:`topic`) instead of publishing to an
         exchange. The record's ``key`` chooses its partition (:func:`partition_for`); with no
@@ -309,11 +329,21 @@ class Network:
             raise TypeError(f"exchange must be an exchange name or '' (default), got {exchange!r}")
         if expiration is not None:
             expiration = dist.positive("expiration", expiration)
+        for param, flag in (("confirm", confirm), ("persistent", persistent)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{param} must be True or False, got {flag!r}")
+        if confirm and mode == "sync":
+            raise ValueError("confirm applies to mode='async': a sync producer already waits "
+                             "for each message's reply")
+        if backoff is not None and not isinstance(backoff, dist.Backoff):
+            raise TypeError(f"backoff must be None or mq.backoff(base, factor, cap, jitter), "
+                            f"got {backoff!r}")
         if timeout is not None:
             timeout = dist.positive("timeout", timeout)
-            if mode != "sync":
+            if mode != "sync" and not confirm:
                 raise ValueError("timeout only applies to mode='sync' (a producer that waits "
-                                 f"for a reply); this producer has mode={mode!r}")
+                                 f"for a reply) or confirm=True; this producer has "
+                                 f"mode={mode!r}")
         if isinstance(retries, bool) or not isinstance(retries, int):
             raise TypeError(f"retries must be an int >= 0 (times to send a timed-out request "
                             f"again), got {retries!r}")
@@ -321,25 +351,39 @@ class Network:
             raise ValueError(f"retries must be an int >= 0 (times to send a timed-out request "
                              f"again), got {retries!r}")
         if retries and timeout is None:
-            raise ValueError("retries needs a timeout: give mode='sync' and timeout=SECONDS, "
-                             "the time to wait for each reply before sending the request again")
+            raise ValueError("retries needs a timeout: give mode='sync' (or confirm=True) and "
+                             "timeout=SECONDS, the time to wait for each reply before sending "
+                             "the message again")
+        if backoff is not None and not retries:
+            raise ValueError("backoff needs retries: it is the wait before each retry")
         spec = ProducerSpec(
             name, gap, times, count,
             dist.value_sampler("routing_key", routing_key, check_routing_key),
             dist.value_sampler("priority", priority, check_priority),
             payload, headers if callable(headers) else dict(headers or {}), exchange, mode,
             expiration, timeout=timeout, retries=retries,
-            key=key if callable(key) else None, topic=topic,
+            key=key if callable(key) else None, topic=topic, confirm=confirm, backoff=backoff,
+            persistent=persistent,
         )
         if isinstance(key, str):
             spec.routing_key = dist.value_sampler("key", key, check_routing_key)
         self._new_node(name, "producer", mode=mode)
         self.producers[name] = spec
 
-    def broker(self, name: str) -> None:
-        """Add a broker: it receives published messages and routes them into its queues."""
+    def broker(self, name: str, crash: list[tuple[float, float]] | None = None) -> None:
+        """Add a broker: it receives published messages and routes them into its queues.
+
+        ``crash``: ``[(down, up), ...]`` times the broker is down. A crash loses every
+        message of its queues except persistent messages (``producer(persistent=True)``, the
+        default) in durable queues (``queue(durable=True)``, the default), which are there again
+        when it restarts, as are the unacked messages its consumers held; its consumers are
+        cut off and reconnect when it is back; messages that reach it while it is down are
+        lost (reason "broker down"). Partitioned logs are kept whole.
+        """
+        windows = _crash_windows(crash)
         self._new_node(name, "broker")
         self.brokers.append(name)
+        self.broker_crashes[name] = windows
 
     def exchange(self, broker: str, name: str, type: str = "direct") -> None:
         """Add an exchange to a broker: ``"direct"`` (exact key), ``"fanout"`` (every bound
@@ -367,6 +411,7 @@ class Network:
         sort_key: Callable | None = None,
         aging: float | None = None,
         temporary: bool = False,
+        durable: bool = True,
     ) -> None:
         """Add a queue to a broker.
 
@@ -387,10 +432,13 @@ class Network:
         reason "queue deleted"), messages routed to it meanwhile go nowhere, and it is
         declared again, empty, when a consumer comes back. The default is a durable queue,
         which keeps its messages for a consumer that is down.
+        ``durable=False``: a broker restart loses the queue's messages (a durable queue keeps
+        the persistent ones).
         """
         self._need("broker", broker, "broker")
-        if not isinstance(temporary, bool):
-            raise TypeError(f"temporary must be True or False, got {temporary!r}")
+        for param, flag in (("temporary", temporary), ("durable", durable)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{param} must be True or False, got {flag!r}")
         if kind not in QUEUE_KINDS:
             raise ValueError(f"kind must be one of {', '.join(map(repr, QUEUE_KINDS))}, "
                              f"got {kind!r}")
@@ -422,8 +470,11 @@ class Network:
         self.graph.add_edge(broker, name, kind="internal")
         if temporary:
             self.graph.nodes[name]["temporary"] = True
+        if not durable:
+            self.graph.nodes[name]["durable"] = False
         self.queues[name] = QueueSpec(name, broker, kind, capacity, overflow, max_priority,
-                                      message_ttl, dead_letter, sort_key, aging, temporary)
+                                      message_ttl, dead_letter, sort_key, aging, temporary,
+                                      durable)
 
     def topic(self, broker: str, name: str, partitions: int = 1,
               retention: float | None = None) -> None:
@@ -526,6 +577,10 @@ class Network:
         commit: str | float = "after",
         publish_to: str | None = None,
         publish_key: str | Callable | None = None,
+        ack_timeout: float | None = None,
+        crash_before_ack: float = 0.0,
+        restart: float = 1.0,
+        dedup: bool = False,
     ) -> None:
         """Add a consumer that takes messages from ``queue`` (or reads ``topic``), one at a
         time.
@@ -563,7 +618,24 @@ class Network:
         or the message's own key. A handler that returns something other than True, False or
         None replaces the payload for the next stage. ``net.link(consumer, broker, latency)``
         sets the latency of the hop.
+
+        Faults: ``ack_timeout`` (seconds, manual ack): the broker takes back a message not
+        acked in time (RabbitMQ's consumer timeout) and delivers it again; an ack that comes
+        later is refused. ``crash_before_ack``: the probability that the consumer crashes
+        after processing a message (its effects done) and before its ack leaves, the classic
+        source of duplicates; it is back ``restart`` seconds later. ``dedup=True`` makes it
+        idempotent: it keeps the ids of the messages it processed in a store that outlives its
+        crashes and acks a message it has already processed without processing it again.
         """
+        if ack_timeout is not None:
+            ack_timeout = dist.positive("ack_timeout", ack_timeout)
+            if ack != "manual":
+                raise ValueError("ack_timeout needs ack='manual': with ack='auto' nothing "
+                                 "waits for an ack")
+        crash_before_ack = dist.probability("crash_before_ack", crash_before_ack)
+        restart = dist.positive("restart", restart)
+        if not isinstance(dedup, bool):
+            raise TypeError(f"dedup must be True or False, got {dedup!r}")
         if publish_to is not None and not isinstance(publish_to, str):
             raise TypeError(f"publish_to must be None or the name of an exchange, queue, topic "
                             f"or broker, got {publish_to!r}")
@@ -573,6 +645,9 @@ class Network:
                             f"got {publish_key!r}")
         if publish_key is not None and publish_to is None:
             raise ValueError("publish_key needs publish_to: where the consumer publishes")
+        if topic is not None and (ack_timeout is not None or crash_before_ack or dedup):
+            raise ValueError("ack_timeout, crash_before_ack and dedup apply to queue consumers; "
+                             "a log consumer commits offsets (see commit)")
         if topic is not None:
             self._log_consumer(name, topic, group, offset, commit, service, prefetch, ack,
                                nack, requeue, crash, handler, queue)
@@ -608,7 +683,9 @@ class Network:
         self.graph.add_edge(queue, name, kind="deliver")
         self.consumers[name] = ConsumerSpec(name, queue, service_fn, prefetch, ack, nack,
                                             requeue, windows, handler, publish_to=publish_to,
-                                            publish_key=publish_key)
+                                            publish_key=publish_key, ack_timeout=ack_timeout,
+                                            crash_before_ack=crash_before_ack, restart=restart,
+                                            dedup=dedup)
 
     def _log_consumer(self, name, topic, group, offset, commit, service, prefetch, ack, nack,
                       requeue, crash, handler, queue) -> None:
@@ -664,7 +741,10 @@ class Network:
              loss: float = 0.0, duplicate: float = 0.0) -> None:
         """Connect two nodes over a network link with a ``latency`` (seconds, a number or a
         distribution). A producer links to a broker; a broker or queue links to a consumer.
-        ``loss`` and ``duplicate`` (probabilities) apply to producer -> broker links."""
+        ``loss`` and ``duplicate`` (probabilities) apply on every hop: a message lost on its
+        way to a consumer is still held unacked by the broker (with manual ack: an
+        ``ack_timeout`` or a crash of the consumer gets it back; with auto ack it is gone); a
+        duplicated delivery is processed twice."""
         for param, name in (("source", source), ("target", target)):
             if not isinstance(name, str) or name not in self.graph:
                 raise ValueError(f"{param} must name an existing node "
@@ -679,8 +759,8 @@ class Network:
         sampler = dist.time_sampler("latency", latency)
         loss = dist.probability("loss", loss)
         duplicate = dist.probability("duplicate", duplicate)
-        if pair != ("producer", "broker") and (loss or duplicate):
-            raise ValueError("loss and duplicate are modelled on producer -> broker links only")
+        if pair[1] == "consumer" and (loss or duplicate) and self.consumers[target].topic:
+            raise ValueError("loss and duplicate are not modelled on a log consumer's link")
         if pair == ("consumer", "broker"):
             spec = self.consumers[source]
             if spec.publish_to is None:

@@ -57,6 +57,10 @@ class _Producer:
         self.blocked = 0  # id of the message a full "block" queue holds back, or 0
         self.timeout = spec.timeout  # seconds a sync request waits for its reply, or None
         self.key_of = spec.key  # f(payload) -> routing key, or None
+        self.confirm = spec.confirm  # publisher confirms
+        self.unconfirmed: dict[int, Message] = {}  # id -> a clean copy, until confirmed
+        self.attempts: dict[int, int] = {}  # id -> retries decided so far (confirms)
+        self.backoff = spec.backoff  # the wait before each retry, or None
         self.topic = spec.topic  # the partitioned log it appends to, or None
         self.attempt = 0  # retries of the request in flight so far
         self.request: Message | None = None  # a clean copy of it, to send again
@@ -87,6 +91,14 @@ class _Consumer:
         self.inbox: deque[Message] = deque()  # arrived, waiting to be processed
         self.busy = False
         self.onward: _Producer | None = None  # a pipeline stage: what publishes its output
+        self.loss = link.loss if link else 0.0
+        self.duplicate = link.duplicate if link else 0.0
+        # deliveries take the slower path: a faulty link, or an ack timeout to set
+        self.faulty = bool(self.loss or self.duplicate or spec.ack_timeout is not None)
+        self.extra: dict[int, Message] = {}  # duplicated deliveries: id(copy) -> copy
+        self.seen: set[int] = set()  # dedup: ids of the messages it processed (kept on crash)
+        self.own_down = False  # down by its own crash window (not only by its broker's)
+        self.cut_off = False  # down because its broker is
         self.ready = False  # is it in its queue's ready line?
         # how many unacked messages it may hold (no prefetch: no limit)
         self.limit = spec.prefetch if spec.prefetch is not None else math.inf
@@ -131,6 +143,8 @@ class Simulation(LogRules):
             if m.spec.onward is not None:
                 m.onward = _Producer(m.spec.onward, net.links.get((name, m.spec.onward.to)))
         self._routes: dict = {}  # (exchange, key) -> queue names, cached
+        self.down: set[str] = set()  # brokers that are down now
+        self.nacked = 0  # the id of a message a full queue just refused (publisher confirms)
         # the three events of every message, as bound methods made once: ``self.arrive``
         # written out at each schedule() would make a new bound-method object per event
         # (about 3 % of a run, measured with benchmarks/engine.py)
@@ -150,8 +164,12 @@ class Simulation(LogRules):
                 self.next_message(p, p.spec.gap(self.rng))
         for c in self.consumers.values():
             for down, up in c.spec.crash:
-                self.engine.at(down, self.crash, c)
-                self.engine.at(up, self.recover, c)
+                self.engine.at(down, self.own_crash, c)
+                self.engine.at(up, self.own_recover, c)
+        for b, windows in self.net.broker_crashes.items():
+            for down, up in windows:
+                self.engine.at(down, self.broker_crash, b)
+                self.engine.at(up, self.broker_recover, b)
         self.start_logs(self.net)
 
     def produce(self, p: _Producer) -> None:
@@ -203,6 +221,11 @@ class Simulation(LogRules):
         if self.recording:
             self.trace.messages[mid] = msg
         self.rec((now, "publish", mid, p.name, p.to, key))
+        if p.confirm:
+            p.unconfirmed[mid] = _copy(msg)
+            p.attempts[mid] = 0
+            if p.timeout is not None:
+                self.schedule(p.timeout, self.confirm_due, p, mid, 0)
         if spec.mode == "sync":
             p.awaiting = mid
             if p.timeout is not None:
@@ -241,10 +264,22 @@ class Simulation(LogRules):
     def arrive(self, p: _Producer, msg: Message) -> None:
         self.on_links -= 1
         self.rec((self.engine.now, "arrive", msg.id, p.to, p.name, ""))
+        if self.down and p.to in self.down:  # nobody there to take it
+            self.record(self.engine.now, "drop", msg.id, p.to, "", "broker down")
+            self.settled(msg, "broker down")
+            return
         if p.topic is not None:
             self.append(p, msg)
+        elif p.confirm:
+            self.nacked = 0
+            self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
+            self.send_confirm(p, msg.id, "rejected" if self.nacked == msg.id else "confirmed")
             return
-        self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
+        else:
+            self.route(p.spec.exchange or p.to, msg.routing_key, msg, p)
+            return
+        if p.confirm:
+            self.send_confirm(p, msg.id, "confirmed")
 
     def route(self, exchange: str, key: str, msg: Message, p: _Producer | None,
               targets: list | None = None) -> None:
@@ -305,6 +340,7 @@ class Simulation(LogRules):
                     p.blocked = msg.id
             else:
                 self.record(now, "drop", msg.id, qs.name, "", "rejected")
+                self.nacked = msg.id
                 self.settled(msg, "rejected")
             return
         msg.enqueued = now
@@ -435,6 +471,9 @@ class Simulation(LogRules):
         msg.delivered = now
         c.held[id(msg)] = msg
         self.rec((now, "deliver", msg.id, qs.name, c.name, ""))
+        if c.faulty:
+            self.deliver_faulty(qs, c, msg)
+            return
         delay = c.delay if c.delay is not _VARIES else c.latency(self.rng)
         try:
             self.schedule(delay, self.on_received, c, msg, c.epoch)
@@ -464,8 +503,11 @@ class Simulation(LogRules):
         if epoch != c.epoch:
             return
         spec, now = c.spec, self.engine.now
-        ok, result = True, None
-        if spec.handler is not None:
+        ok, result, again = True, None, False
+        if spec.dedup:
+            again = msg.id in c.seen  # processed before: its effects are done already
+            c.seen.add(msg.id)
+        if spec.handler is not None and not again:
             try:
                 result = spec.handler(msg)
                 ok = result is not False
@@ -475,13 +517,25 @@ class Simulation(LogRules):
                     f"{msg.id} at t={now:g} s: {exc}") from exc
         if ok and spec.nack and self.rng.random() < spec.nack:
             ok = False
-        del c.held[id(msg)]
         qs = c.queue
+        if c.held.pop(id(msg), None) is None:  # not a delivery the broker waits an ack for
+            self.finish_extra(c, qs, msg, again)
+            return
+        if spec.crash_before_ack and self.rng.random() < spec.crash_before_ack:
+            # its effects are done; its ack never leaves (with auto ack, none was needed)
+            if spec.ack == "auto":
+                self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
+                c.busy = False
+            else:
+                c.held[id(msg)] = msg  # still unacked: the crash gives it back
+            self.crash(c, "before ack")
+            self.schedule(spec.restart, self.recover, c)
+            return
         if not c.ready:  # it has room again: back in line
             c.ready = True
             qs.ready.append(c)
         if ok:
-            self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
+            self.rec((now, "ack", msg.id, c.name, qs.name, "duplicate" if again else spec.ack))
             if self.any_sync:
                 self.settled(msg, "acked", c)
             if c.onward is not None:
@@ -520,7 +574,7 @@ class Simulation(LogRules):
         qs.q.requeue(msg)
         self.record(self.engine.now, "requeue", msg.id, qs.name)
 
-    def crash(self, c: _Consumer) -> None:
+    def crash(self, c: _Consumer, why: str = "") -> None:
         if not c.up:
             return
         now = self.engine.now
@@ -529,10 +583,13 @@ class Simulation(LogRules):
         if c.ready:
             c.queue.ready.remove(c)
             c.ready = False
-        self.record(now, "crash", 0, c.name)
+        self.record(now, "crash", 0, c.name, "", why)
         # last delivered first: each requeue goes to the head, so the oldest ends up first again
         held, c.held = list(c.held.values())[::-1], {}
         c.inbox.clear()
+        for dup in c.extra.values():  # duplicated deliveries it had: gone with it
+            self.record(now, "drop", dup.id, c.name, "", "crash")
+        c.extra.clear()
         for msg in held:
             if c.spec.ack == "manual":
                 self.requeue(c.queue, msg)
@@ -564,6 +621,9 @@ class Simulation(LogRules):
     def recover(self, c: _Consumer) -> None:
         if c.up:
             return
+        if self.down and c.queue.spec.broker in self.down:  # its broker is still down
+            c.cut_off = True
+            return
         c.up = True
         c.ready = True
         c.queue.ready.append(c)
@@ -582,7 +642,7 @@ class Simulation(LogRules):
         link: nobody saw that one, and its timeout is how it finds out.
         """
         p = self.producers.get(msg.source)
-        if p is None:
+        if p is None or p.spec.mode != "sync":
             return
         if p.timeout is None:
             if p.awaiting != msg.id:
@@ -623,19 +683,191 @@ class Simulation(LogRules):
         if attempt < p.spec.retries:
             self.record(now, "timeout", mid, p.name, p.to, "retry")
             p.attempt += 1
-            msg = _copy(p.request)
-            msg.sent = now
-            self.rec((now, "publish", mid, p.name, p.to, msg.routing_key))
-            self.schedule(p.timeout, self.timed_out, p, mid, p.attempt)
-            if p.duplicate and self.rng.random() < p.duplicate:
-                self.record(now, "duplicate", mid, p.name, p.to)
-                self.travel(p, copy.copy(msg))
-            self.travel(p, msg)
+            if p.backoff is None:
+                self.resend_request(p, mid, p.attempt)
+            else:
+                self.schedule(p.backoff(attempt, self.rng), self.resend_request, p, mid,
+                              p.attempt)
             return
         self.record(now, "timeout", mid, p.name, p.to, "give up")
         p.awaiting = 0
         p.request = None
         self.resume(p)
+
+    def resend_request(self, p: _Producer, mid: int, attempt: int) -> None:
+        """Send a timed-out synchronous request again (same id), unless answered meanwhile."""
+        if p.awaiting != mid or p.attempt != attempt:
+            return
+        now = self.engine.now
+        msg = _copy(p.request)
+        msg.sent = now
+        self.rec((now, "publish", mid, p.name, p.to, msg.routing_key))
+        self.schedule(p.timeout, self.timed_out, p, mid, attempt)
+        if p.duplicate and self.rng.random() < p.duplicate:
+            self.record(now, "duplicate", mid, p.name, p.to)
+            self.travel(p, copy.copy(msg))
+        self.travel(p, msg)
+
+    # -- publisher confirms ----------------------------------------------------------------------
+    def send_confirm(self, p: _Producer, mid: int, outcome: str) -> None:
+        """The broker answers a confirming publisher: back over the link the message came on."""
+        delay = p.latency(self.rng)
+        if not _is_time(delay):
+            raise self.bad_draw(f"link '{p.name} -> {p.to}'", "latency", delay)
+        self.schedule(delay, self.confirmed, p, mid, outcome)
+
+    def confirmed(self, p: _Producer, mid: int, outcome: str) -> None:
+        now = self.engine.now
+        if mid not in p.unconfirmed:  # a copy's answer after an earlier one settled it
+            self.record(now, "reply", mid, p.name, p.to, f"{outcome} (late, ignored)")
+            return
+        self.record(now, "reply", mid, p.name, p.to, outcome)
+        if outcome == "confirmed":
+            del p.unconfirmed[mid], p.attempts[mid]
+        else:
+            self.retry_publish(p, mid)
+
+    def confirm_due(self, p: _Producer, mid: int, attempt: int) -> None:
+        """No answer to message ``mid`` in time: publish it again, or give up."""
+        if p.attempts.get(mid) != attempt:
+            return  # answered, or already being retried
+        self.record(self.engine.now, "timeout", mid, p.name, p.to,
+                    "retry" if attempt < p.spec.retries else "give up")
+        self.retry_publish(p, mid)
+
+    def retry_publish(self, p: _Producer, mid: int) -> None:
+        attempt = p.attempts[mid]
+        if attempt >= p.spec.retries:
+            del p.unconfirmed[mid], p.attempts[mid]  # given up: it may be lost
+            return
+        p.attempts[mid] = attempt + 1
+        wait = p.backoff(attempt, self.rng) if p.backoff is not None else 0.0
+        self.schedule(wait, self.republish, p, mid, attempt + 1)
+
+    def republish(self, p: _Producer, mid: int, attempt: int) -> None:
+        """Publish message ``mid`` again (same id: one more copy of it)."""
+        if p.attempts.get(mid) != attempt:
+            return  # confirmed while it waited
+        now = self.engine.now
+        msg = _copy(p.unconfirmed[mid])
+        msg.sent = now
+        self.rec((now, "publish", mid, p.name, p.to, msg.routing_key))
+        if p.timeout is not None:
+            self.schedule(p.timeout, self.confirm_due, p, mid, attempt)
+        if p.duplicate and self.rng.random() < p.duplicate:
+            self.record(now, "duplicate", mid, p.name, p.to)
+            self.travel(p, copy.copy(msg))
+        self.travel(p, msg)
+
+    # -- faults on the way to consumers ----------------------------------------------------------
+    def deliver_faulty(self, qs: _QueueState, c: _Consumer, msg: Message) -> None:
+        """A delivery over a lossy or duplicating link, or one with an ack timeout."""
+        now, rng = self.engine.now, self.rng
+        if c.spec.ack_timeout is not None:
+            self.schedule(c.spec.ack_timeout, self.ack_overdue, c, msg)
+        if c.duplicate and rng.random() < c.duplicate:
+            dup = _copy(msg)
+            c.extra[id(dup)] = dup
+            self.record(now, "duplicate", msg.id, qs.name, c.name)
+            self.schedule(c.latency(rng), self.on_received, c, dup, c.epoch)
+        if c.loss and rng.random() < c.loss:
+            if c.spec.ack == "manual":  # the broker still waits for its ack
+                self.record(now, "loss", msg.id, qs.name, c.name, "unacked")
+            else:
+                del c.held[id(msg)]
+                self.record(now, "loss", msg.id, qs.name, c.name)
+                self.settled(msg, "lost")
+                if not c.ready and c.up:
+                    c.ready = True
+                    qs.ready.append(c)
+            return
+        delay = c.latency(rng)
+        try:
+            self.schedule(delay, self.on_received, c, msg, c.epoch)
+        except (TypeError, ValueError):
+            raise self.bad_draw(self.link_to(c), "latency", delay) from None
+
+    def ack_overdue(self, c: _Consumer, msg: Message) -> None:
+        """No ack in time: the broker takes the message back and delivers it again."""
+        if c.held.get(id(msg)) is not msg:
+            return  # acked (or given back by a crash) in time
+        del c.held[id(msg)]
+        qs = c.queue
+        self.record(self.engine.now, "timeout", msg.id, qs.name, c.name, "requeue")
+        if not c.ready and c.up:
+            c.ready = True
+            qs.ready.append(c)
+        self.requeue(qs, _copy(msg))  # a new delivery: the old one's ack will be refused
+        self.dispatch(qs)
+
+    def finish_extra(self, c: _Consumer, qs: _QueueState, msg: Message, again: bool) -> None:
+        """A consumer finished a message the broker does not wait for: a duplicated delivery
+        (its ack ends that copy), or one whose ack timed out (the broker refuses the ack)."""
+        now = self.engine.now
+        if c.extra.pop(id(msg), None) is not None:
+            self.rec((now, "ack", msg.id, c.name, qs.name, "duplicate" if again else "copy"))
+        else:
+            self.record(now, "timeout", msg.id, c.name, qs.name, "ack refused")
+        c.busy = False
+        if c.inbox:
+            self.begin(c, c.inbox.popleft())
+
+    # -- crashes ---------------------------------------------------------------------------------
+    def own_crash(self, c: _Consumer) -> None:
+        c.own_down = True
+        self.crash(c)
+
+    def own_recover(self, c: _Consumer) -> None:
+        c.own_down = False
+        self.recover(c)
+
+    def persistent(self, msg: Message) -> bool:
+        p = self.producers.get(msg.source)
+        return p.spec.persistent if p is not None else True
+
+    def broker_crash(self, b: str) -> None:
+        """Broker ``b`` goes down: its consumers are cut off, and its queues keep only the
+        persistent messages of durable queues."""
+        if b in self.down:
+            return
+        now = self.engine.now
+        self.down.add(b)
+        self.record(now, "crash", 0, b, "", "broker")
+        for qs in self.queues.values():
+            if qs.spec.broker != b:
+                continue
+            for c in qs.consumers:
+                if c.up:
+                    c.cut_off = True
+                    self.crash(c, "broker down")
+            kept = []
+            while len(qs.q):
+                msg = qs.q.get()
+                if qs.spec.durable and self.persistent(msg) and qs.alive:
+                    kept.append(msg)
+                else:
+                    self.record(now, "drop", msg.id, qs.name, "", "broker crash")
+                    self.settled(msg, "broker crash")
+            for msg in reversed(kept):  # back at the head in reverse: the same order again
+                qs.q.requeue(msg)  # (ignoring the capacity: they were admitted already)
+            while qs.blocked:
+                msg, p = qs.blocked.popleft()
+                self.record(now, "drop", msg.id, qs.name, "", "broker crash")
+                self.settled(msg, "broker crash")
+                if p is not None and p.blocked == msg.id:
+                    p.blocked = 0
+                    self.resume(p)
+
+    def broker_recover(self, b: str) -> None:
+        if b not in self.down:
+            return
+        self.down.discard(b)
+        self.record(self.engine.now, "recover", 0, b, "", "broker")
+        for c in self.consumers.values():
+            if c.cut_off and c.queue.spec.broker == b:
+                c.cut_off = False
+                if not c.own_down:
+                    self.recover(c)
 
     # -- errors in the model ---------------------------------------------------------------------
     def drawn(self, p: _Producer, name: str, sampler):
@@ -683,7 +915,7 @@ class Simulation(LogRules):
         return {
             "queued": {n: len(qs.q) for n, qs in self.queues.items()},
             "blocked": {n: len(qs.blocked) for n, qs in self.queues.items()},
-            "at_consumers": {n: len(c.held) for n, c in self.consumers.items()},
+            "at_consumers": {n: len(c.held) + len(c.extra) for n, c in self.consumers.items()},
             "on_links": self.on_links,
             "waiting_at_producers": {n: len(p.backlog) for n, p in self.producers.items()},
             "in_logs": self.log_snapshot(),
