@@ -33,15 +33,25 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from mqlab.style import DEAD, EDGE, QUEUE_FILL, ROLE_STYLE, TRAY_HEIGHT, TRAY_WIDTH
+from mqlab.style import (
+    COUNT_SLOTS,
+    DEAD,
+    EDGE,
+    LOG_CELL,
+    QUEUE_FILL,
+    ROLE_STYLE,
+    TRAY_HEIGHT,
+    TRAY_WIDTH,
+)
 from mqlab.trace import PRIMITIVE_KINDS, ROLES, as_trace, role_of
 
-__all__ = ["bend", "draw_network", "draw_nodes", "layout", "network_rows", "ports",
-           "role_legend"]
+__all__ = ["bend", "draw_network", "draw_nodes", "layout", "legend_columns", "legend_handles",
+           "network_rows", "ports", "role_legend"]
 
 COLUMNS = ROLES  # left to right: producers, brokers, exchanges, queues, consumers
 # gap (x units) before each column: queues are wide trays, so they get more room
 _GAP = {"broker": 1.2, "exchange": 1.1, "queue": 1.6, "consumer": 1.6}
+_LOG_GAP = 1.5  # rows between log partitions (queues: 1)
 
 
 # -- layout ------------------------------------------------------------------------------------
@@ -65,7 +75,10 @@ def layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
         for n in columns[role]:
             last = _mean([ys[s] for s in graph.successors(n) if role_of(graph, s) == fed], last + 1)
             wanted.append(last)
-        ys.update(zip(columns[role], _no_overlap(wanted), strict=True))
+        # a log partition needs room below it for its offsets and its groups' markers
+        logs = any(graph.nodes[n].get("kind") == "log" for n in columns[role])
+        gap = _LOG_GAP if role == "queue" and logs else 1.0
+        ys.update(zip(columns[role], _no_overlap(wanted, gap), strict=True))
     height = max(ys.values()) - min(ys.values()) if ys else 0.0
     middle = _mean(list(ys.values()))
     brokers = columns["broker"]
@@ -123,9 +136,12 @@ def _no_overlap(wanted: list[float], gap: float = 1.0) -> list[float]:
 
 # -- the static picture ------------------------------------------------------------------------
 def draw_network(run_or_trace: Any, *, ax: Axes | None = None, pos: dict | None = None,
-                 legend: bool = True) -> Axes:
+                 legend: bool = True, slots: int = 8) -> Axes:
     """Draw the network: nodes shaped and coloured by role, queues as trays, links as arrows.
 
+    A topic is drawn as an exchange labelled with its number of partitions, and each of its
+    partitions as a log: a tray divided into ``slots`` cells, one record each, offsets growing
+    to the right. A consumer of a group named otherwise is labelled with its group.
     Accepts a Trace (its ``graph`` is drawn), a Run or a plain ``nx.DiGraph`` built by
     :class:`~mqlab.Network`. Returns the Axes (a new pyplot figure's when ``ax`` is None).
     """
@@ -141,7 +157,7 @@ def draw_network(run_or_trace: Any, *, ax: Axes | None = None, pos: dict | None 
     for role in ROLE_STYLE:
         draw_nodes(ax, graph, pos, role)
     for n in graph:
-        _label(ax, graph, n, pos[n])
+        _label(ax, graph, n, pos[n], slots)
     if legend:
         role_legend(ax, graph)
     return ax
@@ -221,13 +237,19 @@ def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str
                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
-def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None:
+def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float], slots: int = 8
+           ) -> None:
     role, attrs = role_of(graph, n), graph.nodes[n]
     if role == "queue":
         x, y = xy
         ax.add_patch(Rectangle((x - TRAY_WIDTH / 2, y - TRAY_HEIGHT / 2), TRAY_WIDTH,
                                TRAY_HEIGHT, fc=QUEUE_FILL, ec=EDGE, lw=1.2, zorder=2))
+        if attrs.get("kind") == "log":
+            _log_cells(ax, x, y, slots)
         bits = [attrs.get("kind") or ""]
+        retention = attrs.get("retention", _topic_of(graph, n).get("retention"))
+        if attrs.get("kind") == "log" and retention is not None:
+            bits.append(f"kept {retention:g} s")
         if attrs.get("capacity"):
             bits.append(f"max {attrs['capacity']}")
         if attrs.get("kind") == "semaphore" and attrs.get("value") is not None:
@@ -241,15 +263,48 @@ def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float]) -> None
         ax.annotate(n, xy, xytext=(-16, 0), textcoords="offset points", ha="right",
                     va="center", fontsize=8.5, zorder=4)
     elif role == "consumer":
-        ax.annotate(n, xy, xytext=(15, 0), textcoords="offset points", ha="left",
-                    va="center", fontsize=8.5, zorder=4)
+        group = attrs.get("group")
+        text = f"{n}\n(group {group})" if group and group != n else n
+        ax.annotate(text, xy, xytext=(15, 0), textcoords="offset points", ha="left",
+                    va="center", fontsize=8.5, zorder=4, linespacing=0.95)
     else:
         text = f"{n}\n({attrs['type']})" if role == "exchange" and attrs.get("type") else n
+        if role == "exchange" and attrs.get("log"):
+            parts = attrs.get("partitions")
+            text = f"{n}\n(topic, {parts} partitions)" if parts else f"{n}\n(topic)"
         ax.annotate(text, xy, xytext=(0, -15), textcoords="offset points", ha="center",
                     va="top", fontsize=8.5, zorder=4, linespacing=0.95)
 
 
-def role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
+def _topic_of(graph: nx.DiGraph, partition: str) -> dict:
+    """The attributes of the topic a log partition belongs to ({} if none)."""
+    topic = graph.nodes[partition].get("topic")
+    return graph.nodes[topic] if topic in graph else {}
+
+
+def _log_cells(ax: Axes, x: float, y: float, slots: int) -> None:
+    """Thin lines between the cells of a log partition's tray (its tail shows the count)."""
+    cell = TRAY_WIDTH / (slots + COUNT_SLOTS)
+    left = x - TRAY_WIDTH / 2 + cell * COUNT_SLOTS
+    xs = left + cell * np.arange(slots)
+    ax.vlines(xs, y - TRAY_HEIGHT / 2, y + TRAY_HEIGHT / 2, colors=LOG_CELL, lw=0.8, zorder=2)
+
+
+def role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> int:
+    """The legend under the network: its roles, then ``extra`` entries. It takes one row, or
+    as many rows as it needs to fit the figure's width; returns the number of rows."""
+    handles = legend_handles(graph, extra)
+    columns = legend_columns(handles, ax.figure.get_figwidth() * 0.98)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns,
+              fontsize=_LEGEND_POINTS, frameon=False, handletextpad=0.3, columnspacing=1.0)
+    return -(-len(handles) // columns)
+
+
+_LEGEND_POINTS = 7.5
+
+
+def legend_handles(graph: nx.DiGraph, extra: list | None = None) -> list:
+    """The entries of the legend under the network: one per role, then ``extra``."""
     roles = {role_of(graph, n) for n in graph}
     # a lock, semaphore or condition of traced threads is drawn as a tray too
     locks = {graph.nodes[n].get("kind") in PRIMITIVE_KINDS
@@ -259,11 +314,34 @@ def role_legend(ax: Axes, graph: nx.DiGraph, extra: list | None = None) -> None:
                       label="thread" if only_locks and role == "consumer" else role)
                for role, (m, fill, _) in ROLE_STYLE.items() if role in roles and role != "queue"]
     if "queue" in roles:
-        label = {frozenset({False}): "queue", frozenset({True}): "lock"}.get(
-            frozenset(locks), "queue / lock")
+        # what the trays are: queues, logs (partitions of topics), locks of threads
+        kinds = {"lock" if k in PRIMITIVE_KINDS else "log" if k == "log" else "queue"
+                 for n, k in graph.nodes(data="kind") if role_of(graph, n) == "queue"}
+        label = " / ".join(k for k in ("queue", "log", "lock") if k in kinds)
         handles.insert(-1 if "consumer" in roles else len(handles),
                        Line2D([], [], ls="", marker="s", ms=9, mfc=QUEUE_FILL, mec=EDGE,
                               label=label))
-    handles += extra or []
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
-              fontsize=7.5, frameon=False, handletextpad=0.3, columnspacing=1.0)
+    return handles + (extra or [])
+
+
+def legend_columns(handles: list, width: float) -> int:
+    """How many columns a legend of ``handles`` can have to fit ``width`` inches: all of them
+    in one row if they fit, else the rows are shared out evenly."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font, measure = FontProperties(size=_LEGEND_POINTS), TextToPath()
+    # each entry: its handle (2 font sizes), a gap (0.3) and the space to the next one (1.0)
+    entries = [(measure.get_text_width_height_descent(h.get_label(), font, ismath=False)[0]
+                + 3.3 * _LEGEND_POINTS) / 72 for h in handles]
+    for rows in range(1, len(handles) + 1):
+        columns = -(-len(handles) // rows)
+        # matplotlib fills the columns in turn, the first ones one entry longer if need be;
+        # the widest entry of each column sets its width
+        short, long = divmod(len(handles), columns)
+        heights = [short + 1] * long + [short] * (columns - long)
+        starts = np.cumsum([0, *heights])
+        widths = [max(entries[a:b]) for a, b in zip(starts, starts[1:], strict=False) if b > a]
+        if sum(widths) <= width:
+            return columns
+    return 1

@@ -27,10 +27,12 @@ _page_ids = itertools.count(1)
 
 
 def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float = 10,
-             dpi: int = 80, progress: Any = "auto", **scene_options: Any) -> Path:
+             dpi: int = 80, progress: Any = "auto", start: float | None = None,
+             stop: float | None = None, **scene_options: Any) -> Path:
     """Write the run's animation to an animated GIF at ``path`` and return the path.
 
-    ``frames`` evenly spaced times, shown at ``fps`` frames per second, looping. Options such
+    ``frames`` evenly spaced times from ``start`` to ``stop`` seconds (default: the whole
+    run; as for the Player), shown at ``fps`` frames per second, looping. Options such
     as ``color_by`` or ``metrics`` go to :class:`~mqlab.scene.Scene`.
 
     >>> save_gif(run, "images/fanout.gif", frames=80)   # doctest: +SKIP
@@ -41,7 +43,7 @@ def save_gif(run_or_trace: Any, path: str | Path, frames: int = 100, fps: float 
     trace = as_trace(run_or_trace, need_graph=True)
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
-    times = frame_times(trace.duration, frames)
+    times = frame_times(trace.duration, frames, start, stop)
     scene = _scene(trace, times, dpi=dpi, **scene_options)
 
     def frame(t: float) -> Any:
@@ -64,18 +66,20 @@ def _scene(trace: Trace, times: Sequence[float], **options: Any) -> Scene:
 
 
 def to_html(run_or_trace: Any, frames: int = 100, fps: float = 10, quality: int = 75,
-            progress: Any = "auto", **scene_options: Any) -> str:
+            progress: Any = "auto", start: float | None = None, stop: float | None = None,
+            **scene_options: Any) -> str:
     """The animation as one self-contained piece of HTML (frames inline, a tiny JS player).
 
     Works offline and without a kernel: write it to a ``.html`` file or show it with
     ``IPython.display.HTML``. Buttons: step back, play/pause, step forward; a time slider.
+    ``start``, ``stop``: the window of the run to show, in seconds, as for the Player.
 
     >>> Path("run.html").write_text(to_html(run, frames=60))   # doctest: +SKIP
     """
     trace = as_trace(run_or_trace, need_graph=True)
     if not fps > 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
-    times = frame_times(trace.duration, frames)
+    times = frame_times(trace.duration, frames, start, stop)
     scene = _scene(trace, times, **scene_options)
     jpegs = render_frames(scene, times, quality, progress, label="HTML")
     encoded = [base64.b64encode(b).decode("ascii") for b in jpegs]

@@ -25,7 +25,7 @@ import ipywidgets as widgets
 import numpy as np
 from ipywidgets.widgets.widget_string import HTMLStyle
 
-from mqlab.scene import Scene, frame_times, render_frames
+from mqlab.scene import Scene, frame_times, render_frames, time_window
 from mqlab.state import State
 from mqlab.trace import as_trace
 
@@ -38,22 +38,33 @@ _RECENT = 8  # events listed under the picture
 class Player(widgets.VBox):
     """An animated replay of a run: the network with moving messages, controls and counters.
 
-    ``frames``: how many moments of the run to draw (evenly spaced; long runs are thinned to
-    this many). ``fps``: frames per second at 1x speed. ``follow``: a message id to highlight.
-    Other keywords (``color_by``, ``metrics``, ``size``) go to :class:`~mqlab.scene.Scene`.
+    ``frames``: how many moments of the run to draw (an int >= 2, evenly spaced; long runs are
+    thinned to this many). ``start``, ``stop``: the window of the run to draw, in seconds
+    (default: all of it), so that a short hop in a long run gets frames of its own; a
+    ``stop`` after the end of the run is cut back to the end. ``fps``: frames per second at 1x
+    speed. ``follow``: a message id to highlight. Other keywords (``color_by``, ``metrics``,
+    ``charts``, ``size``) go to :class:`~mqlab.scene.Scene`.
+
+    >>> Player(net.run(until=60), start=10, stop=12, frames=41)   # doctest: +SKIP
+    <Player: 41 frames of a run of 60 s, from 10 s to 12 s>
     """
 
     def __init__(self, run_or_trace: Any, frames: int = 200, fps: float = 25,
                  follow: int | None = None, quality: int = 80, progress: Any = "auto",
+                 start: float | None = None, stop: float | None = None,
                  **scene_options: Any) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps!r}")
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:
+            raise ValueError(f"frames must be an int >= 2 (a first and a last moment at "
+                             f"least), got {frames!r}")
         if getattr(run_or_trace, "recorded", True) is False:
             raise ValueError("this run was made with trace=False: there is nothing to animate "
                              "(run again with trace=True)")
         self.trace = as_trace(run_or_trace, need_graph=True)
         _check_follow(self.trace, follow)
-        self.frame_times = frame_times(self.trace.duration, frames)
+        self.window = time_window(self.trace.duration, start, stop)
+        self.frame_times = frame_times(self.trace.duration, frames, *self.window)
         times = self.frame_times
         step = times[1] - times[0] if len(times) > 1 else 1.0
         scene_options.setdefault("fade", 3 * step)  # a drop mark lasts three frames
@@ -203,7 +214,10 @@ class Player(widgets.VBox):
         # short and stable: a notebook's saved text output must not hold the frames' bytes
         if not hasattr(self, "images"):
             return "<Player (not built)>"
-        return f"<Player: {len(self.images)} frames of a run of {self.trace.duration:g} s>"
+        start, stop = self.window
+        part = "" if (start, stop) == (0.0, self.trace.duration) else (
+            f", from {start:g} s to {stop:g} s")
+        return f"<Player: {len(self.images)} frames of a run of {self.trace.duration:g} s{part}>"
 
     # -- text panels ---------------------------------------------------------------------------
     def _recent_events(self, t: float) -> str:

@@ -1,9 +1,15 @@
 """Animate a run: a :class:`Scene` shows the state of the network at any time ``t``.
 
 Messages are dots on the links, queue contents are boxes in the trays, messages in service sit
-at the consumers, drops and dead-letters are marked and fade. Where everything is comes from
-:class:`mqlab.state.Timeline` (plain data, no drawing); the unchanging picture is
-:func:`mqlab.draw.draw_network`; colours and shapes come from :mod:`mqlab.style`.
+at the consumers, drops and dead-letters are marked and fade. A partition of a topic is a log:
+a row of cells holding the newest records it keeps (offsets below them, growing to the right;
+the number on the left counts every record kept), a triangle under it for each consumer
+group's committed offset, and a faint green edge to the consumer of each group assigned to
+read it; a record read by a consumer travels to it as a dot and stays in the log.
+
+Where everything is comes from :class:`mqlab.state.Timeline` (plain data, no drawing); the
+unchanging picture is :func:`mqlab.draw.draw_network`; colours and shapes come from
+:mod:`mqlab.style`.
 
 A Scene draws that unchanging picture once and then, for each frame, only the parts that move
 (blitting), so a frame costs milliseconds instead of redrawing the whole figure. The text that
@@ -16,7 +22,9 @@ exports.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -29,10 +37,21 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from mqlab import metrics
-from mqlab.draw import bend, draw_network, draw_nodes, layout, network_rows, ports, role_legend
+from mqlab.draw import (
+    bend,
+    draw_network,
+    draw_nodes,
+    layout,
+    legend_columns,
+    legend_handles,
+    network_rows,
+    ports,
+    role_legend,
+)
 from mqlab.progress import Progress
 from mqlab.state import COUNTERS, State, Timeline
 from mqlab.style import (
+    COUNT_SLOTS,
     DEAD,
     DOWN,
     DROP,
@@ -46,10 +65,12 @@ from mqlab.style import (
 )
 from mqlab.trace import as_trace, role_of
 
-__all__ = ["Scene", "frame_times", "render_each", "render_frames"]
+__all__ = ["CHARTS", "Scene", "frame_times", "render_each", "render_frames", "time_window"]
 
-HOLD = OKABE_ITO["green"]  # the edge from a lock to the thread holding it
-_COUNT_SLOTS = 2.4  # room for the number of waiting messages, at the tray's tail
+# the edge from a lock to the thread holding it (and, fainter, from a log partition to the
+# consumer of each group assigned to read it)
+HOLD = OKABE_ITO["green"]
+_COUNT_SLOTS = COUNT_SLOTS  # room for the number of waiting messages, at the tray's tail
 
 
 # -- the animated scene ------------------------------------------------------------------------
@@ -58,7 +79,11 @@ class Scene:
 
     The graph, labels and metric curves are drawn once; each frame only moves the message
     dots, refills the queue trays and fades the marks, then blits them over a saved copy of the
-    background. ``metrics=True`` adds queue-length and throughput charts with a time cursor.
+    background. ``metrics=True`` adds a panel of charts under the network, drawn up to the
+    moment shown (the rest of the run is still blank) with a cursor at that moment; ``charts``
+    chooses them, in order, among "queue" (queue length of the busiest queues, or records kept
+    by log partitions), "latency" (publish to ack of each message, at the time of its ack) and
+    "throughput" (acks per second of the busiest consumers); default ("queue", "throughput").
     ``color_by``: "auto", "priority", "key" (routing key) or None. ``fade``: seconds a drop
     mark stays visible. ``follow``: a message id to ring wherever it is. ``size``: inches
     (default: 9.6 wide, as tall as the network needs).
@@ -75,9 +100,11 @@ class Scene:
     """
 
     def __init__(self, run_or_trace: Any, *, metrics: bool = True,
+                 charts: Sequence[str] | str | None = None,
                  color_by: str | None = "auto", size: tuple[float, float] | None = None,
                  dpi: int = 100, fade: float | None = None, slots: int = 8,
                  follow: int | None = None) -> None:
+        self.charts = _chart_names(charts, metrics)
         trace = as_trace(run_or_trace, need_graph=True)
         self.trace, self.graph = trace, trace.graph
         self.pos = layout(self.graph)
@@ -92,8 +119,10 @@ class Scene:
         self.canvas = FigureCanvasAgg(self.figure)
         self._fonts = _fonts(dpi)
         self._queue_text: dict[str, str] = {}
+        self._log_view: list = []  # per log partition, what _log_labels writes under it
+        self._triangles: list = []
         self._blocked: dict[str, int] = {}
-        self._build(size, metrics)
+        self._build(size)
         self._size = tuple(int(v) for v in self.canvas.get_width_height())
         box = self.ax.get_position()
         # a run of threads sharing only locks has no messages to count: its clock shows time
@@ -102,10 +131,13 @@ class Scene:
                                                      (1 - box.y1) * self._size[1] - 6), counts)
 
     # -- set-up --------------------------------------------------------------------------------
-    def _place_axes(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
+    def _place_axes(self, size: tuple[float, float] | None) -> None:
         """Stack, top to bottom: counters, network, legend, charts. Sizes are in inches."""
-        top, legend, charts, bottom = 0.35, 0.35, (1.95 if with_metrics else 0.0), 0.05
+        n = len(self.charts)
         width, height = size or (9.6, None)
+        handles = legend_handles(self.graph, self._legend_extra())
+        rows = -(-len(handles) // legend_columns(handles, width * 0.98))
+        top, legend, charts, bottom = 0.35, 0.35 + 0.17 * (rows - 1), (1.95 if n else 0.0), 0.05
         if height is None:  # half an inch per row of nodes, so small networks stay compact
             height = top + network_rows(self.pos) * 0.5 + legend + charts + bottom
         net = max(height - top - legend - charts - bottom, 1.0)
@@ -117,23 +149,38 @@ class Scene:
 
         self.ax = fig.add_axes(box(0.01, 0.99, top, net))
         self.chart_axes = []
-        if with_metrics:
+        if n:
             y = top + net + legend + 0.25
-            self.chart_axes = [fig.add_axes(box(0.08, 0.48, y, 1.25)),
-                               fig.add_axes(box(0.58, 0.98, y, 1.25))]
+            # side by side, each with room on its left for its label
+            gap, left, right = (0.10, 0.08, 0.98) if n < 3 else (0.085, 0.07, 0.985)
+            w = (right - left - gap * (n - 1)) / n
+            self.chart_axes = [fig.add_axes(box(left + i * (w + gap), left + i * (w + gap) + w,
+                                                y, 1.25)) for i in range(n)]
 
-    def _build(self, size: tuple[float, float] | None, with_metrics: bool) -> None:
-        self._place_axes(size, with_metrics)
-        draw_network(self.graph, ax=self.ax, pos=self.pos, legend=False)
+    def _build(self, size: tuple[float, float] | None) -> None:
+        self._place_axes(size)
+        draw_network(self.graph, ax=self.ax, pos=self.pos, legend=False, slots=self.slots)
         role_legend(self.ax, self.graph, extra=self._legend_extra())
         self._geometry()
         self._artists()
         self._cursors = [a.axvline(0, color=EDGE, lw=1, animated=True)
                          for a in self.chart_axes]
-        if with_metrics:
-            self._draw_charts()
+        curves = self._draw_charts() if self.chart_axes else []
         self.canvas.draw()  # everything not animated, once
         self._background = self.canvas.copy_from_bbox(self.figure.bbox)
+        # the charts again without their curves: what is drawn over the part still to come
+        self._blank = []
+        if curves:
+            for artist in curves:
+                artist.set_visible(False)
+            renderer = self.canvas.get_renderer()
+            for a in self.chart_axes:
+                a.draw(renderer)
+                # a pixel more on each side: a thick line's edge spills over the axes' edge
+                self._blank.append(self.canvas.copy_from_bbox(a.bbox.expanded(
+                    1 + 2 / a.bbox.width, 1 + 2 / a.bbox.height)))
+            for artist in curves:
+                artist.set_visible(True)
 
     def _legend_extra(self) -> list:
         dot = [Line2D([], [], ls="", marker="o", ms=6, mfc=c, mec="white", label=name)
@@ -146,7 +193,9 @@ class Scene:
         return dot + [
             Line2D([], [], ls="", marker="X", ms=7, color=DROP, label="dropped / lost"),
             Line2D([], [], ls="", marker="P", ms=7, color=DEAD, label="dead-lettered"),
-        ] + ([Line2D([], [], ls="", marker="o", ms=8, mfc=DOWN, mec=EDGE,
+        ] + ([Line2D([], [], color=HOLD, lw=3.5, alpha=0.35, label="reads (assigned)")]
+             if len(self.timeline.assigns[0]) else []) + (
+            [Line2D([], [], ls="", marker="o", ms=8, mfc=DOWN, mec=EDGE,
                      label="crashed")] if len(self.timeline.downs[0]) else []) + (
             [Line2D([], [], ls="", marker="o", ms=6, mfc="white", mec=EDGE, mew=1.6,
                     label="reply")] if self._any_reply() else [])
@@ -166,6 +215,7 @@ class Scene:
         self.slot = TRAY_WIDTH / (self.slots + _COUNT_SLOTS)
         box_pixels = min(self.slot * unit[0], TRAY_HEIGHT * unit[1]) * 0.8
         self.box_points = box_pixels * 72 / self.figure.dpi
+        self._unit = unit
         self._number_the_tables()
 
     def _colours(self, msgs: np.ndarray) -> np.ndarray:
@@ -244,6 +294,9 @@ class Scene:
         self._grip_lines = LineCollection([], linewidths=3.5, zorder=2, capstyle="round",
                                           colors=[HOLD], alpha=0.85, **anim)
         ax.add_collection(self._grip_lines)
+        self._read_lines = LineCollection([], linewidths=3.5, zorder=1.5, capstyle="round",
+                                          colors=[HOLD], alpha=0.35, **anim)
+        ax.add_collection(self._read_lines)
         self._boxes = _Markers(ax, self.palette, marker="s", ms=pt, mew=0.6, zorder=5)
         self._down = ax.scatter([], [], s=ROLE_STYLE["consumer"].size, marker="o", c=DOWN,
                                 edgecolors=EDGE, hatch="////", zorder=4, **anim)
@@ -261,41 +314,97 @@ class Scene:
         self._ring = ax.scatter([], [], s=260, marker="o", facecolors="none",
                                 edgecolors="#000000", linewidths=2.0, zorder=8, **anim)
 
-    def _draw_charts(self) -> None:
-        """Queue length and throughput of the busiest queues, over the whole run."""
-        ax_len, ax_tp = self.chart_axes
-        tr, end = self.trace, self.trace.duration or 1.0
+    def _draw_charts(self) -> list:
+        """The charts of the whole run (each frame shows them only up to its moment); returns
+        the artists that show data."""
+        end = self.trace.duration or 1.0
+        drawn = []
+        for ax, name in zip(self.chart_axes, self.charts, strict=True):
+            before = set(map(id, _data_artists(ax)))
+            ylabel, integer = getattr(self, f"_chart_{name}")(ax, end)
+            drawn += [a for a in _data_artists(ax) if id(a) not in before]
+            ax.set_xlim(0, end)
+            ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))  # an idle run still gets a sane scale
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=integer))
+            ax.set_xlabel("time (s)", fontsize=8, labelpad=1)
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            entries = len(ax.get_legend_handles_labels()[0])
+            if entries:  # above the chart, in one row if there is room
+                ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.98),
+                          frameon=False, ncol=min(entries, 5 if len(self.charts) < 3 else 3),
+                          borderaxespad=0.1, handlelength=1.2, columnspacing=0.8)
+        return drawn
+
+    def _chart_queue(self, ax: Axes, end: float) -> tuple[str, bool]:
+        """Messages waiting in the busiest queues (records kept, for log partitions)."""
         busiest = self.main_queues()
-        acks = metrics.count(tr, "ack")
-        # throughput is counted in windows that hold about ten acks each (5 to 40 windows)
-        windows = int(min(40, max(5, acks / max(len(busiest), 1) / 10)))
-        width, edges = end / windows, np.linspace(0, end, windows + 1)
         for i, q in enumerate(busiest):
             colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]  # as in mqlab.charts
-            times, lengths = metrics.queue_length(tr, q)
-            xs, ys = times + [end], lengths + [lengths[-1]]
-            ax_len.step(xs, ys, where="post", color=colour, lw=1.0, label=q)
+            times, lengths = metrics.queue_length(self.trace, q)  # a log: records kept
+            xs, ys = [*times, end], [*lengths, lengths[-1]]
+            ax.step(xs, ys, where="post", color=colour, lw=1.0, label=q)
             if len(busiest) == 1:
-                ax_len.fill_between(xs, ys, step="post", color=colour, alpha=0.15, lw=0)
-            counts, _ = np.histogram(tr.filter(kind="ack", peer=q).column("time"), bins=edges)
-            # baseline=None: no drop to zero at either end of the run, which would read as a stall
-            ax_tp.stairs(counts / width, edges, color=colour, lw=1.3, label=q, baseline=None)
-        for a, ylabel in ((ax_len, "queue length\n(messages)"), (ax_tp, "throughput\n(acks/s)")):
-            a.set_xlim(0, end)
-            a.set_ylim(0, max(a.get_ylim()[1], 1.0))  # an idle run still gets a sane scale
-            a.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=a is ax_len))
-            a.set_xlabel("time (s)", fontsize=8, labelpad=1)
-            a.set_ylabel(ylabel, fontsize=8)
-            a.tick_params(labelsize=7)
-            a.grid(alpha=0.3)
-        if busiest:
-            ax_len.legend(fontsize=7.5, loc="lower left", bbox_to_anchor=(0.0, 0.98),
-                          frameon=False, ncol=len(busiest), borderaxespad=0.1)
+                ax.fill_between(xs, ys, step="post", color=colour, alpha=0.15, lw=0)
+        logs = busiest and all(q in self.timeline.logs for q in busiest)
+        return ("records kept\n(in the log)" if logs else "queue length\n(messages)"), True
+
+    def _chart_throughput(self, ax: Axes, end: float) -> tuple[str, bool]:
+        """Acks per second of the busiest consumers (and of all of them, if several), counted
+        over the last few seconds at each moment: a point of the curve uses only the past."""
+        acks: dict[str, list[float]] = {c: [] for c in self.consumers}
+        for t, kind, _, node, _, _ in self.trace.rows:
+            if kind == "ack" and node in acks:
+                acks[node].append(t)
+        shown = sorted(acks, key=lambda c: -len(acks[c]))[:4]
+        total = sum(len(v) for v in acks.values())
+        # a window that holds about ten acks per consumer (a 40th to a 5th of the run), as
+        # a round number of seconds
+        windows = min(40, max(5, total / max(len(shown), 1) / 10))
+        window = _round_seconds(end / windows)
+        # sampled every fifth of a window: the count's +-1 jitter as acks come and go would
+        # otherwise read as noise
+        xs = np.linspace(0, end, int(min(300, 5 * end / window)) + 1)
+
+        def rate(times: list[float]) -> np.ndarray:
+            times = np.sort(np.asarray(times, dtype=float))
+            done = np.searchsorted(times, xs, "right") - np.searchsorted(times, xs - window,
+                                                                          "right")
+            return done / window
+
+        for i, c in enumerate(shown):
+            ax.plot(xs, rate(acks[c]), color=SERIES_COLOURS[i % len(SERIES_COLOURS)], lw=1.2,
+                    label=c)
+        if len(acks) > 1:
+            ax.plot(xs, rate([t for v in acks.values() for t in v]), color=OKABE_ITO["black"],
+                    lw=1.5, label="all")
+        return f"acks/s in the\nlast {window:g} s", False
+
+    def _chart_latency(self, ax: Axes, end: float) -> tuple[str, bool]:
+        """Each message's latency (publish to ack), as a dot at the time of its ack."""
+        published: dict[int, float] = {}
+        seen: set[tuple[int, str]] = set()
+        xs, ys = [], []
+        for t, kind, m, node, _, _ in self.trace.rows:
+            if kind == "publish":
+                published.setdefault(m, t)
+            elif kind == "ack" and m in published and (m, node) not in seen:
+                seen.add((m, node))  # each consumer's first ack of it
+                xs.append(t)
+                ys.append(t - published[m])
+        ax.plot(xs, ys, ls="", marker="o", ms=3.2, mew=0, alpha=0.8,
+                color=SERIES_COLOURS[0])
+        if ys:
+            ax.set_ylim(0, max(ys) * 1.1)
+        return "latency, publish\n\u2192 ack (s)", False
 
     def main_queues(self, n: int = 4) -> list[str]:
-        """The ``n`` queues that deliver the most messages (those feeding consumers first)."""
+        """The ``n`` queues (or log partitions) that deliver the most messages (those feeding
+        consumers first)."""
         tr = self.trace
         queues = [q for q in self.queues if q not in self.timeline.primitives]  # not locks
+        queues += self.timeline.logs
         count = {q: (metrics.count(tr, "deliver", node=q), metrics.count(tr, "enqueue", node=q))
                  for q in queues}
         return sorted(queues, key=lambda q: (-count[q][0], -count[q][1]))[:n]
@@ -332,13 +441,23 @@ class Scene:
         self._update_queues(t)
         self._update_consumers_and_dots(t)
         self._update_marks(t)
+        self._hide_the_future(t)
         for cursor in self._cursors:
             cursor.set_xdata([t, t])
-        for artist in (self._pulse_lines, self._grip_lines, *self._boxes.lines, self._down,
+        for artist in (self._read_lines, self._pulse_lines, self._grip_lines,
+                       *self._boxes.lines, self._down,
                        *self._dots.lines, *self._replies.lines, *filter(None, self._covers),
                        self._drops, self._dead, self._ring, *self._cursors):
             if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
                 artist.axes.draw_artist(artist)
+
+    def _hide_the_future(self, t: float) -> None:
+        """Blank each chart right of ``t``: a frame shows only what has happened so far."""
+        for ax, blank in zip(self.chart_axes, self._blank, strict=False):
+            x1, y1, x2, y2 = blank.get_extents()
+            x = int(math.ceil(ax.transData.transform((t, 0))[0])) + 1
+            if x < x2:
+                self.canvas.restore_region(blank, bbox=(max(x, x1), y1, x2, y2), xy=(x1, y1))
 
     def _update_pulses(self, t: float) -> None:
         """Light up the edges that carried a message in the last ``fade`` seconds."""
@@ -359,6 +478,10 @@ class Scene:
                 if edge in self._pulse_paths:
                     paths.append(self._pulse_paths[edge])
         self._grip_lines.set_segments(paths)
+        if self.timeline.logs:  # the consumer of each group reading each partition
+            self._read_lines.set_segments([
+                self._pulse_paths[(p, c)] for p, readers in self.timeline.assigned_at(t).items()
+                for c in readers.values() if (p, c) in self._pulse_paths])
 
     def _latest(self, times: np.ndarray, place: np.ndarray, t: float) -> np.ndarray:
         """Rows of the last ``fade`` seconds up to ``t``: the newest one at each place."""
@@ -379,9 +502,43 @@ class Scene:
             xy.append(np.column_stack([slots, np.full(n, y)]))
             self._queue_text[q] = str(len(rows))
         rows = np.concatenate(shown).astype(int) if shown else np.zeros(0, int)
+        ids = msgs[rows].astype(int) if len(rows) else np.zeros(0, int)
+        colours = self._stay_colour[rows]
+        if self.timeline.logs:  # records kept in logs are boxes too, one to a cell
+            log_xy, log_ids = self._update_logs(t)
+            xy.append(log_xy)
+            ids = np.concatenate([ids, log_ids])
+            colours = np.concatenate([colours, self._colours(log_ids)])
         self._box_xy = np.vstack(xy) if xy else np.zeros((0, 2))
-        self._box_ids = msgs[rows].astype(int) if len(rows) else np.zeros(0, int)
-        self._boxes.set(self._box_xy, self._stay_colour[rows])
+        self._box_ids = ids
+        self._boxes.set(self._box_xy, colours)
+
+    def _update_logs(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Fill each log partition's cells with its newest records (offsets growing to the
+        right) and place every group's committed offset under them; returns the cells'
+        positions and message ids."""
+        tl = self.timeline
+        offsets_now = tl.offsets_at(t)
+        xy, ids, self._log_view = [], [], []
+        for p, (offsets, rows) in tl.records_at(t).items():
+            x, y = self.pos[p]
+            left = x - TRAY_WIDTH / 2 + self.slot * _COUNT_SLOTS  # the first cell's left edge
+            self._queue_text[p] = str(len(offsets))  # records kept, shown or not
+            shown = slice(max(len(offsets) - self.slots, 0), None)  # the newest records
+            offsets, rows = offsets[shown], rows[shown]
+            xy.append(np.column_stack([left + (np.arange(len(rows)) + 0.5) * self.slot,
+                                       np.full(len(rows), y)]))
+            ids.append(tl.records[4][rows].astype(int))
+            groups = []  # (lane, group, cell boundary, offset if it lies left of the cells)
+            for lane, g in enumerate(tl.groups):
+                if (g, p) in offsets_now:
+                    c = offsets_now[(g, p)]
+                    k = int(np.searchsorted(offsets, c, "left"))
+                    behind = c if (not len(offsets) or c < offsets[0]) and k == 0 else None
+                    groups.append((lane, g, left + k * self.slot, behind))
+            self._log_view.append((p, left, offsets, groups))
+        return (np.vstack(xy) if xy else np.zeros((0, 2)),
+                np.concatenate(ids) if ids else np.zeros(0, int))
 
     def _update_consumers_and_dots(self, t: float) -> None:
         idx = self.timeline.hops_at(t)
@@ -447,6 +604,8 @@ class Scene:
     def _labels(self, t: float) -> list[tuple[tuple[float, float], str, str, Any]]:
         """Text that changes every frame: (pixel position, text, anchor, font)."""
         out = self._clock.numbers(t, self.counters(t))
+        if self.timeline.logs:
+            out += self._log_labels()
         for q, text in self._queue_text.items():
             if text:
                 x, y = self.pos[q]
@@ -458,6 +617,31 @@ class Scene:
                 right = self._to_pixels(x + TRAY_WIDTH / 2, y - TRAY_HEIGHT / 2)
                 out.append(((right[0], right[1] + 3), f"{self._blocked[q]} blocked", "rt",
                             self._fonts["small"]))
+        return out
+
+    def _log_labels(self) -> list[tuple[tuple[float, float], str, str, Any]]:
+        """Under each log partition: the offsets of the records shown, and each group's
+        committed offset, a triangle on its own line with the group's name."""
+        out = []
+        font, tiny = self._fonts["small"], self._fonts["tiny"]
+        cell = self.slot * self._unit[0]  # pixels
+        self._triangles = []
+        for p, left, offsets, groups in self._log_view:
+            y = self.pos[p][1] - TRAY_HEIGHT / 2
+            x0, top = self._to_pixels(left, y)
+            if len(offsets):  # every k-th offset, so that the numbers never touch
+                wide = tiny.getlength(str(int(offsets[-1]))) + 3
+                k = next(k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 10**9)
+                         if k * cell >= wide)
+                for i, offset in enumerate(offsets.tolist()):
+                    if offset % k == 0:
+                        out.append(((x0 + (i + 0.5) * cell, top + 1), str(offset), "mt", tiny))
+            for lane, g, x, behind in groups:
+                px = self._to_pixels(x, y)[0]
+                mid = top + 17 + 11 * lane
+                self._triangles.append([(px, mid - 4), (px - 3.5, mid + 3), (px + 3.5, mid + 3)])
+                text = g if behind is None else f"{g} (at {behind})"
+                out.append(((px + 5, mid), text, "lm", font))
         return out
 
     def _to_pixels(self, x: float, y: float) -> tuple[float, float]:
@@ -479,8 +663,11 @@ class Scene:
         im = im.copy()  # detach from the canvas, which the next frame overwrites
         pen = ImageDraw.Draw(im)
         self._clock.stamp(im)
+        labels = self._labels(t)
+        for corners in self._triangles:  # the groups' offsets under the logs
+            pen.polygon(corners, fill=(40, 40, 40))
         # matplotlib's text engine takes ~5 ms a label; Pillow draws these in microseconds
-        for xy, text, anchor, font in self._labels(t):
+        for xy, text, anchor, font in labels:
             pen.text(xy, text, fill=(25, 25, 25), font=font, anchor=anchor)
         return im
 
@@ -516,7 +703,12 @@ def _fonts(dpi: int) -> dict:
         return ImageFont.truetype(path, round(points * dpi / 72),
                                   layout_engine=ImageFont.Layout.BASIC)
 
-    return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5)}
+    return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5),
+            "tiny": font(sans, 6.5)}
+
+
+def _data_artists(ax: Axes) -> list:
+    return [*ax.lines, *ax.collections, *ax.patches]
 
 
 def _shows_something(artist: Any) -> bool:
@@ -584,18 +776,85 @@ class _Markers:
 
 
 
-# -- many frames -------------------------------------------------------------------------------
-def frame_times(duration: float, frames: int) -> np.ndarray:
-    """``frames`` evenly spaced times from 0 to ``duration`` seconds, both ends included.
+CHARTS = ("queue", "latency", "throughput")  # what the chart panel can show
 
+
+def _round_seconds(x: float) -> float:
+    """1, 2 or 5 times a power of ten, the nearest to ``x`` seconds (at least a millisecond).
+
+    >>> _round_seconds(3.7), _round_seconds(0.13)
+    (5.0, 0.1)
+    """
+    x = max(x, 1e-3)
+    power = 10.0 ** math.floor(math.log10(x))
+    best = min((m * power for m in (1, 2, 5, 10)), key=lambda c: abs(math.log(c / x)))
+    return float(f"{best:.12g}")
+
+
+def _chart_names(charts: Sequence[str] | str | None, with_metrics: bool) -> tuple[str, ...]:
+    """The charts to draw: checked, in order, no repeats."""
+    if charts is None:
+        return ("queue", "throughput") if with_metrics else ()
+    if not with_metrics and charts:
+        raise ValueError("metrics=False draws no charts: leave out charts, or leave out "
+                         "metrics=False")
+    names = (charts,) if isinstance(charts, str) else charts
+    if not isinstance(names, (list, tuple)):
+        raise TypeError(f"charts must be a list of chart names among {CHARTS}, got {charts!r}")
+    for name in names:
+        if name not in CHARTS:
+            raise ValueError(f"charts: {name!r} is not a chart; choose among {CHARTS}")
+    if len(set(names)) < len(names):
+        raise ValueError(f"charts: each chart once, got {list(names)}")
+    return tuple(names)
+
+
+# -- many frames -------------------------------------------------------------------------------
+def frame_times(duration: float, frames: int, start: float | None = None,
+                stop: float | None = None) -> np.ndarray:
+    """``frames`` evenly spaced times from ``start`` to ``stop`` seconds, both ends included.
+
+    The window defaults to the whole run, 0 to ``duration``. A ``stop`` after the end of the
+    run is cut back to the end (nothing moves after it); ``start`` must come before the end.
     A run that lasted no time at all has a single frame.
 
     >>> frame_times(2.0, 5).tolist()
     [0.0, 0.5, 1.0, 1.5, 2.0]
+    >>> frame_times(60.0, 5, start=10, stop=11).tolist()
+    [10.0, 10.25, 10.5, 10.75, 11.0]
     """
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
         raise ValueError(f"frames must be an int >= 1, got {frames!r}")
-    return np.linspace(0.0, duration, frames) if duration > 0 else np.zeros(1)
+    start, stop = time_window(duration, start, stop)
+    if stop <= start:  # a run of no duration
+        return np.full(1, float(start))
+    return np.linspace(start, stop, frames)
+
+
+def time_window(duration: float, start: float | None = None,
+                stop: float | None = None) -> tuple[float, float]:
+    """Check a window of a run of ``duration`` seconds; return it as (start, stop) seconds.
+
+    ``start`` (default 0) must be >= 0 and before the end of the run; ``stop`` (default: the
+    end) must be after ``start``, and is cut back to the end of the run when it lies beyond.
+
+    >>> time_window(30.0, 5, 100)
+    (5.0, 30.0)
+    """
+    for name, value in (("start", start), ("stop", stop)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Real)
+                                  or value != value or abs(value) == float("inf")):
+            raise TypeError(f"{name} must be a time in seconds (a number), got {value!r}")
+    lo = 0.0 if start is None else float(start)
+    if lo < 0:
+        raise ValueError(f"start must be >= 0 seconds, got {start!r}")
+    if start is not None and duration > 0 and lo >= duration:
+        raise ValueError(f"start must be before the end of the run ({duration:g} s), "
+                         f"got {start!r}")
+    if stop is not None and not stop > lo:
+        raise ValueError(f"stop must be after start ({lo:g} s), got {stop!r}")
+    hi = float(duration) if stop is None else min(float(stop), float(duration))
+    return lo, max(hi, lo)
 
 
 def render_frames(scene: Scene, times: Sequence[float], quality: int = 80,

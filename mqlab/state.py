@@ -14,6 +14,12 @@ receiver cuts every trip still on its way to it. The answer to a synchronous req
 back too: a ``reply`` trip runs from where the message ended (the consumer that acked it) to
 its producer.
 
+A partition of a topic (a graph node of role "queue" and kind "log") is a log, not a queue: a
+record stays in it after it is delivered (``deliver`` only starts a trip to the consumer) until
+retention deletes it (``expire``); each consumer group has a committed offset in it (``commit``,
+``seek``) and at most one consumer reading it (``rebalance``, ``assign``). A State gives them
+as ``logs``, ``offsets`` and ``assigned``.
+
 Nothing here draws: it needs numpy, not matplotlib.
 
 >>> import mqlab as mq
@@ -133,6 +139,12 @@ class State:
     marks: list[tuple[str, str, float]] = field(default_factory=list)  # recent (kind, node, age)
     counters: dict[str, int] = field(default_factory=dict)  # published, delivered, acked, dropped
     holders: dict[str, list[str]] = field(default_factory=dict)  # lock -> threads holding it
+    # partitioned logs: partition -> {offset: msg} of the records it still keeps, oldest first
+    logs: dict[str, dict[int, int]] = field(default_factory=dict)
+    # (group, partition) -> the group's committed offset there: the next record it will read
+    offsets: dict[tuple[str, str], int] = field(default_factory=dict)
+    # partition -> {group: the consumer of that group reading it}
+    assigned: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def held(self) -> dict[str, int]:
@@ -162,7 +174,15 @@ class Timeline:
     - ``marks``: (time, kind, node, peer) a drop, expiry, loss or dead-letter;
     - ``pulses``: (time, from, to, msg) a message passing an edge in no time (routing);
     - ``grips``: (start, end, lock, thread, number) a thread holding a lock, semaphore or
-      condition (``stays`` hold the threads waiting for it, their number as ``msg``).
+      condition (``stays`` hold the threads waiting for it, their number as ``msg``);
+    - ``records``: (start, end, partition, offset, msg) a record kept in a log partition, from
+      its ``append`` to its deletion by retention;
+    - ``positions``: (time, partition, group, offset) a group's committed offset moving
+      (``commit`` or ``seek``);
+    - ``assigns``: (start, end, partition, group, consumer) a consumer of a group reading a
+      partition (until the group's next ``rebalance``).
+
+    ``queues`` lists the queues, ``logs`` the log partitions (which are not in ``queues``).
     """
 
     def __init__(self, run_or_trace: Any) -> None:
@@ -170,13 +190,15 @@ class Timeline:
         self.graph = trace.graph
         self.roles = (({n: role_of(self.graph, n) for n in self.graph})
                       if self.graph is not None else roles(trace))
-        self.queues = [n for n, r in self.roles.items() if r == "queue"]
+        self.logs = self._find_logs()
+        self.queues = [n for n, r in self.roles.items() if r == "queue" and n not in self.logs]
         self.consumers = [n for n, r in self.roles.items() if r == "consumer"]
         self.primitives = [q for q in self.queues if self.graph is not None
                            and self.graph.nodes[q].get("kind") in PRIMITIVE_KINDS]
         self.end = trace.duration
         self.done: dict[str, list] = {k: [] for k in _TABLES}
-        self.open: dict[str, dict] = {k: {} for k in ("stays", "holds", "blocks", "grips")}
+        self.open: dict[str, dict] = {k: {} for k in ("stays", "holds", "blocks", "grips",
+                                                      "records", "assigns")}
         self.crashed: dict[str, float] = {}
         self._rank = self._ranker()
         # traced threads record no trip over a link: a delivered message is at its consumer
@@ -190,8 +212,31 @@ class Timeline:
         self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if len(self.hops[0]) else 0.0
         code = {q: i for i, q in enumerate(self.queues)}  # each stay's queue, by number
         self._queue_codes = np.array([code.get(q, len(code)) for q in self.stays[2]], dtype=int)
-        self.counter_times = {k: np.array([r[0] for r in trace.rows if r[1] in kinds])
+        # a record deleted by retention was kept, not dropped: it is no loss
+        self.counter_times = {k: np.array([r[0] for r in trace.rows if r[1] in kinds
+                                           and not (r[1] == "expire" and r[3] in self.logs)])
                               for k, kinds in COUNTERS.items()}
+        self._positions = self._positions_by_key()
+        # the consumer groups reading logs, in the order they first appear
+        self.groups = list(dict.fromkeys(
+            [r[5] for r in trace.rows if r[1] in ("rebalance", "assign") and r[5]]
+            + [g for g, _ in self._positions]))
+
+    def _find_logs(self) -> list[str]:
+        """The log partitions: graph nodes of kind "log" (without a graph: where records are
+        appended)."""
+        if self.graph is not None:
+            return [n for n in self.graph if self.graph.nodes[n].get("kind") == "log"]
+        return list(dict.fromkeys(r[3] for r in self.trace.rows if r[1] == "append"))
+
+    def _positions_by_key(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        """Each (group, partition)'s committed offsets over time, for a quick look-up."""
+        rows: dict[tuple[str, str], tuple[list, list]] = {}
+        for t, p, g, offset in zip(*self.positions, strict=True):
+            times, values = rows.setdefault((str(g), str(p)), ([], []))
+            times.append(float(t))
+            values.append(int(offset))
+        return {k: (np.array(ts), np.array(vs, dtype=int)) for k, (ts, vs) in rows.items()}
 
     # -- reading the trace -----------------------------------------------------------------------
     def _ranker(self) -> Callable[[str, int], int]:
@@ -242,6 +287,11 @@ class Timeline:
         if kind in _SYNC and peer in self.primitives:
             self._sync_event(i, t, kind, m, node, peer, info)
             return
+        if node in self.logs or kind == "rebalance":
+            self._log_event(t, kind, m, node, peer, info)
+            if kind == "expire":
+                return  # retention deleted a record: no loss to mark
+            role = None
         if kind == "arrive" and role == "consumer":
             self._start("holds", (m, node), [t, math.inf])
         elif kind == "deliver" and self._instant and self.roles.get(peer) == "consumer":
@@ -283,6 +333,30 @@ class Timeline:
             stay = self._end("stays", (m, q))
             if stay:
                 self.done["stays"].append((stay[0], t, q, stay[1], m, self._rank(q, m)))
+
+    def _log_event(self, t: float, kind: str, m: int, node: str, peer: str, info: str) -> None:
+        """A record is appended to partition ``node`` or deleted by retention; a group's offset
+        moves; a group's partitions are dealt out again. A ``deliver`` leaves the record
+        where it is: a log is read, not consumed."""
+        if kind == "append":
+            self._start("records", (m, node), [t, _offset(info)])
+        elif kind == "expire":
+            record = self._end("records", (m, node))
+            if record:
+                self.done["records"].append((record[0], t, node, record[1], m))
+        elif kind in ("commit", "seek") and info.strip().lstrip("-").isdigit():
+            self.done["positions"].append((t, node, peer, int(info)))
+        elif kind == "rebalance":  # the group's partitions are taken back, then assigned again
+            for key in [k for k in self.open["assigns"] if k[1] == info]:
+                self._unassign(t, key)
+        elif kind == "assign" and peer:
+            self._unassign(t, (node, info))
+            self.open["assigns"][(node, info)] = [t, peer]
+
+    def _unassign(self, t: float, key: tuple[str, str]) -> None:
+        held = self.open["assigns"].pop(key, None)
+        if held:
+            self.done["assigns"].append((held[0], t, key[0], key[1], held[1]))
 
     def _sync_event(self, i: int, t: float, kind: str, m: int, thread: str, lock: str,
                     info: str) -> None:
@@ -342,6 +416,10 @@ class Timeline:
         self.done["downs"] += [(t0, inf, node) for node, t0 in self.crashed.items()]
         for lock, values in self.open["grips"].items():
             self.done["grips"] += [(t0, inf, lock, thread, m) for t0, thread, m in values]
+        for (m, p), values in self.open["records"].items():
+            self.done["records"] += [(t0, inf, p, offset, m) for t0, offset in values]
+        for (p, g), (t0, consumer) in self.open["assigns"].items():
+            self.done["assigns"].append((t0, inf, p, g, consumer))
 
     # -- questions about one moment --------------------------------------------------------------
     def hops_at(self, t: float) -> np.ndarray:
@@ -404,6 +482,46 @@ class Timeline:
                 out[str(lock[i])].append(str(thread[i]))
         return out
 
+    def records_at(self, t: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """For each log partition, the (offsets, rows of ``records``) it keeps at ``t``,
+        oldest first."""
+        out = {p: (np.zeros(0, int), np.zeros(0, int)) for p in self.logs}
+        t0, t1, part, offset = self.records[:4]
+        if not len(t0):
+            return out
+        hi = np.searchsorted(t0, t, "right")
+        idx = np.nonzero(t1[:hi] > t)[0]
+        idx = idx[np.lexsort((offset[idx], part[idx]))]
+        names = part[idx]
+        for p in self.logs:
+            mine = idx[names == p]
+            out[p] = (offset[mine].astype(int), mine)
+        return out
+
+    def logs_at(self, t: float) -> dict[str, dict[int, int]]:
+        """For each log partition, {offset: message id} of the records it keeps at ``t``."""
+        msgs = self.records[4]
+        return {p: dict(zip(offsets.tolist(), msgs[rows].astype(int).tolist(), strict=True))
+                for p, (offsets, rows) in self.records_at(t).items()}
+
+    def offsets_at(self, t: float) -> dict[tuple[str, str], int]:
+        """Each (group, partition)'s committed offset at ``t`` (its last ``commit`` or ``seek``
+        so far; a group that has neither there yet is left out)."""
+        out = {}
+        for key, (times, values) in sorted(self._positions.items()):
+            i = np.searchsorted(times, t, "right")
+            if i:
+                out[key] = int(values[i - 1])
+        return out
+
+    def assigned_at(self, t: float) -> dict[str, dict[str, str]]:
+        """For each log partition, {group: consumer} of the groups reading it at ``t``."""
+        out: dict[str, dict[str, str]] = {p: {} for p in self.logs}
+        t0, t1, part, group, consumer = self.assigns
+        for i in np.nonzero((t0 <= t) & (t1 > t))[0] if len(t0) else ():
+            out.setdefault(str(part[i]), {})[str(group[i])] = str(consumer[i])
+        return out
+
     def down_at(self, t: float) -> list[str]:
         """The nodes that are crashed at ``t``."""
         t0, t1, nodes = self.downs
@@ -436,11 +554,20 @@ class Timeline:
         marks = [(str(self.marks[1][r]), str(self.marks[2][r]), t - float(self.marks[0][r]))
                  for r in recent]
         return State(t, on_links, queues, self.blocked_at(t), serving, waiting,
-                     self.down_at(t), marks, self.counters_at(t), self.holders_at(t))
+                     self.down_at(t), marks, self.counters_at(t), self.holders_at(t),
+                     self.logs_at(t), self.offsets_at(t), self.assigned_at(t))
 
 
 _TABLES = {"hops": 6, "stays": 6, "holds": 5, "blocks": 4, "downs": 3, "marks": 4, "pulses": 4,
-           "grips": 5}
+           "grips": 5, "records": 5, "positions": 4, "assigns": 5}
+
+
+def _offset(info: str) -> int:
+    """A record's offset, as an ``append`` row gives it ("" or junk: -1, unknown)."""
+    try:
+        return int(info)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _table(rows: list[tuple], width: int) -> list[np.ndarray]:

@@ -15,11 +15,13 @@ from typing import Any, NamedTuple
 from mqlab.trace import Trace
 
 __all__ = [
+    "COUNT_SLOTS",
     "DEAD",
     "DOWN",
     "DROP",
     "EDGE",
     "KEY_COLOURS",
+    "LOG_CELL",
     "OKABE_ITO",
     "PLAIN_MESSAGE",
     "QUEUE_FILL",
@@ -68,6 +70,9 @@ ROLE_STYLE = {
 QUEUE_FILL = "#F7F7F7"  # a queue is a tray of boxes, head on the right
 TRAY_WIDTH = 1.0  # x units (columns are about 1.5 units apart)
 TRAY_HEIGHT = 0.36  # y units (rows are 1 unit apart)
+# a tray holds ``slots`` boxes; this many boxes' width at its tail shows the count
+COUNT_SLOTS = 2.4
+LOG_CELL = "#D8D8D8"  # the lines between the cells of a log partition
 
 
 def message_colours(trace: Trace, color_by: str | None = "auto") -> tuple[dict, list, list]:

@@ -75,3 +75,54 @@ def test_importing_mqlab_loads_no_plotting_or_widget_library():
             "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'PIL') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- topics and their partitions -------------------------------------------------------------------
+def topic_network():
+    net = mq.Network(seed=1)
+    net.broker("kafka")
+    net.topic("kafka", "orders", partitions=3, retention=5.0)
+    net.producer("shop", interval=0.5, count=4, topic="orders", key=None)
+    net.consumer("bill-1", topic="orders", group="billing")
+    net.consumer("bill-2", topic="orders", group="billing")
+    net.consumer("audit", topic="orders", group="audit")
+    return net
+
+
+def test_log_partitions_get_room_below_them_for_offsets_and_groups():
+    pos = layout(topic_network().graph)
+    ys = sorted(pos[f"orders-{i}"][1] for i in range(3))
+    assert all(b - a >= 1.5 - 1e-9 for a, b in zip(ys, ys[1:], strict=False))
+    x = {n: p[0] for n, p in pos.items()}
+    assert x["shop"] < x["kafka"] < x["orders"] < x["orders-0"] < x["audit"]
+
+
+def test_a_topic_is_drawn_with_its_partitions_as_logs_and_its_consumers_groups():
+    ax = draw_network(topic_network().graph)
+    texts = {t.get_text() for t in ax.texts}
+    assert "orders\n(topic, 3 partitions)" in texts
+    assert {"orders-0  (log, kept 5 s)", "orders-2  (log, kept 5 s)"} <= texts
+    assert {"bill-1\n(group billing)", "audit"} <= texts
+    # each log is a tray divided into cells
+    cells = [c for c in ax.collections if len(getattr(c, "get_segments", list)()) == 8]
+    assert len(cells) == 3
+    assert "log" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(ax.figure)
+
+
+def test_a_long_legend_takes_two_rows_and_stays_inside_the_figure():
+    from matplotlib.lines import Line2D
+
+    from mqlab.draw import role_legend
+
+    graph = topic_network().graph
+    extra = [Line2D([], [], ls="", marker="o", label=f"customer number {i}") for i in range(9)]
+    fig = plt.figure(figsize=(9.6, 3))
+    ax = fig.add_subplot()
+    assert role_legend(ax, graph) == 1  # a short legend: one row
+    rows = role_legend(ax, graph, extra)
+    assert rows == 2
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width
+    plt.close(fig)

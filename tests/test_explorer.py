@@ -114,3 +114,67 @@ def test_a_new_run_opens_at_the_moment_the_old_one_showed():
     ex.controls["rate"].value = 9
     assert ex.player.time == pytest.approx(shown, abs=ex.player.frame_times[1])
     assert ex.player.index > 0
+
+
+# -- keeping and comparing runs ------------------------------------------------------------------
+def test_the_explorer_keeps_every_run_it_made():
+    ex = small(Model(), rate=(1, 20, 1))
+    first = ex.run
+    ex.controls["rate"].value = 9
+    ex.controls["rate"].value = 2
+    assert [trial.params for trial in ex.history] == [{"rate": 4}, {"rate": 9}, {"rate": 2}]
+    assert ex.history[0].run is first and ex.history[-1].run is ex.run
+
+
+def test_results_give_one_figure_per_setting_in_the_order_of_the_settings():
+    ex = small(Model(), rate=(1, 20, 1))
+    for rate in (9, 2, 9):  # 9 twice: one row, from its latest run
+        ex.controls["rate"].value = rate
+    rows = ex.results("processed")
+    assert [params for params, _ in rows] == [{"rate": 2}, {"rate": 4}, {"rate": 9}]
+    runs = {t.params["rate"]: t.run for t in ex.history}
+    assert [v for _, v in rows] == [mq.metrics.count(runs[r].trace, "ack") for r in (2, 4, 9)]
+    drops = dict((p["rate"], v) for p, v in ex.results("dropped"))
+    assert drops[9] > drops[2]  # a faster producer overflows the small queue more
+    p99 = dict((p["rate"], v) for p, v in ex.results("p99"))
+    assert p99[9] == pytest.approx(mq.metrics.percentile(
+        mq.metrics.latencies(runs[9].trace), 99))
+
+
+def test_results_take_any_function_of_a_run():
+    ex = small(Model(), rate=(1, 20, 1))
+    ex.controls["rate"].value = 6
+    assert ex.results(lambda run: len(run.trace)) == [
+        ({"rate": 4}, len(ex.history[0].run.trace)), ({"rate": 6}, len(ex.run.trace))]
+
+
+def test_compare_shows_a_table_of_every_setting_beside_the_summary():
+    ex = small(Model(), rate=(1, 20, 1), overflow=["drop-head", "reject-publish"],
+               compare="p99")
+    assert ex.comparison is not None and ex.children[3] is ex.player
+    assert ex.comparison in ex.children[2].children and ex.summary in ex.children[2].children
+    ex.controls["rate"].value = 12
+    ex.controls["overflow"].value = "reject-publish"
+    table = ex._compare_table.value
+    assert "p99 latency, publish" in table
+    assert table.count("<tr style") == 3  # three settings tried
+    # the row of the setting on show is bold
+    assert "font-weight:bold'><td style='padding-right:8px'>12</td>" \
+           "<td style='padding-right:8px'>reject-publish</td>" in table
+    value = ex.results("p99")[-1][1]
+    assert f"{value:.3g}" in table
+    ex._compare_menu.value = "dropped"
+    assert "messages dropped" in ex._compare_table.value
+
+
+def test_without_compare_there_is_no_table():
+    ex = small(Model(), rate=(1, 20, 1))
+    assert ex.comparison is None and ex.children[2] is ex.summary
+
+
+@pytest.mark.parametrize(("compare", "error"), [("p95", ValueError), (42, TypeError)])
+def test_a_bad_compare_is_refused_before_anything_runs(compare, error):
+    model = Model()
+    with pytest.raises(error, match="compare must be one of"):
+        explore(model, compare=compare, rate=(1, 5))
+    assert model.calls == []

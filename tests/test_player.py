@@ -1,14 +1,18 @@
 """The Player widget, driven from Python as a test (no browser): frames, stepping, seeking."""
 
+import re
 import threading
 
 import ipywidgets as widgets
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mqlab as mq
 from mqlab.player import Player
+from mqlab.scene import frame_times
 
 matplotlib.use("Agg")
 
@@ -150,3 +154,83 @@ def test_a_player_sends_few_widgets_and_closes_them_all(run):
     assert made <= 2 * 200 + 50, f"{made} widgets for 200 frames"
     p.close()
     assert open_widgets() - before <= 2
+
+
+# -- a window of the run -------------------------------------------------------------------------
+def test_a_window_puts_every_frame_between_start_and_stop(run):
+    p = Player(run, start=2.0, stop=3.0, frames=11, progress=False)
+    assert p.frame_times[0] == pytest.approx(2.0) and p.frame_times[-1] == pytest.approx(3.0)
+    assert all(2.0 <= t <= 3.0 for t in p.frame_times) and len(p.frame_times) == 11
+    assert p.window == (2.0, 3.0)
+    assert "from 2 s to 3 s" in repr(p)
+    # the picture at the window's first frame is the scene at 2 s, not at 0 s
+    assert p.images[0].value == p.scene.jpeg(2.0, p.quality)
+
+
+def test_a_window_shows_a_short_trip_in_several_frames(run):
+    # message 3 is published at 1.0 s over a 0.2 s link: frames 0.5 s apart catch it on the
+    # link at most once, a 1 s window in 21 frames (0.05 s apart) several times
+    def frames_on_the_link(player):
+        return sum(any(m == 3 and src == "sensor" for m, src, _, _ in
+                       player.scene.snapshot(float(t)).on_links) for t in player.frame_times)
+
+    assert frames_on_the_link(Player(run, frames=21, progress=False)) <= 1
+    assert frames_on_the_link(Player(run, start=1.0, stop=2.0, frames=21, progress=False)) >= 3
+
+
+def test_start_alone_and_stop_alone_take_the_rest_of_the_run(run):
+    assert Player(run, start=8.0, frames=3, progress=False).frame_times.tolist() == \
+        pytest.approx([8.0, 9.0, 10.0])
+    assert Player(run, stop=2.0, frames=3, progress=False).frame_times.tolist() == \
+        pytest.approx([0.0, 1.0, 2.0])
+
+
+def test_a_stop_beyond_the_end_is_cut_back_to_the_end(run):
+    p = Player(run, start=6.0, stop=100.0, frames=5, progress=False)
+    assert p.window == (6.0, 10.0) and p.frame_times[-1] == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"start": -1.0}, ValueError, "start must be >= 0"),
+    ({"start": 10.0}, ValueError, "start must be before the end of the run (10 s)"),
+    ({"start": 12.5}, ValueError, "start must be before the end"),
+    ({"start": 3.0, "stop": 3.0}, ValueError, "stop must be after start (3 s)"),
+    ({"start": 3.0, "stop": 1.0}, ValueError, "stop must be after start"),
+    ({"stop": 0.0}, ValueError, "stop must be after start (0 s)"),
+    ({"start": "1"}, TypeError, "start must be a time in seconds"),
+    ({"stop": float("nan")}, TypeError, "stop must be a time in seconds"),
+    ({"start": True}, TypeError, "start must be a time in seconds"),
+    ({"frames": 1}, ValueError, "frames must be an int >= 2"),
+    ({"frames": 2.5}, ValueError, "frames must be an int >= 2"),
+    ({"frames": True}, ValueError, "frames must be an int >= 2"),
+])
+def test_a_bad_window_or_frame_count_is_refused_by_name(run, options, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        Player(run, progress=False, **options)
+    with pytest.raises(error, match=re.escape(message)):
+        run.play(progress=False, **options)
+
+
+def test_the_exports_take_the_same_window(run, tmp_path):
+    from PIL import Image
+
+    from mqlab.export import save_gif, to_html
+
+    page = to_html(run, start=2.0, stop=4.0, frames=5, progress=False)
+    assert "[2.0, 2.5, 3.0, 3.5, 4.0]" in page
+    path = save_gif(run, tmp_path / "w.gif", start=2.0, stop=4.0, frames=3, progress=False)
+    assert Image.open(path).n_frames == 3
+    with pytest.raises(ValueError, match="stop must be after start"):
+        run.to_html(start=5.0, stop=4.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(0.01, 1000), st.floats(0, 1), st.floats(0.001, 2), st.integers(2, 400))
+def test_window_frames_are_in_order_and_inside_the_window(duration, a, b, frames):
+    start = a * duration * 0.999
+    stop = start + b * duration
+    times = frame_times(duration, frames, start, stop)
+    assert len(times) == frames
+    assert times[0] == pytest.approx(start) and times[-1] == pytest.approx(min(stop, duration))
+    assert all(start <= t <= min(stop, duration) for t in times)
+    assert (np.diff(times) > 0).all()

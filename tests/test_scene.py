@@ -182,3 +182,83 @@ def test_a_priority_queue_tray_shows_the_highest_priority_at_the_head():
     assert [prio[m] for m in waiting] == sorted(prio.values(), reverse=True)
     fives = [m for m in waiting if prio[m] == 5]
     assert fives == sorted(fives)  # equal priorities: oldest first
+
+
+# -- the charts under the network ----------------------------------------------------------------
+def _chart_pixels(scene, image, ax):
+    """The pixels of a chart's plotting area in a frame, and the pixel column of each time."""
+    x0, y0, x1, y1 = (int(round(v)) for v in ax.bbox.extents)
+    height = image.shape[0]
+    area = image[height - y1 + 2:height - y0 - 2, x0 + 2:x1 - 2]
+    def column(t):
+        return int(ax.transData.transform((t, 0))[0]) - x0 - 2
+    return area, column
+
+
+@pytest.mark.parametrize("chart", ["queue", "latency", "throughput"])
+def test_a_chart_shows_the_run_only_up_to_the_moment_of_the_frame(chart):
+    run = backlog()  # the queue is busy from 0.5 s on, acks from 1.5 s on
+    scene = Scene(run, charts=(chart,))
+    ax = scene.chart_axes[0]
+    at_5, column = _chart_pixels(scene, scene.rgb(5.0), ax)
+    at_end, _ = _chart_pixels(scene, scene.rgb(run.trace.duration), ax)
+    at_0, _ = _chart_pixels(scene, scene.rgb(0.0), ax)
+    now = column(5.0)
+    # right of the moment: as blank as at the start (the cursor aside); left of it: the curve
+    assert (at_5[:, now + 3:] == at_0[:, now + 3:]).all()
+    assert (at_5[:, :now - 2] != at_0[:, :now - 2]).any()
+    # ... and it is drawn there at the end of the run: the blank is not an empty chart
+    assert (at_end[:, now + 3:] != at_5[:, now + 3:]).any()
+
+
+def test_the_default_charts_are_queue_length_and_throughput():
+    scene = Scene(backlog())
+    assert scene.charts == ("queue", "throughput") and len(scene.chart_axes) == 2
+    assert scene.chart_axes[0].get_ylabel().startswith("queue length")
+    assert scene.chart_axes[1].get_ylabel().startswith("acks/s in the")
+    assert Scene(backlog(), metrics=False).chart_axes == []
+
+
+def test_three_charts_sit_side_by_side_without_overlapping():
+    run = backlog()
+    scene = Scene(run, charts=("queue", "latency", "throughput"))
+    boxes = [a.get_position() for a in scene.chart_axes]
+    assert [a.get_ylabel().split()[0] for a in scene.chart_axes] == ["queue", "latency,",
+                                                                      "acks/s"]
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left.x1 + 0.05 < right.x0
+    dots = [line for line in scene.chart_axes[1].lines if not line.get_animated()]
+    acks = run.trace.filter(kind="ack").column("time")
+    assert dots[0].get_xdata().tolist() == acks  # a dot per acked message, when acked
+
+
+def test_the_throughput_curve_uses_only_the_past():
+    run = backlog()
+    scene = Scene(run, charts=("throughput",))
+    line = next(line for line in scene.chart_axes[0].lines if line.get_label() == "slow")
+    xs, ys = line.get_xdata(), line.get_ydata()
+    acks = np.array(run.trace.filter(kind="ack").column("time"))
+    window = float(scene.chart_axes[0].get_ylabel().split("last ")[1].split(" s")[0])
+    for x, y in zip(xs, ys, strict=True):
+        assert y == pytest.approx(np.sum((acks <= x) & (acks > x - window)) / window)
+
+
+@pytest.mark.parametrize(("charts", "message"), [
+    (("queue", "speed"), "'speed' is not a chart"),
+    (("queue", "queue"), "each chart once"),
+    ("lag", "'lag' is not a chart"),
+])
+def test_a_bad_chart_name_is_refused(charts, message):
+    with pytest.raises(ValueError, match=message):
+        Scene(backlog(), charts=charts)
+
+
+def test_charts_without_metrics_is_a_contradiction():
+    with pytest.raises(ValueError, match="metrics=False draws no charts"):
+        Scene(backlog(), metrics=False, charts=("queue",))
+    assert Scene(backlog(), charts=()).chart_axes == []
+
+
+def test_the_player_passes_charts_to_its_scene():
+    p = backlog().play(frames=3, charts=("latency",), progress=False)
+    assert p.scene.charts == ("latency",)
