@@ -464,7 +464,8 @@ class Scene:
         rows = self._latest(self.timeline.pulses[0], self._pulse_edge, t)
         times, colours = self.timeline.pulses[0][rows], self._pulse_colour[rows]
         rgba = self.palette[colours] if len(rows) else np.zeros((0, 4))
-        rgba[:, 3] = 0.75 * (1 - (t - times) / self.fade)
+        # a pulse exactly ``fade`` old may come out a hair below 0 in floating point
+        rgba[:, 3] = np.clip(0.75 * (1 - (t - times) / self.fade), 0.0, 1.0)
         self._pulse_lines.set_segments([self._pulse_paths[self._edges[e]]
                                         for e in self._pulse_edge[rows]])
         self._pulse_lines.set_color(rgba)

@@ -262,3 +262,22 @@ def test_charts_without_metrics_is_a_contradiction():
 def test_the_player_passes_charts_to_its_scene():
     p = backlog().play(frames=3, charts=("latency",), progress=False)
     assert p.scene.charts == ("latency",)
+
+
+def test_a_pulse_exactly_its_fade_old_does_not_break_a_frame():
+    """Frames 0.1 s apart on 0.1 s links put pulses exactly at their fade time, where the
+    alpha came out a hair below zero."""
+    net = mq.Network(seed=1)
+    net.producer("shop", interval=0.5, count=40, routing_key="orders")
+    net.broker("hub")
+    net.queue("hub", "orders")
+    net.consumer("fast", queue="orders", service=0.2, prefetch=None)
+    net.consumer("slow", queue="orders", service=1.5, prefetch=None)
+    for c in ("fast", "slow"):
+        net.link("hub", c, latency=0.1)
+    net.link("shop", "hub", latency=0.1)
+    run = net.run()
+    player = run.play(start=0, stop=20, frames=201)
+    for i in range(0, 201, 7):
+        player.show(i)
+    player.close()
