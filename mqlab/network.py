@@ -157,6 +157,17 @@ class ConsumerSpec:
 
 
 @dataclass
+class AutoscaleSpec:
+    """A pool of consumers on one queue that grows when messages wait and shrinks when idle."""
+    queue: str
+    workers: list[str]
+    least: int
+    every: float
+    up_at: int
+    down_after: float
+
+
+@dataclass
 class TopicSpec:
     """A partitioned log on a broker: ``partitions`` append-only logs, records kept for
     ``retention`` seconds (None: for ever)."""
@@ -194,6 +205,7 @@ class Network:
         self.links: dict[tuple[str, str], LinkSpec] = {}
         self.topics: dict[str, TopicSpec] = {}
         self.broker_crashes: dict[str, list[tuple[float, float]]] = {}
+        self.autoscalers: list[AutoscaleSpec] = []
         self.seeks: list[tuple[float, str, int]] = []  # (time, group, offset)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -503,6 +515,39 @@ class Network:
                            capacity=None, max_priority=None, aging=None)
             self.graph.add_edge(name, part, kind="binding", pattern=str(i))
         self.topics[name] = spec
+
+    def autoscale(self, queue: str, workers: int = 4, least: int = 1, every: float = 1.0,
+                  up_at: int = 5, down_after: float = 3.0, prefix: str | None = None,
+                  **consumer: Any) -> list[str]:
+        """An elastic pool of consumers on ``queue``: ``workers`` consumers named
+        ``PREFIX1 .. PREFIXn`` (``prefix`` defaults to the queue's name + "-worker"), of which
+        ``least`` run from the start and the others stand by. Every ``every`` seconds the pool
+        looks at the queue: more than ``up_at`` ready messages per running worker starts one
+        more; a worker that has held nothing for ``down_after`` seconds is stopped (never
+        below ``least``). One change per look, so the pool does not swing. Stopping only idle
+        workers loses nothing. In the trace a start is ``recover`` and a stop ``crash``, with
+        info "scaled up" / "scaled down" (the Player greys a stopped worker). The other
+        keyword arguments go to :meth:`consumer`. Returns the workers' names.
+        """
+        self._need("queue", queue, "queue")
+        for param, value, low in (("workers", workers, 1), ("least", least, 0),
+                                  ("up_at", up_at, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{param} must be an int >= {low}, got {value!r}")
+        if least > workers:
+            raise ValueError(f"least must be at most workers ({workers}), got {least}")
+        every = dist.positive("every", every)
+        down_after = dist.positive("down_after", down_after)
+        if prefix is None:
+            prefix = f"{queue}-worker"
+        if "crash" in consumer or "queue" in consumer or "topic" in consumer:
+            raise ValueError("autoscale starts and stops its workers itself: give no crash, "
+                             "queue or topic")
+        names = [f"{prefix}{i}" for i in range(1, workers + 1)]
+        for name in names:
+            self.consumer(name, queue=queue, **consumer)
+        self.autoscalers.append(AutoscaleSpec(queue, names, least, every, up_at, down_after))
+        return names
 
     def seek(self, group: str, at: float, offset: int = 0) -> None:
         """At time ``at`` seconds, move consumer group ``group`` to ``offset`` in every partition
@@ -889,6 +934,9 @@ class Network:
 
         if until is not None:
             until = dist.positive("until", until)
+        elif self.autoscalers:
+            raise ValueError("until must be a time in seconds when a queue is autoscaled (its "
+                             "pool keeps looking at the queue for ever)")
         elif any(p.count is None and p.schedule is None for p in self.producers.values()):
             raise ValueError("until must be a time in seconds when a producer has no count "
                              "(it would publish forever)")

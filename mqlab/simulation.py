@@ -166,6 +166,12 @@ class Simulation(LogRules):
             for down, up in c.spec.crash:
                 self.engine.at(down, self.own_crash, c)
                 self.engine.at(up, self.own_recover, c)
+        for pool in self.net.autoscalers:
+            workers = [self.consumers[n] for n in pool.workers]
+            for c in workers[pool.least:]:  # standing by from the start
+                c.own_down = True
+                self.crash(c, "scaled down")
+            self.schedule(pool.every, self.rescale, pool, workers, {})
         for b, windows in self.net.broker_crashes.items():
             for down, up in windows:
                 self.engine.at(down, self.broker_crash, b)
@@ -618,7 +624,7 @@ class Simulation(LogRules):
                 p.blocked = 0
                 self.resume(p)
 
-    def recover(self, c: _Consumer) -> None:
+    def recover(self, c: _Consumer, why: str = "") -> None:
         if c.up:
             return
         if self.down and c.queue.spec.broker in self.down:  # its broker is still down
@@ -630,7 +636,7 @@ class Simulation(LogRules):
         if not c.queue.alive:  # its temporary queue is declared again, empty
             c.queue.alive = True
             self._routes.clear()
-        self.record(self.engine.now, "recover", 0, c.name)
+        self.record(self.engine.now, "recover", 0, c.name, "", why)
         self.dispatch(c.queue)
 
     # -- sync replies --------------------------------------------------------------------------
@@ -820,6 +826,26 @@ class Simulation(LogRules):
     def own_recover(self, c: _Consumer) -> None:
         c.own_down = False
         self.recover(c)
+
+    def rescale(self, pool, workers: list[_Consumer], idle: dict) -> None:
+        """An autoscaled pool looks at its queue: start a worker, stop an idle one, or wait."""
+        qs = self.queues[pool.queue]
+        running = [c for c in workers if c.up]
+        for c in workers:  # for how many looks in a row has it held nothing?
+            idle[c.name] = idle.get(c.name, 0) + 1 if c.up and not c.held else 0
+        standby = [c for c in workers if not c.up and c.own_down and not c.cut_off]
+        if standby and len(qs.q) > pool.up_at * len(running):
+            c = standby[0]
+            c.own_down = False
+            self.recover(c, "scaled up")
+        elif len(running) > pool.least:
+            bored = [c for c in running if idle[c.name] * pool.every >= pool.down_after - 1e-9]
+            if bored:
+                c = bored[-1]
+                c.own_down = True
+                self.crash(c, "scaled down")
+                idle[c.name] = 0
+        self.schedule(pool.every, self.rescale, pool, workers, idle)
 
     def persistent(self, msg: Message) -> bool:
         p = self.producers.get(msg.source)
