@@ -516,6 +516,18 @@ class Network:
             self.graph.add_edge(name, part, kind="binding", pattern=str(i))
         self.topics[name] = spec
 
+    def shovel(self, name: str, queue: str, to: str, latency: float | Callable = 0.0,
+               loss: float = 0.0, duplicate: float = 0.0, prefetch: int | None = 10,
+               publish_key: str | Callable | None = None) -> None:
+        """Move every message of ``queue`` on to ``to`` (a queue, exchange or topic, usually on
+        another broker), as RabbitMQ's shovel does between two sites: a consumer named
+        ``name`` that takes no time to process and publishes what it takes over a link of
+        ``latency`` seconds (with ``loss`` and ``duplicate`` if the line between the sites is
+        poor). It acks each message once it has published it."""
+        self.consumer(name, queue=queue, service=0.0, prefetch=prefetch, publish_to=to,
+                      publish_key=publish_key)
+        self.link(name, self._broker_of(to), latency=latency, loss=loss, duplicate=duplicate)
+
     def autoscale(self, queue: str, workers: int = 4, least: int = 1, every: float = 1.0,
                   up_at: int = 5, down_after: float = 3.0, prefix: str | None = None,
                   **consumer: Any) -> list[str]:

@@ -133,3 +133,43 @@ def test_every_message_is_accounted_for_across_stages(stages, seed, services):
     assert s.balanced
     acks = [e for e in run.trace.filter(kind="ack")]
     assert s.account.forwarded == sum(1 for e in acks if e.node != f"c{stages - 1}")
+
+
+def test_a_shovel_moves_messages_between_sites_over_a_slow_lossy_line():
+    net = mq.Network(seed=3)
+    net.broker("shop")
+    net.broker("head-office")
+    net.queue("shop", "outbox")
+    net.queue("head-office", "sales")
+    net.producer("till", interval=0.5, count=30, routing_key="outbox")
+    net.link("till", "shop")
+    net.shovel("shovel", queue="outbox", to="sales", latency=0.8, loss=0.1)
+    net.consumer("accounts", queue="sales", service=0.1)
+    run = net.run()
+    s = run.summary()
+    lost = s.account.dropped.get("loss", 0)
+    assert lost > 0 and s.account.acked == 30 + (30 - lost) and s.balanced
+    hops = [e for e in run.trace.filter(kind="arrive") if e.node == "head-office"]
+    first = run.trace.filter(kind="publish", node="shovel")[0]
+    assert hops[0].time - first.time == pytest.approx(0.8)
+
+
+def test_a_retry_queue_with_ttl_and_dead_lettering_retries_after_a_delay():
+    """The retry-queue pattern: a failed message is rejected to a waiting queue whose TTL
+    sends it back to the work queue, so it is tried again 2 s later, not at once."""
+    tries = {}
+
+    def flaky(msg):
+        tries[msg.id] = tries.get(msg.id, 0) + 1
+        return tries[msg.id] >= 3  # the third try works
+
+    net = mq.Network(seed=1)
+    net.broker("hub")
+    net.queue("hub", "work", dead_letter="wait")
+    net.queue("hub", "wait", message_ttl=2.0, dead_letter="work")
+    net.producer("p", schedule=[0.0, 0.5], routing_key="work")
+    net.consumer("c", queue="work", service=0.1, requeue=False, handler=flaky)
+    run = net.run()
+    starts = [e.time for e in run.trace.filter(kind="start", msg=1)]
+    assert tries == {1: 3, 2: 3} and run.summary().account.acked == 2
+    assert [round(b - a, 6) for a, b in zip(starts, starts[1:], strict=False)] == [2.1, 2.1]
