@@ -530,7 +530,7 @@ class Simulation(LogRules):
         if spec.crash_before_ack and self.rng.random() < spec.crash_before_ack:
             # its effects are done; its ack never leaves (with auto ack, none was needed)
             if spec.ack == "auto":
-                self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
+                self.record(now, "ack", msg.id, c.name, qs.name, spec.ack)
                 c.busy = False
             else:
                 c.held[id(msg)] = msg  # still unacked: the crash gives it back
@@ -541,7 +541,10 @@ class Simulation(LogRules):
             c.ready = True
             qs.ready.append(c)
         if ok:
-            self.rec((now, "ack", msg.id, c.name, qs.name, "duplicate" if again else spec.ack))
+            if again:
+                self.record(now, "ack", msg.id, c.name, qs.name, "duplicate")
+            else:
+                self.rec((now, "ack", msg.id, c.name, qs.name, spec.ack))
             if self.any_sync:
                 self.settled(msg, "acked", c)
             if c.onward is not None:
@@ -572,7 +575,7 @@ class Simulation(LogRules):
         elif not p.spec.keep_key:
             msg.routing_key = p.key if p.key is not _VARIES else p.spec.routing_key(self.rng)
         msg.sent = now
-        self.rec((now, "publish", msg.id, p.name, p.to, msg.routing_key))
+        self.record(now, "publish", msg.id, p.name, p.to, msg.routing_key)
         self.travel(p, msg)
 
     def requeue(self, qs: _QueueState, msg: Message) -> None:
@@ -707,7 +710,7 @@ class Simulation(LogRules):
         now = self.engine.now
         msg = _copy(p.request)
         msg.sent = now
-        self.rec((now, "publish", mid, p.name, p.to, msg.routing_key))
+        self.record(now, "publish", mid, p.name, p.to, msg.routing_key)
         self.schedule(p.timeout, self.timed_out, p, mid, attempt)
         if p.duplicate and self.rng.random() < p.duplicate:
             self.record(now, "duplicate", mid, p.name, p.to)
@@ -757,7 +760,7 @@ class Simulation(LogRules):
         now = self.engine.now
         msg = _copy(p.unconfirmed[mid])
         msg.sent = now
-        self.rec((now, "publish", mid, p.name, p.to, msg.routing_key))
+        self.record(now, "publish", mid, p.name, p.to, msg.routing_key)
         if p.timeout is not None:
             self.schedule(p.timeout, self.confirm_due, p, mid, attempt)
         if p.duplicate and self.rng.random() < p.duplicate:
@@ -811,7 +814,7 @@ class Simulation(LogRules):
         (its ack ends that copy), or one whose ack timed out (the broker refuses the ack)."""
         now = self.engine.now
         if c.extra.pop(id(msg), None) is not None:
-            self.rec((now, "ack", msg.id, c.name, qs.name, "duplicate" if again else "copy"))
+            self.record(now, "ack", msg.id, c.name, qs.name, "duplicate" if again else "copy")
         else:
             self.record(now, "timeout", msg.id, c.name, qs.name, "ack refused")
         c.busy = False

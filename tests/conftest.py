@@ -63,3 +63,43 @@ def browser(chromium):
             skip_or_fail(f"Chromium ({chromium}) does not start: {exc}", "MQLAB_REQUIRE_BROWSER")
         yield browser
         browser.close()
+
+
+# --- real RabbitMQ (tests marked `broker`) ----------------------------------------------------
+# One private broker for the whole session, started by mqlab.rabbit_server (loopback only, in a
+# temporary directory) when rabbitmq-server is installed, and stopped at the end. Its teardown
+# checks that nothing it started is left running or listening.
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server():
+    """A running :class:`mqlab.rabbit_server.RabbitServer`; skips (or fails) when it cannot."""
+    from mqlab.rabbit_server import BrokerStartError, RabbitServer, installed, listening
+
+    if not installed():
+        skip_or_fail("rabbitmq-server is not installed (Debian/Ubuntu: apt-get install "
+                     "rabbitmq-server)", "MQLAB_REQUIRE_BROKER")
+    try:
+        import pika  # noqa: F401
+    except ImportError:
+        skip_or_fail("the pika package is missing (pip install -e '.[test]')",
+                     "MQLAB_REQUIRE_BROKER")
+    server = RabbitServer()
+    try:
+        server.start()
+    except BrokerStartError as exc:
+        skip_or_fail(f"RabbitMQ does not start: {exc}", "MQLAB_REQUIRE_BROKER")
+    pids, ports = server.pids, server.ports
+    yield server
+    server.stop()
+    from mqlab.rabbit_server import alive
+
+    left = [p for p in pids if alive(p)]
+    busy = [(a, p) for a, p, _ in listening() if p in ports]
+    assert not left and not busy, f"left running: pids {left}, listening {busy}"
+
+
+@pytest.fixture
+def rabbitmq_url(rabbitmq_server) -> str:
+    """The AMQP URL of the session's private broker."""
+    return rabbitmq_server.url
