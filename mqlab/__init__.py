@@ -13,7 +13,7 @@ Importing mqlab sets nothing up: no plotting backend, no global random state. Th
 plots load the first time you use them.
 """
 
-from mqlab import dist, metrics, theory
+from mqlab import dist, metrics, security, theory
 from mqlab.dist import backoff, choice, exponential, normal, uniform
 from mqlab.engine import Engine
 from mqlab.message import Message
@@ -65,6 +65,7 @@ __all__ = [
     "player",
     "save_gif",
     "scene",
+    "security",
     "state",
     "sweep",
     "theory",

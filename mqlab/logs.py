@@ -99,6 +99,7 @@ class _Member:
         self.assigned: list[int] = []
         self.turn = 0  # which of its partitions it reads next
         self.onward = None  # a pipeline stage: what publishes its output (set by the simulator)
+        self.refused = False  # its broker refused its login or its reading
 
 
 class LogRules:
@@ -335,7 +336,7 @@ class LogRules:
         self.rebalance(m.group, m)
 
     def member_recover(self, m: _Member) -> None:
-        if m.up:
+        if m.up or m.refused:
             return
         m.up = True
         self.record(self.engine.now, "recover", 0, m.name)

@@ -300,7 +300,7 @@ def account(trace: Trace) -> Account:
     dropped: Counter = Counter()
     arrivals: Counter = Counter()  # node -> arrive events there
     consumers = set()  # nodes that queues deliver to: arrivals there are not at a broker
-    for _, k, _, node, peer, info in trace.rows:
+    for _, k, m, node, peer, info in trace.rows:
         if info == "log" and k == "ack" or info == "retention" and k == "expire":
             continue  # a log's readers and its retention: the record ended when appended
         if k == "loss" and info == "unacked":
@@ -312,6 +312,8 @@ def account(trace: Trace) -> Account:
             arrivals[node] += 1
         elif k == "deliver":
             consumers.add(peer)
+        elif k == "deny" and m and node not in consumers:  # a broker refused a publish
+            dropped["denied"] += 1
     broker_arrivals = sum(n for node, n in arrivals.items() if node not in consumers)
     if kinds["expire"]:
         dropped["ttl"] += kinds["expire"]
@@ -324,7 +326,8 @@ def account(trace: Trace) -> Account:
     forwarded = sum(1 for _, k, _, node, _, _ in trace.rows if k == "publish" and node in consumers)
     # (or is dropped at a broker that is down)
     copies = (kinds["route"] - broker_arrivals - kinds["dead-letter"]
-              + dropped["unroutable"] + dropped["broker down"] + kinds["duplicate"] + forwarded)
+              + dropped["unroutable"] + dropped["broker down"] + dropped["denied"]
+              + kinds["duplicate"] + forwarded)
     published = kinds["publish"] - forwarded
     ended = kinds["ack"] + sum(dropped.values()) + kinds["append"]
     return Account(published, copies, kinds["ack"], dict(sorted(dropped.items())),

@@ -31,7 +31,7 @@ from typing import Any
 
 import networkx as nx
 
-from mqlab import dist
+from mqlab import dist, security
 from mqlab.queues import (
     MAX_PRIORITY,
     FifoQueue,
@@ -154,6 +154,30 @@ class ConsumerSpec:
     crash_before_ack: float = 0.0  # probability it crashes after processing, before its ack
     restart: float = 1.0  # seconds it is down after such a crash
     dedup: bool = False  # it remembers what it processed and does not do it twice
+    verify: Callable | None = None  # f(message) -> None to accept, or why it is refused
+
+
+@dataclass
+class UserSpec:
+    """A user of the brokers: a salted password hash and RabbitMQ's three permissions."""
+    name: str
+    salt: bytes
+    digest: bytes
+    configure: str
+    write: str
+    read: str
+    rate: float | None  # publishes per second allowed (a token bucket), or None: no limit
+    burst: int  # how many it may publish at once, above the rate
+
+
+@dataclass
+class TapSpec:
+    """Someone on a producer -> broker link: reads, changes or replays what passes."""
+    source: str
+    target: str
+    observe: Callable | None
+    tamper: Callable | None
+    replay: list  # (time, message id): send a copy of a message seen earlier again
 
 
 @dataclass
@@ -206,6 +230,9 @@ class Network:
         self.topics: dict[str, TopicSpec] = {}
         self.broker_crashes: dict[str, list[tuple[float, float]]] = {}
         self.autoscalers: list[AutoscaleSpec] = []
+        self.users: dict[str, UserSpec] = {}
+        self.credentials: dict[str, tuple[str | None, Any]] = {}  # client -> (user, password)
+        self.taps: list[TapSpec] = []
         self.seeks: list[tuple[float, str, int]] = []  # (time, group, offset)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -251,6 +278,8 @@ class Network:
         confirm: bool = False,
         backoff: dist.Backoff | None = None,
         persistent: bool = True,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         """Add a producer that publishes messages.
 
@@ -291,6 +320,9 @@ class Network:
         ``topic``: append to a partitioned log (see :meth:`topic`) instead of publishing to an
         exchange. The record's ``key`` chooses its partition (:func:`partition_for`); with no
         key (None) the producer takes the partitions in turn.
+
+        ``user`` and ``password``: who it logs in as, when the system has users (see
+        :meth:`user`).
         """
         given = [p for p, v in (("rate", rate), ("interval", interval), ("schedule", schedule))
                  if v is not None]
@@ -379,6 +411,7 @@ class Network:
         )
         if isinstance(key, str):
             spec.routing_key = dist.value_sampler("key", key, check_routing_key)
+        self._credentials(name, user, password)
         self._new_node(name, "producer", mode=mode)
         self.producers[name] = spec
 
@@ -516,6 +549,74 @@ class Network:
             self.graph.add_edge(name, part, kind="binding", pattern=str(i))
         self.topics[name] = spec
 
+    def user(self, name: str, password: str, configure: str = ".*", write: str = ".*",
+             read: str = ".*", rate: float | None = None, burst: int | None = None) -> None:
+        """Add a user of the brokers. Once a system has users, every producer and consumer
+        must log in as one of them (``user=``, ``password=``), and the brokers enforce each
+        user's permissions, RabbitMQ's three regular expressions over resource names
+        (searched in the name, not matched whole; ``""`` permits nothing): ``write`` for
+        publishing to an exchange (the default exchange is ``""``; a topic counts as an
+        exchange) and ``read`` for consuming from a queue (or a topic); ``configure`` for
+        declaring, kept for exercises (the network here is declared by its builder).
+        ``rate``: publishes per second the broker accepts from this user (a token bucket
+        holding ``burst``, default one second's worth); the rest are refused.
+        A refused login, publish or consume is a ``deny`` event with the reason; a refused
+        message never reaches a queue. The password is kept only as a salted PBKDF2 hash.
+        """
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty string, got {name!r}")
+        if name in self.users:
+            raise ValueError(f"name: user {name!r} exists already")
+        if not isinstance(password, str) or not password:
+            raise TypeError("password must be a non-empty str")
+        for param, pattern in (("configure", configure), ("write", write), ("read", read)):
+            security.check_pattern(param, pattern)
+        if rate is not None:
+            rate = dist.positive("rate", rate)
+        if burst is None:
+            burst = max(1, int(rate)) if rate is not None else 1
+        elif isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
+        salt, digest = security.hash_password(password)
+        self.users[name] = UserSpec(name, salt, digest, configure, write, read, rate, burst)
+
+    def _credentials(self, client: str, user: Any, password: Any,
+                     check_only: bool = False) -> None:
+        if user is not None and not isinstance(user, str):
+            raise TypeError(f"user must be None or a user name, got {user!r}")
+        if password is not None and not isinstance(password, str):
+            raise TypeError("password must be None or a str")
+        if password is not None and user is None:
+            raise ValueError("password needs user: who logs in with it")
+        if not check_only:
+            self.credentials[client] = (user, password)
+
+    def tap(self, source: str, target: str, observe: Callable | None = None,
+            tamper: Callable | None = None, replay: list | None = None) -> None:
+        """An attacker on the link ``source -> target`` (a producer to its broker).
+        ``observe(message)`` sees every message that crosses (an eavesdropper);
+        ``tamper(message)`` may return a new payload for it (None leaves it as it is), which
+        arrives instead (a ``tamper`` event); ``replay=[(time, message id), ...]`` sends a copy
+        of a message that crossed earlier again at that time, as if from the producer (a
+        ``duplicate`` event, info "replay")."""
+        if (source, target) not in self.links and not (
+                source in self.producers and target in self.brokers):
+            raise ValueError(f"source and target must be a producer and its broker, got "
+                             f"{source!r} -> {target!r}")
+        for param, fn in (("observe", observe), ("tamper", tamper)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{param} must be None or a function of a Message, got {fn!r}")
+        times = []
+        for item in replay or []:
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise ValueError(f"replay must be a list of (time, message id) pairs, "
+                                 f"got {item!r}")
+            at = dist.non_negative("replay time", item[0])
+            if isinstance(item[1], bool) or not isinstance(item[1], int) or item[1] < 1:
+                raise ValueError(f"replay: the message id must be an int >= 1, got {item[1]!r}")
+            times.append((at, item[1]))
+        self.taps.append(TapSpec(source, target, observe, tamper, sorted(times)))
+
     def shovel(self, name: str, queue: str, to: str, latency: float | Callable = 0.0,
                loss: float = 0.0, duplicate: float = 0.0, prefetch: int | None = 10,
                publish_key: str | Callable | None = None) -> None:
@@ -638,6 +739,9 @@ class Network:
         crash_before_ack: float = 0.0,
         restart: float = 1.0,
         dedup: bool = False,
+        verify: Callable | None = None,
+        user: str | None = None,
+        password: str | None = None,
     ) -> None:
         """Add a consumer that takes messages from ``queue`` (or reads ``topic``), one at a
         time.
@@ -683,7 +787,15 @@ class Network:
         source of duplicates; it is back ``restart`` seconds later. ``dedup=True`` makes it
         idempotent: it keeps the ids of the messages it processed in a store that outlives its
         crashes and acks a message it has already processed without processing it again.
+
+        Security: ``verify(message)`` is called before the handler; it returns None (or True)
+        to accept the message, or the reason it is refused (a str, or False): the refusal is a
+        ``deny`` event and the message is rejected without requeue (dead-lettered, if its queue
+        has a dead-letter target), never processed. ``user`` and ``password``: who it logs in
+        as, when the system has users (see :meth:`user`).
         """
+        if verify is not None and not callable(verify):
+            raise TypeError(f"verify must be a function of a Message, got {verify!r}")
         if ack_timeout is not None:
             ack_timeout = dist.positive("ack_timeout", ack_timeout)
             if ack != "manual":
@@ -706,10 +818,14 @@ class Network:
             raise ValueError("ack_timeout, crash_before_ack and dedup apply to queue consumers; "
                              "a log consumer commits offsets (see commit)")
         if topic is not None:
+            if verify is not None:
+                raise ValueError("verify applies to queue consumers")
+            self._credentials(name, user, password, check_only=True)
             self._log_consumer(name, topic, group, offset, commit, service, prefetch, ack,
                                nack, requeue, crash, handler, queue)
             self.consumers[name].publish_to = publish_to
             self.consumers[name].publish_key = publish_key
+            self._credentials(name, user, password)
             return
         if queue is None:
             raise ValueError("give queue (a queue name) or topic (a partitioned log)")
@@ -734,6 +850,7 @@ class Network:
         if not isinstance(requeue, bool):
             raise TypeError(f"requeue must be True or False, got {requeue!r}")
         windows = _crash_windows(crash)
+        self._credentials(name, user, password, check_only=True)
         if named_dead_letter:  # every argument is good: declare it, then consume from it
             self.queue(named_dead_letter[0].broker, queue)
         self._new_node(name, "consumer", queue=queue)
@@ -742,7 +859,8 @@ class Network:
                                             requeue, windows, handler, publish_to=publish_to,
                                             publish_key=publish_key, ack_timeout=ack_timeout,
                                             crash_before_ack=crash_before_ack, restart=restart,
-                                            dedup=dedup)
+                                            dedup=dedup, verify=verify)
+        self._credentials(name, user, password)
 
     def _log_consumer(self, name, topic, group, offset, commit, service, prefetch, ack, nack,
                       requeue, crash, handler, queue) -> None:

@@ -590,9 +590,12 @@ class Scene:
 
     def _mark_xy(self, kind: str, node: str, peer: str) -> tuple[float, float]:
         """Where a drop or dead-letter is marked."""
-        if kind == "loss" and (node, peer) in self.edge_ends:
+        if kind in ("loss", "tamper") and (node, peer) in self.edge_ends:
             p0, p1 = self.edge_ends[(node, peer)]
-            return tuple(p0 + 0.75 * (p1 - p0))  # lost on the way
+            return tuple(p0 + 0.75 * (p1 - p0))  # lost (or changed) on the way
+        if kind == "deny" and (peer, node) in self.edge_ends:  # refused at the door
+            p0, p1 = self.edge_ends[(peer, node)]
+            return tuple(p0 + 0.9 * (p1 - p0))
         x, y = self.pos.get(node, (0.0, 0.0))
         if node in self.graph and role_of(self.graph, node) == "queue":
             return (x + TRAY_WIDTH / 2 + 0.12, y)  # pushed out of the tray

@@ -20,6 +20,7 @@ from mqlab.logs import LogRules
 from mqlab.message import Message
 from mqlab.progress import Progress
 from mqlab.routing import EXCHANGES
+from mqlab.security import password_ok, permitted
 from mqlab.trace import Trace
 
 __all__ = ["SimulationError", "simulate"]
@@ -61,6 +62,8 @@ class _Producer:
         self.unconfirmed: dict[int, Message] = {}  # id -> a clean copy, until confirmed
         self.attempts: dict[int, int] = {}  # id -> retries decided so far (confirms)
         self.backoff = spec.backoff  # the wait before each retry, or None
+        self.tap = None  # someone on its link (net.tap), or None
+        self.seen_on_link: dict[int, Message] = {}  # what crossed, for a tap that replays
         self.topic = spec.topic  # the partitioned log it appends to, or None
         self.attempt = 0  # retries of the request in flight so far
         self.request: Message | None = None  # a clean copy of it, to send again
@@ -98,6 +101,7 @@ class _Consumer:
         self.extra: dict[int, Message] = {}  # duplicated deliveries: id(copy) -> copy
         self.seen: set[int] = set()  # dedup: ids of the messages it processed (kept on crash)
         self.own_down = False  # down by its own crash window (not only by its broker's)
+        self.refused = False  # its broker refused its login or its reading: it never reads
         self.cut_off = False  # down because its broker is
         self.ready = False  # is it in its queue's ready line?
         # how many unacked messages it may hold (no prefetch: no limit)
@@ -144,6 +148,11 @@ class Simulation(LogRules):
                 m.onward = _Producer(m.spec.onward, net.links.get((name, m.spec.onward.to)))
         self._routes: dict = {}  # (exchange, key) -> queue names, cached
         self.down: set[str] = set()  # brokers that are down now
+        self.guarded = bool(net.users)  # the brokers check logins and permissions
+        self.logged_in: dict[str, object] = {}  # client -> its user, once its login is accepted
+        self.buckets: dict[str, list[float]] = {}  # user -> [tokens, time of the last refill]
+        for tap in net.taps:
+            self.producers[tap.source].tap = tap
         self.nacked = 0  # the id of a message a full queue just refused (publisher confirms)
         # the three events of every message, as bound methods made once: ``self.arrive``
         # written out at each schedule() would make a new bound-method object per event
@@ -176,6 +185,11 @@ class Simulation(LogRules):
             for down, up in windows:
                 self.engine.at(down, self.broker_crash, b)
                 self.engine.at(up, self.broker_recover, b)
+        if self.guarded:
+            self.log_in_everyone()
+        for p in self.producers.values():
+            for at, mid in p.tap.replay if p.tap is not None else ():
+                self.engine.at(at, self.replay, p, mid)
         self.start_logs(self.net)
 
     def produce(self, p: _Producer) -> None:
@@ -245,6 +259,8 @@ class Simulation(LogRules):
         self.travel(p, msg)
 
     def travel(self, p: _Producer, msg: Message) -> None:
+        if p.tap is not None:
+            self.tapped(p, msg)
         delay = p.delay if p.delay is not _VARIES else p.latency(self.rng)
         self.on_links += 1
         try:
@@ -274,6 +290,14 @@ class Simulation(LogRules):
             self.record(self.engine.now, "drop", msg.id, p.to, "", "broker down")
             self.settled(msg, "broker down")
             return
+        if self.guarded:
+            refused = self.refuse_publish(p)
+            if refused:
+                self.record(self.engine.now, "deny", msg.id, p.to, p.name, refused)
+                self.settled(msg, "denied")
+                if p.confirm:
+                    self.send_confirm(p, msg.id, "rejected")
+                return
         if p.topic is not None:
             self.append(p, msg)
         elif p.confirm:
@@ -509,11 +533,16 @@ class Simulation(LogRules):
         if epoch != c.epoch:
             return
         spec, now = c.spec, self.engine.now
-        ok, result, again = True, None, False
-        if spec.dedup:
+        ok, result, again, refused = True, None, False, None
+        if spec.verify is not None:
+            refused = self.verified(c, msg)
+            if refused is not None:
+                self.record(now, "deny", msg.id, c.name, c.queue.name, refused)
+                ok = again = False
+        if spec.dedup and refused is None:
             again = msg.id in c.seen  # processed before: its effects are done already
             c.seen.add(msg.id)
-        if spec.handler is not None and not again:
+        if spec.handler is not None and not again and refused is None:
             try:
                 result = spec.handler(msg)
                 ok = result is not False
@@ -527,7 +556,7 @@ class Simulation(LogRules):
         if c.held.pop(id(msg), None) is None:  # not a delivery the broker waits an ack for
             self.finish_extra(c, qs, msg, again)
             return
-        if spec.crash_before_ack and self.rng.random() < spec.crash_before_ack:
+        if spec.crash_before_ack and refused is None and self.rng.random() < spec.crash_before_ack:
             # its effects are done; its ack never leaves (with auto ack, none was needed)
             if spec.ack == "auto":
                 self.record(now, "ack", msg.id, c.name, qs.name, spec.ack)
@@ -550,14 +579,14 @@ class Simulation(LogRules):
             if c.onward is not None:
                 self.pass_on(c.onward, msg, result)
         elif spec.ack == "auto":
-            self.record(now, "drop", msg.id, c.name, "", "failed")
+            self.record(now, "drop", msg.id, c.name, "", "denied" if refused else "failed")
             self.settled(msg, "failed")
-        elif spec.requeue:
+        elif spec.requeue and refused is None:  # a refused message gets no second chance
             self.record(now, "nack", msg.id, c.name, qs.name, "requeue")
             self.requeue(qs, msg)
         else:
             self.record(now, "nack", msg.id, c.name, qs.name, "reject")
-            self.dead_letter_or_drop(qs, msg, "rejected", "nacked")
+            self.dead_letter_or_drop(qs, msg, "rejected", "denied" if refused else "nacked")
         c.busy = False
         if c.inbox:
             self.begin(c, c.inbox.popleft())
@@ -628,7 +657,7 @@ class Simulation(LogRules):
                 self.resume(p)
 
     def recover(self, c: _Consumer, why: str = "") -> None:
-        if c.up:
+        if c.up or c.refused:
             return
         if self.down and c.queue.spec.broker in self.down:  # its broker is still down
             c.cut_off = True
@@ -820,6 +849,100 @@ class Simulation(LogRules):
         c.busy = False
         if c.inbox:
             self.begin(c, c.inbox.popleft())
+
+    # -- security --------------------------------------------------------------------------------
+    def log_in_everyone(self) -> None:
+        """Every producer and consumer logs in at the start; a consumer also asks to read."""
+        now, net = self.engine.now, self.net
+        for name, p in self.producers.items():
+            why = self.login(name)
+            if why:
+                self.record(now, "deny", 0, p.to, name, why)
+        for name, c in [*self.consumers.items(), *self.members.items()]:
+            spec = c.spec
+            source = spec.topic if spec.topic is not None else spec.queue
+            broker = (net.topics[source].broker if spec.topic is not None
+                      else net.queues[source].broker)
+            why = self.login(name)
+            if why:
+                self.record(now, "deny", 0, broker, name, why)
+            else:
+                user = self.logged_in[name]
+                if not permitted(user.read, source):
+                    why = (f"read from {'topic' if spec.topic else 'queue'} {source!r} refused "
+                           f"for user {user.name!r}")
+                    self.record(now, "deny", 0, source, name, why)
+            if why:  # it never reads
+                c.refused = True
+                if hasattr(c, "queue"):
+                    c.own_down = True
+                    if c.ready:
+                        c.queue.ready.remove(c)
+                        c.ready = False
+                c.up = False
+
+    def login(self, client: str) -> str | None:
+        """None if ``client`` logs in (its user is remembered), or why it is refused."""
+        user, password = self.net.credentials.get(client, (None, None))
+        if user is None:
+            return "login refused: no user given"
+        spec = self.net.users.get(user)
+        if spec is None or not password_ok(password, spec.salt, spec.digest):
+            return f"login refused for user {user!r}: wrong user name or password"
+        self.logged_in[client] = spec
+        return None
+
+    def refuse_publish(self, p: _Producer) -> str | None:
+        """None if the broker takes a publish from ``p``, or why it refuses it."""
+        user = self.logged_in.get(p.name)
+        if user is None:
+            return "not logged in"
+        exchange = p.topic if p.topic is not None else p.spec.exchange
+        if not permitted(user.write, exchange):
+            return f"write to exchange {exchange!r} refused for user {user.name!r}"
+        if user.rate is not None:
+            now = self.engine.now
+            bucket = self.buckets.setdefault(user.name, [float(user.burst), now])
+            bucket[0] = min(user.burst, bucket[0] + (now - bucket[1]) * user.rate)
+            bucket[1] = now
+            if bucket[0] < 1:
+                return f"rate limit: user {user.name!r} may publish {user.rate:g}/s"
+            bucket[0] -= 1
+        return None
+
+    def verified(self, c: _Consumer, msg: Message) -> str | None:
+        """None if consumer ``c``'s verify accepts ``msg``, or why it refuses it."""
+        try:
+            answer = c.spec.verify(msg)
+        except Exception as exc:
+            raise SimulationError(f"consumer {c.name!r}: its verify raised "
+                                  f"{type(exc).__name__} on message {msg.id} at "
+                                  f"t={self.engine.now:g} s: {exc}") from exc
+        if answer is None or answer is True:
+            return None
+        return answer if isinstance(answer, str) and answer else "refused by verify"
+
+    def tapped(self, p: _Producer, msg: Message) -> None:
+        """Someone on the link reads what crosses, may change it, and keeps a copy."""
+        tap = p.tap
+        if tap.observe is not None:
+            tap.observe(msg)
+        if tap.replay:
+            p.seen_on_link[msg.id] = _copy(msg)
+        if tap.tamper is not None:
+            changed = tap.tamper(msg)
+            if changed is not None:
+                msg.payload = changed
+                self.record(self.engine.now, "tamper", msg.id, p.name, p.to, "payload changed")
+
+    def replay(self, p: _Producer, mid: int) -> None:
+        """The tap sends again a copy of a message it saw cross earlier."""
+        seen = p.seen_on_link.get(mid)
+        if seen is None:
+            return  # it never crossed (yet): nothing to replay
+        self.record(self.engine.now, "duplicate", mid, p.name, p.to, "replay")
+        self.on_links += 1
+        self.schedule(p.latency(self.rng), self.on_arrive, p, _copy(seen))
 
     # -- crashes ---------------------------------------------------------------------------------
     def own_crash(self, c: _Consumer) -> None:

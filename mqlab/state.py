@@ -302,7 +302,7 @@ class Timeline:
             self._consumer_event(t, kind, m, node)
         if kind in ("crash", "recover"):
             self._crash_event(t, kind, node)
-        if kind in ("drop", "expire", "dead-letter", "loss"):
+        if kind in ("drop", "expire", "dead-letter", "loss", "deny", "tamper"):
             self.done["marks"].append((t, kind, node, peer))
         if kind in ("route", "dead-letter") and self._has_edge(node, peer):
             self.done["pulses"].append((t, node, peer, m))

@@ -46,6 +46,11 @@ Event kinds and where they happen (node -> peer):
   joining makes group ``info`` share out its partitions again, and ``assign`` rows follow, one
   per partition ``node``: it goes to consumer ``peer`` of group ``info``; ``expire`` with info
   "retention": the record was deleted from the log by its retention
+- ``deny``  a broker refuses a login (msg 0, node = broker, peer = the client), a publish
+  (node = broker, peer = producer: the message ends there) or a consumer's reading (msg 0,
+  node = queue or topic, peer = consumer); or a consumer's ``verify`` refuses a message
+  (node = consumer, peer = queue: it is then rejected). info = the reason
+- ``tamper``  someone on the link ``node -> peer`` changed the message on its way
 - ``timeout``  ``node`` stopped waiting for ``peer`` (a producer for the reply to request
   ``msg``, or a thread for a lock); info = what it does next (retry, give up)
 - real threads sharing a lock, semaphore or condition variable ``peer`` (``msg`` numbers the
@@ -71,7 +76,7 @@ KINDS = (
     "publish", "send", "arrive", "loss", "duplicate", "route", "enqueue", "block", "drop",
     "expire", "dead-letter", "deliver", "start", "ack", "nack", "requeue", "reply", "crash",
     "recover", "timeout", "wait", "acquire", "release", "notify",
-    "append", "commit", "rebalance", "assign", "seek",
+    "append", "commit", "rebalance", "assign", "seek", "deny", "tamper",
 )
 
 # The parts of a system, in the order messages pass them (left to right in every picture).
