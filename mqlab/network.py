@@ -211,6 +211,8 @@ class LinkSpec:
     loss: float
     duplicate: float
     fixed_latency: float | None  # the number, when latency was given as one (for drawing)
+    outages: list = field(default_factory=list)  # (down, up) times the link carries nothing
+    bandwidth: float | None = None  # messages per second it can carry, or None: no limit
 
 
 class Network:
@@ -913,13 +915,22 @@ class Network:
                                             windows, handler, topic, group, offset, commit)
 
     def link(self, source: str, target: str, latency: float | Callable = 0.0,
-             loss: float = 0.0, duplicate: float = 0.0) -> None:
+             loss: float = 0.0, duplicate: float = 0.0,
+             outages: list[tuple[float, float]] | None = None,
+             bandwidth: float | None = None) -> None:
         """Connect two nodes over a network link with a ``latency`` (seconds, a number or a
         distribution). A producer links to a broker; a broker or queue links to a consumer.
         ``loss`` and ``duplicate`` (probabilities) apply on every hop: a message lost on its
         way to a consumer is still held unacked by the broker (with manual ack: an
         ``ack_timeout`` or a crash of the consumer gets it back; with auto ack it is gone); a
-        duplicated delivery is processed twice."""
+        duplicated delivery is processed twice.
+
+        An edge device's link to its broker (producer -> broker) may also have ``outages``,
+        ``[(down, up), ...]`` times it carries nothing, and a ``bandwidth``, the messages per
+        second it can carry (each takes ``1 / bandwidth`` s to send). Messages wait at the
+        producer until the link can carry them whole (store and forward): a message leaves
+        only if it arrives before the next outage begins, so none is on the link during an
+        outage. Outages need a fixed ``latency``."""
         for param, name in (("source", source), ("target", target)):
             if not isinstance(name, str) or name not in self.graph:
                 raise ValueError(f"{param} must name an existing node "
@@ -932,6 +943,15 @@ class Network:
                              f"consumer -> broker (a pipeline's next stage); "
                              f"got {pair[0]} {source!r} -> {pair[1]} {target!r}")
         sampler = dist.time_sampler("latency", latency)
+        windows = _crash_windows(outages, "outages")
+        if bandwidth is not None:
+            bandwidth = dist.positive("bandwidth", bandwidth)
+        if (windows or bandwidth is not None) and pair != ("producer", "broker"):
+            raise ValueError("outages and bandwidth are modelled on producer -> broker links "
+                             f"only (an edge device's uplink); got {pair[0]} -> {pair[1]}")
+        if windows and callable(latency):
+            raise ValueError("outages need a fixed latency (a number of seconds), so that a "
+                             "message leaves only when it can arrive before the next outage")
         loss = dist.probability("loss", loss)
         duplicate = dist.probability("duplicate", duplicate)
         if pair[1] == "consumer" and (loss or duplicate) and self.consumers[target].topic:
@@ -962,9 +982,12 @@ class Network:
                                  f"({home!r}) or its broker ({self.queues[home].broker!r}), "
                                  f"got {source!r}")
         fixed = float(latency) if not callable(latency) else None
-        self.links[(source, target)] = LinkSpec(sampler, loss, duplicate, fixed)
+        self.links[(source, target)] = LinkSpec(sampler, loss, duplicate, fixed, windows,
+                                                bandwidth)
         if pair in (("producer", "broker"), ("consumer", "broker")):
             self.graph.add_edge(source, target, kind="link", latency=fixed)
+            if windows or bandwidth is not None:
+                self.graph.edges[source, target].update(outages=windows, bandwidth=bandwidth)
         elif self.consumers[target].topic is not None:
             for part, _ in self.graph.in_edges(target):
                 self.graph.edges[part, target]["latency"] = fixed
@@ -1078,17 +1101,17 @@ class Network:
         return Run(record, still, recorded=trace)
 
 
-def _crash_windows(crash: Any) -> list[tuple[float, float]]:
-    """Check a consumer's ``crash`` argument: a list of (down, up) times, sorted."""
+def _crash_windows(crash: Any, name: str = "crash") -> list[tuple[float, float]]:
+    """Check a ``crash`` (or ``outages``) argument: a list of (down, up) times, sorted."""
     if crash is not None and not isinstance(crash, (list, tuple)):
-        raise TypeError(f"crash must be a list of (down, up) time pairs, got {crash!r}")
+        raise TypeError(f"{name} must be a list of (down, up) time pairs, got {crash!r}")
     windows = []
     for w in crash or []:
         if not (isinstance(w, (tuple, list)) and len(w) == 2):
-            raise ValueError(f"crash must be a list of (down, up) time pairs, got {w!r}")
-        down = dist.non_negative("crash down time", w[0])
-        up = dist.non_negative("crash up time", w[1])
+            raise ValueError(f"{name} must be a list of (down, up) time pairs, got {w!r}")
+        down = dist.non_negative(f"{name} down time", w[0])
+        up = dist.non_negative(f"{name} up time", w[1])
         if up <= down:
-            raise ValueError(f"crash: each (down, up) needs up > down, got {w!r}")
+            raise ValueError(f"{name}: each (down, up) needs up > down, got {w!r}")
         windows.append((down, up))
     return sorted(windows)

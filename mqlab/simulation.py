@@ -63,6 +63,12 @@ class _Producer:
         self.attempts: dict[int, int] = {}  # id -> retries decided so far (confirms)
         self.backoff = spec.backoff  # the wait before each retry, or None
         self.tap = None  # someone on its link (net.tap), or None
+        # an uplink with outages or a bandwidth: messages wait here until it can carry them
+        self.outages = link.outages if link else []
+        self.tx = 1.0 / link.bandwidth if link and link.bandwidth else 0.0  # s to send one
+        self.paced = bool(self.outages or self.tx)
+        self.free_at = 0.0  # when the link has finished sending the last message
+        self.waking = False  # a flush of the waiting messages is scheduled
         self.seen_on_link: dict[int, Message] = {}  # what crossed, for a tap that replays
         self.topic = spec.topic  # the partitioned log it appends to, or None
         self.attempt = 0  # retries of the request in flight so far
@@ -202,6 +208,9 @@ class Simulation(LogRules):
             self.next_message(p, spec.gap(self.rng))
         if p.awaiting or p.blocked or p.backlog:  # older messages waiting go first
             p.backlog.append(self.engine.now)  # it waits at the producer
+        elif p.paced and not self.link_ready(p):  # its uplink cannot carry it now
+            p.backlog.append(self.engine.now)
+            self.wake_link(p)
         else:
             self.publish(p, self.engine.now)
 
@@ -262,6 +271,9 @@ class Simulation(LogRules):
         if p.tap is not None:
             self.tapped(p, msg)
         delay = p.delay if p.delay is not _VARIES else p.latency(self.rng)
+        if p.paced:  # it takes the link for 1 / bandwidth seconds, then flies
+            p.free_at = self.engine.now + p.tx
+            delay += p.tx
         self.on_links += 1
         try:
             if p.loss and self.rng.random() < p.loss:
@@ -280,7 +292,42 @@ class Simulation(LogRules):
         """The producer may send again (its reply came, or the queue took its message): the
         oldest message waiting at the producer goes out."""
         if p.backlog and not (p.awaiting or p.blocked):
+            if p.paced and not self.link_ready(p):
+                self.wake_link(p)
+                return
             self.publish(p, p.backlog.popleft())
+
+    # -- an uplink with outages and a bandwidth ------------------------------------------------
+    def link_ready(self, p: _Producer) -> bool:
+        """Can ``p``'s uplink take a message now and deliver it before its next outage?"""
+        return self.next_ready(p) <= self.engine.now + 1e-12
+
+    def next_ready(self, p: _Producer) -> float:
+        """The first moment from now when the uplink is free and up long enough for a whole
+        crossing (sending it, then its latency)."""
+        t = max(self.engine.now, p.free_at)
+        crossing = p.tx + (p.delay if p.delay is not _VARIES else 0.0)
+        moved = True
+        while moved:
+            moved = False
+            for down, up in p.outages:
+                if down - 1e-12 <= t < up or t < down < t + crossing - 1e-12:
+                    t, moved = up, True
+        return t
+
+    def wake_link(self, p: _Producer) -> None:
+        if not p.waking:
+            p.waking = True
+            self.schedule(self.next_ready(p) - self.engine.now, self.flush_link, p)
+
+    def flush_link(self, p: _Producer) -> None:
+        """The uplink can carry again: the messages waiting at the producer go, oldest first,
+        as long as it can take them."""
+        p.waking = False
+        while p.backlog and not (p.awaiting or p.blocked) and self.link_ready(p):
+            self.publish(p, p.backlog.popleft())
+        if p.backlog and not (p.awaiting or p.blocked):
+            self.wake_link(p)
 
     # -- the broker ----------------------------------------------------------------------------
     def arrive(self, p: _Producer, msg: Message) -> None:
@@ -736,6 +783,10 @@ class Simulation(LogRules):
         """Send a timed-out synchronous request again (same id), unless answered meanwhile."""
         if p.awaiting != mid or p.attempt != attempt:
             return
+        if p.paced and not self.link_ready(p):  # wait for the uplink
+            self.schedule(self.next_ready(p) - self.engine.now, self.resend_request, p, mid,
+                          attempt)
+            return
         now = self.engine.now
         msg = _copy(p.request)
         msg.sent = now
@@ -786,6 +837,9 @@ class Simulation(LogRules):
         """Publish message ``mid`` again (same id: one more copy of it)."""
         if p.attempts.get(mid) != attempt:
             return  # confirmed while it waited
+        if p.paced and not self.link_ready(p):  # wait for the uplink
+            self.schedule(self.next_ready(p) - self.engine.now, self.republish, p, mid, attempt)
+            return
         now = self.engine.now
         msg = _copy(p.unconfirmed[mid])
         msg.sent = now

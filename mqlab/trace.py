@@ -181,7 +181,10 @@ class Trace:
     def __iter__(self) -> Iterator[Event]:
         return (Event(*row) for row in self.rows)
 
-    def __getitem__(self, i: int) -> Event:
+    def __getitem__(self, i: int | slice) -> Event | list[Event]:
+        """Row ``i`` as an Event; a slice gives a list of Events."""
+        if isinstance(i, slice):
+            return [Event(*row) for row in self.rows[i]]
         return Event(*self.rows[i])
 
     @property

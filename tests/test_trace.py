@@ -116,3 +116,9 @@ def test_every_kind_a_simulation_records_is_a_known_kind():
     assert seen <= set(KINDS)
     assert {"publish", "arrive", "route", "enqueue", "deliver", "start", "ack", "nack", "drop",
             "dead-letter", "loss", "duplicate", "crash", "recover", "reply"} <= seen
+
+
+def test_a_slice_of_a_trace_is_a_list_of_events():
+    t = Trace([(0.0, "publish", 1, "p", "b"), (1.0, "ack", 1, "c", "q"), (2.0, "ack", 2, "c")])
+    assert [e.kind for e in t[0:2]] == ["publish", "ack"] and t[-1:][0].msg == 2
+    assert [e.time for e in t.filter(kind="ack")[:1]] == [1.0]
