@@ -1,0 +1,266 @@
+"""The checks of lesson 06 accept the reference solutions and reject typical mistakes kindly."""
+
+import math
+import statistics
+
+import pytest
+from solutions import lesson06 as solution
+from verdicts import right, unattempted, wrong
+
+from mqlab import theory
+from mqlab.checks import lesson06 as check
+
+
+@pytest.mark.parametrize("ex", [check.ex1, check.ex2, check.ex3, check.ex4])
+@pytest.mark.parametrize("starter", [None, ...])
+def test_a_starter_answer_is_not_attempted(ex, starter):
+    assert unattempted(ex(starter))
+
+
+@pytest.mark.parametrize("ex", [check.ex1, check.ex3])
+def test_a_starter_function_is_not_attempted(ex):
+    def starter(*args):
+        ...
+
+    assert unattempted(ex(starter))
+
+
+def test_the_starter_dict_of_exercise_4_is_not_attempted():
+    assert unattempted(check.ex4({"validate": ..., "pay": ..., "ship": ...}))
+
+
+@pytest.mark.parametrize("ex", [check.ex1, check.ex3])
+def test_a_called_function_gets_a_hint(ex):
+    assert wrong(ex(3.7), "without calling it")
+
+
+# -- exercise 1: p99 latency -----------------------------------------------------------------------
+
+def _latencies(trace, start="publish", order="ack"):
+    began, out = {}, []
+    for e in trace:
+        if e.kind == start and e.msg not in began:
+            began[e.msg] = e.time
+        elif e.kind == "ack" and e.msg in began:
+            out.append((began[e.msg], e.time - began.pop(e.msg)))
+    if order == "publish":
+        out.sort()
+    return [w for _, w in out]
+
+
+def test_ex1_accepts_the_reference():
+    assert right(check.ex1(solution.p99_latency))
+
+
+def test_ex1_accepts_linear_interpolation_and_nearest_rank_too():
+    def linear(trace):
+        xs = sorted(_latencies(trace))
+        pos = 0.99 * (len(xs) - 1)
+        lo = math.floor(pos)
+        return xs[lo] + (xs[lo + 1] - xs[lo]) * (pos - lo)
+
+    def nearest_rank(trace):
+        xs = sorted(_latencies(trace))
+        return xs[math.ceil(0.99 * len(xs)) - 1]
+
+    assert right(check.ex1(linear))
+    assert right(check.ex1(nearest_rank))
+    assert right(check.ex1(lambda t: statistics.quantiles(_latencies(t), n=100)[98]))
+
+
+def test_ex1_the_mean_is_not_the_tail():
+    assert wrong(check.ex1(lambda t: statistics.mean(_latencies(t))), "mean latency")
+
+
+def test_ex1_the_median_is_not_the_tail():
+    assert wrong(check.ex1(lambda t: statistics.median(_latencies(t))), "median")
+
+
+def test_ex1_an_unsorted_list():
+    def unsorted(trace):
+        xs = _latencies(trace)
+        return xs[int(0.99 * len(xs))]
+
+    def publish_order(trace):
+        xs = _latencies(trace, order="publish")
+        return xs[int(0.99 * len(xs))]
+
+    assert wrong(check.ex1(unsorted), "not sorted")
+    assert wrong(check.ex1(publish_order), "not sorted")
+
+
+def test_ex1_sorted_the_wrong_way():
+    def descending(trace):
+        xs = sorted(_latencies(trace), reverse=True)
+        return xs[int(0.99 * len(xs))]
+
+    assert wrong(check.ex1(descending), "largest down", "smallest up")
+
+
+def test_ex1_milliseconds():
+    assert wrong(check.ex1(lambda t: 1000 * solution.p99_latency(t)), "milliseconds")
+
+
+def test_ex1_which_latency():
+    def from_enqueue(trace):
+        xs = sorted(_latencies(trace, start="enqueue"))
+        return xs[int(0.99 * len(xs))]
+
+    def service_only(trace):
+        xs = sorted(_latencies(trace, start="start"))
+        return xs[int(0.99 * len(xs))]
+
+    assert wrong(check.ex1(from_enqueue), "enqueue to ack", "publish")
+    assert wrong(check.ex1(service_only), "service time alone")
+
+
+def test_ex1_the_longest_and_other_percentiles():
+    assert wrong(check.ex1(lambda t: max(_latencies(t))), "longest latency")
+
+    def p95(trace):
+        xs = sorted(_latencies(trace))
+        return xs[int(0.95 * len(xs))]
+
+    assert wrong(check.ex1(p95), "95th percentile")
+
+
+def test_ex1_a_global_instead_of_the_argument():
+    lesson = check.lesson_run().trace
+    assert wrong(check.ex1(lambda t: solution.p99_latency(lesson)), "argument `trace`")
+
+
+def test_ex1_no_return_text_and_errors():
+    def forgot(trace):
+        print(solution.p99_latency(trace))
+
+    assert wrong(check.ex1(forgot), "return")
+    assert wrong(check.ex1(lambda t: [solution.p99_latency(t)]), "one number")
+    assert wrong(check.ex1(lambda t: 1 / 0), "ZeroDivisionError")
+
+
+# -- exercise 2: the prediction ------------------------------------------------------------------
+
+def test_ex2_accepts_the_reference_and_a_rounded_reading():
+    assert right(check.ex2(solution.PREDICTION))
+    assert right(check.ex2(5.2))
+    assert check.knee_ratio() == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize("guess, words", [
+    (1.8, ["how much the load grew"]),
+    (9, ["L", "Wq"]),
+    (0.2, ["Upside down"]),
+    (2.0, ["mean latency at rho = 0.9 itself"]),
+    (1, ["not slower"]),
+    (2.5, ["more than that"]),
+    (8, ["less than that"]),
+    ("5", ["without quotes"]),
+    ([5], ["one number"]),
+])
+def test_ex2_typical_wrong_predictions(guess, words):
+    assert wrong(check.ex2(guess), *words)
+
+
+# -- exercise 3: size a pool ---------------------------------------------------------------------
+
+def test_ex3_accepts_the_reference():
+    assert right(check.ex3(solution.pool_size))
+
+
+def test_ex3_just_enough_to_keep_up_is_not_enough():
+    assert wrong(check.ex3(lambda r, s, w: math.ceil(r * s)), "Little's law", "busy")
+    assert wrong(check.ex3(lambda r, s, w: math.floor(r * s) + 1), "Little's law", "Wq")
+
+
+def test_ex3_mu_is_a_rate():
+    def service_as_mu(rate, service, max_wait):
+        c = math.floor(rate / service) + 1
+        while theory.mmc(rate, service, c)["Wq"] > max_wait:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(service_as_mu), "mu is a rate")
+
+
+def test_ex3_lq_is_a_number_of_messages():
+    def compares_lq(rate, service, max_wait):
+        c = math.floor(rate * service) + 1
+        while theory.mmc(rate, 1 / service, c)["Lq"] > max_wait:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(compares_lq), "Lq", "Wq")
+
+
+def test_ex3_w_never_drops_below_the_service_time():
+    def compares_w(rate, service, max_wait):
+        c = math.floor(rate * service) + 1
+        while theory.mmc(rate, 1 / service, c)["W"] > max_wait:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(compares_w), "Wq")
+
+
+def test_ex3_off_by_one_and_counting_from_one():
+    assert wrong(check.ex3(lambda r, s, w: solution.pool_size(r, s, w) - 1), "One too few")
+    assert wrong(check.ex3(lambda r, s, w: solution.pool_size(r, s, w) + 1), "One too many")
+
+    def from_one(rate, service, max_wait):
+        c = 1
+        while theory.mmc(rate, 1 / service, c)["Wq"] > max_wait:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(from_one), "start counting from there")
+
+
+def test_ex3_a_float_of_a_whole_number_passes_and_a_fraction_does_not():
+    assert right(check.ex3(lambda r, s, w: float(solution.pool_size(r, s, w))))
+    assert wrong(check.ex3(lambda r, s, w: r * s + 0.5), "whole number")
+
+
+def test_ex3_a_loop_that_never_ends_is_stopped(monkeypatch):
+    monkeypatch.setattr(check, "LIMIT", 0.2)
+
+    def forever(rate, service, max_wait):
+        while True:
+            pass
+
+    assert wrong(check.ex3(forever), "did not return")
+
+
+# -- exercise 4: the bottleneck --------------------------------------------------------------------
+
+def test_ex4_accepts_the_reference_with_or_without_zeros():
+    assert right(check.ex4(solution.EXTRA_WORKERS))
+    assert right(check.ex4({"validate": 0, **solution.EXTRA_WORKERS}))
+    assert check.bottleneck_answer() == solution.EXTRA_WORKERS
+
+
+def test_ex4_fixing_only_the_first_bottleneck_moves_it():
+    assert wrong(check.ex4({"pay": 2}), "ship still falls behind", "moved")
+
+
+def test_ex4_too_few_at_the_bottleneck():
+    assert wrong(check.ex4({"pay": 1, "ship": 1}), "pay still falls behind", "3 in all")
+
+
+def test_ex4_totals_instead_of_extras():
+    assert wrong(check.ex4({"pay": 3, "ship": 2}), "totals", "extra")
+    assert wrong(check.ex4({"validate": 1, "pay": 3, "ship": 2}), "totals")
+
+
+def test_ex4_a_worker_where_none_is_needed():
+    assert wrong(check.ex4({"validate": 1, "pay": 2, "ship": 1}), "not with the fewest",
+                 "validate")
+
+
+def test_ex4_bad_shapes():
+    assert wrong(check.ex4({"payment": 2}), "not a stage")
+    assert wrong(check.ex4({"pay": 1.5, "ship": 1}), "whole numbers")
+    assert wrong(check.ex4(3), "dict")
+
+
+def test_ex4_no_extra_workers_at_all_leaves_pay_behind():
+    assert wrong(check.ex4({"validate": 0, "pay": 0, "ship": 0}), "pay still falls behind")
