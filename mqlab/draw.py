@@ -150,8 +150,8 @@ def draw_network(run_or_trace: Any, *, ax: Axes | None = None, pos: dict | None 
     if ax is None:  # a new figure through pyplot, so that a notebook shows it
         import matplotlib.pyplot as plt
 
-        ax = plt.figure(figsize=(9.6, 0.5 * network_rows(pos) + 0.4)).add_subplot()
-    _frame_axes(ax, pos)
+        ax = plt.figure(figsize=(9.6, 0.5 * network_rows(pos, graph) + 0.4)).add_subplot()
+    _frame_axes(ax, pos, graph)
     for u, v, kind in graph.edges(data="kind"):
         _draw_edge(ax, graph, pos, u, v, kind)
     for role in ROLE_STYLE:
@@ -183,17 +183,35 @@ def _graph_of(obj: Any) -> nx.DiGraph:
                         f"got {type(obj).__name__}") from None
 
 
-def network_rows(pos: dict) -> float:
-    """The height of the drawing in rows: the tallest column plus room for labels."""
-    ys = [y for _, y in pos.values()] or [0.0]
-    return max(max(ys) - min(ys), 3.0) + 1.35  # a small network keeps its trays small
+def _extent(pos: dict, graph: nx.DiGraph | None = None) -> np.ndarray:
+    """The points a drawing must show: every node, and the furthest point of each edge that
+    curves back (a pipeline stage publishing to its broker on the left)."""
+    points = list(pos.values()) or [(0.0, 0.0)]
+    xs = [x for x, _ in points]
+    # arc3 bends in the figure's inches, not in data units: a data unit across is about
+    # 9.6 in / (the width in units), one down is 0.5 in
+    stretch = 9.6 / (max(xs) - min(xs) + 2.0) / 0.5
+    for u, v in graph.edges if graph is not None else ():
+        rad = bend(graph, pos, u, v) if u in pos and v in pos else 0.0
+        if rad and pos[u][0] != pos[v][0]:
+            (x0, y0), (x1, y1) = pos[u], pos[v]
+            # the curve's middle: halfway from the chord to arc3's control point
+            points.append(((x0 + x1) / 2, (y0 + y1) / 2 - rad * (x1 - x0) * stretch / 2))
+    return np.array(points, dtype=float)
 
 
-def _frame_axes(ax: Axes, pos: dict) -> None:
-    xy = np.array(list(pos.values())) if pos else np.zeros((1, 2))
+def network_rows(pos: dict, graph: nx.DiGraph | None = None) -> float:
+    """The height of the drawing in rows: the tallest column (and any edge curving back)
+    plus room for labels."""
+    ys = _extent(pos, graph)[:, 1]
+    return max(ys.max() - ys.min(), 3.0) + 1.35  # a small network keeps its trays small
+
+
+def _frame_axes(ax: Axes, pos: dict, graph: nx.DiGraph | None = None) -> None:
+    xy = _extent(pos, graph)
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     ax.set_xlim(lo[0] - 0.9, hi[0] + 1.1)  # room for the labels on both sides
-    rows, mid = network_rows(pos), (hi[1] + lo[1]) / 2
+    rows, mid = network_rows(pos, graph), (hi[1] + lo[1]) / 2
     ax.set_ylim(mid - rows / 2 - 0.075, mid + rows / 2 - 0.075)  # a bit more room below
     ax.set_axis_off()
 
@@ -209,8 +227,10 @@ def ports(graph: nx.DiGraph, pos: dict, u: str, v: str) -> tuple[np.ndarray, np.
 
 
 def bend(graph: nx.DiGraph, pos: dict, u: str, v: str) -> float:
-    """Curvature of an edge: straight forward, curved when it goes back or down a column."""
-    return 0.0 if pos[v][0] > pos[u][0] else 0.6
+    """Curvature of an edge: straight forward, curved when it goes back or down a column
+    (the longer it goes back, the flatter, so that it stays near the picture)."""
+    back = pos[u][0] - pos[v][0]
+    return 0.0 if back < 0 else 0.6 * min(1.0, 1.5 / back) if back > 0 else 0.6
 
 
 def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str | None) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mqlab.trace import KINDS, Trace
@@ -85,20 +86,22 @@ def system_throughput(trace: Trace, start: float = 0.0, stop: float | None = Non
 
 
 def latencies(trace: Trace, start: str = "publish", end: str = "ack",
-              since: float = 0.0, node: str | None = None) -> list[float]:
+              since: float = 0.0, node: str | Iterable[str] | None = None) -> list[float]:
     """Seconds from each message's first ``start`` event to its first ``end`` event.
 
     ``start="create"`` counts from the moment the producer's application made the message,
     which comes before its ``publish`` when a producer has to wait (a synchronous producer
     waiting for a reply, or a publisher held back by a full queue with overflow="block").
     ``since`` skips messages whose ``start`` came earlier (to leave out a warm-up period).
-    ``node`` counts only ``end`` events at that node (e.g. one consumer's acks).
+    ``node`` counts only ``end`` events at that node (e.g. one consumer's acks), or at any of
+    several nodes (a list or set: e.g. the workers of a pipeline's last stage).
     Messages that never reached ``end`` are left out.
     """
     for name, value in (("start", start), ("end", end)):
         if value not in KINDS and not (name == "start" and value == "create"):
             raise ValueError(f"{name} must be an event kind ({', '.join(KINDS)})"
                              + (" or 'create'" if name == "start" else "") + f", got {value!r}")
+    nodes = {node} if isinstance(node, str) else set(node) if node is not None else set()
     began: dict[int, float] = {}
     if start == "create":
         began = {m: msg.created for m, msg in trace.messages.items()
@@ -113,7 +116,7 @@ def latencies(trace: Trace, start: str = "publish", end: str = "ack",
     for t, k, m, nd, *_ in trace.rows:
         if k == start and m not in began:
             began[m] = t
-        elif k == end and m in began and m not in done and (node is None or nd == node):
+        elif k == end and m in began and m not in done and (node is None or nd in nodes):
             done.add(m)  # each message once
             if began[m] >= since:
                 out.append(t - began[m])

@@ -139,7 +139,7 @@ class Scene:
         rows = -(-len(handles) // legend_columns(handles, width * 0.98))
         top, legend, charts, bottom = 0.35, 0.35 + 0.17 * (rows - 1), (1.95 if n else 0.0), 0.05
         if height is None:  # half an inch per row of nodes, so small networks stay compact
-            height = top + network_rows(self.pos) * 0.5 + legend + charts + bottom
+            height = top + network_rows(self.pos, self.graph) * 0.5 + legend + charts + bottom
         net = max(height - top - legend - charts - bottom, 1.0)
         fig = self.figure
         fig.set_size_inches(width, height)

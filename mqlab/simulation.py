@@ -855,8 +855,8 @@ class Simulation(LogRules):
     def deliver_faulty(self, qs: _QueueState, c: _Consumer, msg: Message) -> None:
         """A delivery over a lossy or duplicating link, or one with an ack timeout."""
         now, rng = self.engine.now, self.rng
-        if c.spec.ack_timeout is not None:
-            self.schedule(c.spec.ack_timeout, self.ack_overdue, c, msg)
+        if c.spec.ack_timeout is not None:  # this delivery's timer: its time tells it apart
+            self.schedule(c.spec.ack_timeout, self.ack_overdue, c, msg, msg.delivered)
         if c.duplicate and rng.random() < c.duplicate:
             dup = _copy(msg)
             c.extra[id(dup)] = dup
@@ -879,10 +879,10 @@ class Simulation(LogRules):
         except (TypeError, ValueError):
             raise self.bad_draw(self.link_to(c), "latency", delay) from None
 
-    def ack_overdue(self, c: _Consumer, msg: Message) -> None:
+    def ack_overdue(self, c: _Consumer, msg: Message, delivered: float) -> None:
         """No ack in time: the broker takes the message back and delivers it again."""
-        if c.held.get(id(msg)) is not msg:
-            return  # acked (or given back by a crash) in time
+        if c.held.get(id(msg)) is not msg or msg.delivered != delivered:
+            return  # acked, or given back (a crash, a nack) and delivered again since
         del c.held[id(msg)]
         qs = c.queue
         self.record(self.engine.now, "timeout", msg.id, qs.name, c.name, "requeue")

@@ -86,7 +86,9 @@ def message_colours(trace: Trace, color_by: str | None = "auto") -> tuple[dict, 
 
     if color_by not in ("auto", "priority", "key", None):
         raise ValueError(f"color_by must be 'auto', 'priority', 'key' or None, got {color_by!r}")
-    keys = {r[2]: r[5] for r in trace.filter(kind="publish").rows}
+    keys: dict = {}
+    for r in trace.filter(kind="publish").rows:  # the key it was first published with (a
+        keys.setdefault(r[2], r[5])  # pipeline stage may pass it on with another)
     prios = {m: msg.priority for m, msg in trace.messages.items()
              if getattr(msg, "priority", None) is not None}
     if color_by == "auto":

@@ -128,10 +128,12 @@ class Sweep:
         return out
 
     def plot(self, x: str, y: str, theory: Callable[[float], float] | None = None,
-             ax: Any = None, label: str | None = None, title: str | None = None) -> Any:
+             ax: Any = None, label: str | None = None, title: str | None = None,
+             color: Any = None) -> Any:
         """Measure ``y`` against parameter ``x``: each run a small point, the mean over seeds a
         large one; ``theory(x)`` (a function) drawn as a line over the range of ``x``.
-        Returns the matplotlib Axes."""
+        ``color`` and ``label`` tell two sweeps apart on one Axes (``ax=``): the theory line
+        then takes the same colour, dashed. Returns the matplotlib Axes."""
         self._need(x, "x")
         self._need(y, "y")
         import matplotlib.pyplot as plt
@@ -140,9 +142,9 @@ class Sweep:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.6))
-        colour = OKABE_ITO["blue"]
+        colour = OKABE_ITO["blue"] if color is None else color
         ax.scatter(self.column(x), self.column(y), s=10, color=colour, alpha=0.35,
-                   label="one run (one seed)")
+                   label="one run (one seed)" if label is None else None)
         means = self.mean(y, by=x)
         xs = sorted(means)
         ax.plot(xs, [means[v] for v in xs], "o", color=colour, markersize=7,
@@ -151,7 +153,11 @@ class Sweep:
             lo, hi = min(xs), max(xs)
             grid = [lo + (hi - lo) * i / 200 for i in range(201)]
             values = [theory(v) for v in grid]
-            ax.plot(grid, values, "-", color=OKABE_ITO["vermillion"], label="theory")
+            if color is None:
+                ax.plot(grid, values, "-", color=OKABE_ITO["vermillion"], label="theory")
+            else:
+                ax.plot(grid, values, "--", color=colour,
+                        label=f"theory{f' ({label})' if label else ''}")
         ax.set_xlabel(x)
         ax.set_ylabel(MEASURES.get(y, y))
         ax.set_title(title or f"{y} against {x}")

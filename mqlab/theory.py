@@ -17,8 +17,6 @@ and ``mm1k`` also the loss probability ``P_loss`` (an arrival finds the system f
 
 from __future__ import annotations
 
-import math
-
 from mqlab.dist import positive
 
 __all__ = ["erlang_c", "mm1", "mm1k", "mmc"]
@@ -42,10 +40,11 @@ def erlang_c(c: int, a: float) -> float:
         raise ValueError(f"c must be an int >= 1, got {c!r}")
     if not 0 < a < c:
         raise ValueError(f"a (the offered load lam/mu) must be between 0 and c={c}, got {a!r}")
-    rho = a / c
-    s = sum(a**k / math.factorial(k) for k in range(c))
-    top = a**c / math.factorial(c) / (1 - rho)
-    return top / (s + top)
+    # Erlang B by its recursion (no factorials or powers: no overflow for large c), then C
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1 - b))
 
 
 def mmc(lam: float, mu: float, c: int) -> dict:

@@ -266,3 +266,15 @@ def test_the_account_adds_up_through_every_fault(net, until):
     run = net.run(until=until if until else 60.0)
     s = run.summary()
     assert s.balanced, s.text()
+
+
+def test_an_ack_timeout_belongs_to_its_delivery_not_to_a_redelivery_after_a_crash():
+    net = mq.Network()
+    net.broker("hub")
+    net.queue("hub", "q")
+    net.producer("p", schedule=[0.0], routing_key="q")
+    net.consumer("c", queue="q", service=1.8, ack_timeout=2.0, crash=[(0.3, 0.4)])
+    run = net.run(until=10)
+    # redelivered at 0.4 s, acked at 2.2 s: inside its own 2 s, so no timeout at all
+    assert not run.trace.filter(kind="timeout")
+    assert [e.time for e in run.trace.filter(kind="ack")] == pytest.approx([2.2])

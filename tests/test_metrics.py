@@ -171,3 +171,10 @@ def test_account_counts_fanout_copies_losses_and_messages_still_inside():
     a = metrics.account(t)
     assert (a.published, a.copies, a.acked, a.dropped, a.in_system) == (
         2, 2, 0, {"loss": 1, "ttl": 1}, 2)
+
+
+def test_latencies_at_any_of_several_nodes():
+    t = Trace([(0.0, "publish", 1, "p", "b"), (0.0, "publish", 2, "p", "b"),
+               (1.0, "ack", 1, "w1", "q"), (3.0, "ack", 2, "w2", "q")])
+    assert metrics.latencies(t, node=["w1", "w2"]) == [1.0, 3.0]
+    assert metrics.latencies(t, node={"w2"}) == [3.0] and metrics.latencies(t, node="w1") == [1.0]

@@ -134,3 +134,11 @@ def test_capacity_does_not_count_the_message_at_the_consumer():
     assert if_k / if_k_plus_one > 1.3  # the two readings are far enough apart to tell
     assert measured == pytest.approx(if_k_plus_one, rel=0.10)
     assert not math.isclose(measured, if_k, rel_tol=0.10)
+
+
+def test_erlang_c_has_no_overflow_for_large_pools():
+    from mqlab.theory import erlang_c, mmc
+
+    assert erlang_c(1, 0.5) == pytest.approx(0.5)  # M/M/1: P(wait) = rho
+    assert 0 < erlang_c(300, 280.0) < 1
+    assert mmc(280.0, 1.0, 300)["Wq"] > 0
