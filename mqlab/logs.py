@@ -100,6 +100,7 @@ class _Member:
         self.turn = 0  # which of its partitions it reads next
         self.onward = None  # a pipeline stage: what publishes its output (set by the simulator)
         self.refused = False  # its broker refused its login or its reading
+        self.handler = spec.handler  # (made by spec.handler_factory at each start, if given)
 
 
 class LogRules:
@@ -223,9 +224,9 @@ class LogRules:
             return
         now, group = self.engine.now, m.group
         result = None
-        if m.spec.handler is not None:
+        if m.handler is not None:
             try:
-                result = m.spec.handler(msg)
+                result = m.handler(msg)
             except Exception as exc:
                 raise self.error(
                     f"consumer {m.name!r}: its handler raised {type(exc).__name__} on record "
@@ -339,6 +340,8 @@ class LogRules:
         if m.up or m.refused:
             return
         m.up = True
+        if m.spec.handler_factory is not None:
+            self.fresh_handler(m)
         self.record(self.engine.now, "recover", 0, m.name)
         self.rebalance(m.group, m)
 

@@ -155,6 +155,7 @@ class ConsumerSpec:
     restart: float = 1.0  # seconds it is down after such a crash
     dedup: bool = False  # it remembers what it processed and does not do it twice
     verify: Callable | None = None  # f(message) -> None to accept, or why it is refused
+    handler_factory: Callable | None = None  # makes its handler at each (re)start
 
 
 @dataclass
@@ -744,6 +745,7 @@ class Network:
         verify: Callable | None = None,
         user: str | None = None,
         password: str | None = None,
+        handler_factory: Callable[[], Callable] | None = None,
     ) -> None:
         """Add a consumer that takes messages from ``queue`` (or reads ``topic``), one at a
         time.
@@ -795,9 +797,19 @@ class Network:
         ``deny`` event and the message is rejected without requeue (dead-lettered, if its queue
         has a dead-letter target), never processed. ``user`` and ``password``: who it logs in
         as, when the system has users (see :meth:`user`).
+
+        ``handler_factory()`` (instead of ``handler``) is called each time the consumer
+        starts, at the beginning and after every crash, and returns its handler: what that
+        handler keeps in memory is lost with a crash, as it is in a real process.
         """
         if verify is not None and not callable(verify):
             raise TypeError(f"verify must be a function of a Message, got {verify!r}")
+        if handler_factory is not None:
+            if not callable(handler_factory):
+                raise TypeError(f"handler_factory must be a function with no arguments that "
+                                f"returns a handler, got {handler_factory!r}")
+            if handler is not None:
+                raise ValueError("give handler or handler_factory, not both")
         if ack_timeout is not None:
             ack_timeout = dist.positive("ack_timeout", ack_timeout)
             if ack != "manual":
@@ -827,6 +839,7 @@ class Network:
                                nack, requeue, crash, handler, queue)
             self.consumers[name].publish_to = publish_to
             self.consumers[name].publish_key = publish_key
+            self.consumers[name].handler_factory = handler_factory
             self._credentials(name, user, password)
             return
         if queue is None:
@@ -861,7 +874,8 @@ class Network:
                                             requeue, windows, handler, publish_to=publish_to,
                                             publish_key=publish_key, ack_timeout=ack_timeout,
                                             crash_before_ack=crash_before_ack, restart=restart,
-                                            dedup=dedup, verify=verify)
+                                            dedup=dedup, verify=verify,
+                                            handler_factory=handler_factory)
         self._credentials(name, user, password)
 
     def _log_consumer(self, name, topic, group, offset, commit, service, prefetch, ack, nack,

@@ -190,13 +190,18 @@ class Scene:
                             label="thread waiting"),
                      Line2D([], [], color=HOLD, lw=3, label="thread holding it")]
             dot = (dot if "publish" in self.trace.column("kind") else []) + locks
+        infos = {e.info for e in self.trace.filter(kind=["crash", "deny"])}
+        down = ("down (stopped or crashed)" if {"scaled down", "scaled up"} & infos
+                else "crashed")
+        refused = " / denied" if self.trace.filter(kind="deny") else ""
         return dot + [
-            Line2D([], [], ls="", marker="X", ms=7, color=DROP, label="dropped / lost"),
+            Line2D([], [], ls="", marker="X", ms=7, color=DROP,
+                   label=f"dropped / lost{refused}"),
             Line2D([], [], ls="", marker="P", ms=7, color=DEAD, label="dead-lettered"),
         ] + ([Line2D([], [], color=HOLD, lw=3.5, alpha=0.35, label="reads (assigned)")]
              if len(self.timeline.assigns[0]) else []) + (
             [Line2D([], [], ls="", marker="o", ms=8, mfc=DOWN, mec=EDGE,
-                     label="crashed")] if len(self.timeline.downs[0]) else []) + (
+                     label=down)] if len(self.timeline.downs[0]) else []) + (
             [Line2D([], [], ls="", marker="o", ms=6, mfc="white", mec=EDGE, mew=1.6,
                     label="reply")] if self._any_reply() else [])
 

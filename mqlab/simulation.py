@@ -108,6 +108,7 @@ class _Consumer:
         self.seen: set[int] = set()  # dedup: ids of the messages it processed (kept on crash)
         self.own_down = False  # down by its own crash window (not only by its broker's)
         self.refused = False  # its broker refused its login or its reading: it never reads
+        self.handler = spec.handler  # (made by spec.handler_factory at each start, if given)
         self.cut_off = False  # down because its broker is
         self.ready = False  # is it in its queue's ready line?
         # how many unacked messages it may hold (no prefetch: no limit)
@@ -181,6 +182,9 @@ class Simulation(LogRules):
             for down, up in c.spec.crash:
                 self.engine.at(down, self.own_crash, c)
                 self.engine.at(up, self.own_recover, c)
+        for c in [*self.consumers.values(), *self.members.values()]:
+            if c.spec.handler_factory is not None:
+                self.fresh_handler(c)
         for pool in self.net.autoscalers:
             workers = [self.consumers[n] for n in pool.workers]
             for c in workers[pool.least:]:  # standing by from the start
@@ -589,9 +593,9 @@ class Simulation(LogRules):
         if spec.dedup and refused is None:
             again = msg.id in c.seen  # processed before: its effects are done already
             c.seen.add(msg.id)
-        if spec.handler is not None and not again and refused is None:
+        if c.handler is not None and not again and refused is None:
             try:
-                result = spec.handler(msg)
+                result = c.handler(msg)
                 ok = result is not False
             except Exception as exc:
                 raise SimulationError(
@@ -710,6 +714,8 @@ class Simulation(LogRules):
             c.cut_off = True
             return
         c.up = True
+        if c.spec.handler_factory is not None:
+            self.fresh_handler(c)
         c.ready = True
         c.queue.ready.append(c)
         if not c.queue.alive:  # its temporary queue is declared again, empty
@@ -1026,6 +1032,18 @@ class Simulation(LogRules):
                 self.crash(c, "scaled down")
                 idle[c.name] = 0
         self.schedule(pool.every, self.rescale, pool, workers, idle)
+
+    def fresh_handler(self, c) -> None:
+        """A consumer (re)starts: its handler is made anew, with an empty memory."""
+        try:
+            c.handler = c.spec.handler_factory()
+        except Exception as exc:
+            raise SimulationError(f"consumer {c.name!r}: its handler_factory raised "
+                                  f"{type(exc).__name__} at t={self.engine.now:g} s: {exc}"
+                                  ) from exc
+        if not callable(c.handler):
+            raise SimulationError(f"consumer {c.name!r}: handler_factory() must return a "
+                                  f"function of a Message, got {c.handler!r}")
 
     def persistent(self, msg: Message) -> bool:
         p = self.producers.get(msg.source)

@@ -278,3 +278,31 @@ def test_an_ack_timeout_belongs_to_its_delivery_not_to_a_redelivery_after_a_cras
     # redelivered at 0.4 s, acked at 2.2 s: inside its own 2 s, so no timeout at all
     assert not run.trace.filter(kind="timeout")
     assert [e.time for e in run.trace.filter(kind="ack")] == pytest.approx([2.2])
+
+
+def test_a_handler_made_by_a_factory_forgets_what_it_kept_in_memory_at_a_crash():
+    """An in-memory dedup set does not survive a crash; the store passed in from outside does."""
+    charged = Counter()
+
+    def in_memory():
+        seen = set()
+
+        def handle(msg):
+            if msg.id not in seen:
+                charged[msg.payload] += 1
+                seen.add(msg.id)
+        return handle
+
+    net = mq.Network(seed=4)
+    net.broker("hub")
+    net.queue("hub", "q")
+    net.producer("p", interval=0.3, count=60, routing_key="q", payload=lambda i: i)
+    net.consumer("c", queue="q", service=0.1, crash_before_ack=0.2, restart=1.0,
+                 handler_factory=in_memory)
+    run = net.run()
+    restarts = len(run.trace.filter(kind="recover"))
+    assert restarts > 0 and sum(n - 1 for n in charged.values()) == restarts
+    with pytest.raises(ValueError, match="give handler or handler_factory, not both"):
+        net.consumer("d", queue="q", handler=print, handler_factory=in_memory)
+    with pytest.raises(TypeError, match="handler_factory must be a function with no arguments"):
+        net.consumer("d", queue="q", handler_factory=3)
