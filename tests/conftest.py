@@ -82,7 +82,7 @@ def rabbitmq_server():
     try:
         import pika  # noqa: F401
     except ImportError:
-        skip_or_fail("the pika package is missing (pip install -e '.[test]')",
+        skip_or_fail("the pika package is missing (pip install -e .)",
                      "MQLAB_REQUIRE_BROKER")
     server = RabbitServer()
     try:
