@@ -250,6 +250,51 @@ class Trace:
             "info": np.asarray(cols["info"], dtype=str),
         }
 
+    def save(self, path: Any) -> None:
+        """Write the trace to a JSON file (gzip-compressed if ``path`` ends in ``.gz``): its
+        rows, end time and graph, and for each message what a picture or metric reads of it
+        (source, routing key, priority, creation time). :meth:`load` reads it back."""
+        import gzip
+        import json
+
+        import networkx as nx
+
+        graph = (nx.node_link_data(self.graph, edges="links")
+                 if self.graph is not None else None)
+        messages = {str(m): {"source": getattr(msg, "source", ""),
+                             "routing_key": getattr(msg, "routing_key", ""),
+                             "priority": getattr(msg, "priority", None),
+                             "created": getattr(msg, "created", None)}
+                    for m, msg in self.messages.items()}
+        data = {"rows": [list(r) for r in self.rows], "end_time": self.end_time,
+                "graph": graph, "messages": messages}
+        text = json.dumps(data, separators=(",", ":"), default=repr)
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "wt", encoding="utf-8") as f:
+            f.write(text)
+
+    @classmethod
+    def load(cls, path: Any) -> Trace:
+        """Read a trace written by :meth:`save`."""
+        import gzip
+        import json
+
+        import networkx as nx
+
+        from mqlab.message import Message
+
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            data = json.load(f)
+        graph = (nx.node_link_graph(data["graph"], edges="links")
+                 if data.get("graph") is not None else None)
+        messages = {int(m): Message(source=d["source"], routing_key=d["routing_key"],
+                                    priority=d["priority"], id=int(m), created=d["created"])
+                    for m, d in data.get("messages", {}).items()}
+        trace = cls([tuple(r) for r in data["rows"]], graph=graph, messages=messages)
+        trace.end_time = data.get("end_time")
+        return trace
+
     def digest(self) -> str:
         """A SHA-256 of every row, to compare two runs byte for byte."""
         h = hashlib.sha256()

@@ -122,3 +122,22 @@ def test_a_slice_of_a_trace_is_a_list_of_events():
     t = Trace([(0.0, "publish", 1, "p", "b"), (1.0, "ack", 1, "c", "q"), (2.0, "ack", 2, "c")])
     assert [e.kind for e in t[0:2]] == ["publish", "ack"] and t[-1:][0].msg == 2
     assert [e.time for e in t.filter(kind="ack")[:1]] == [1.0]
+
+
+@pytest.mark.parametrize("name", ["run.json", "run.json.gz"])
+def test_a_trace_saved_and_loaded_is_the_same_run(tmp_path, name):
+    net = mq.Network(seed=3)
+    net.producer("p", rate=3, routing_key="jobs", priority=[1, 5])
+    net.broker("hub")
+    net.queue("hub", "jobs", kind="priority", max_priority=9)
+    net.consumer("w", queue="jobs", service=0.2)
+    run = net.run(until=10)
+    run.trace.save(tmp_path / name)
+    back = Trace.load(tmp_path / name)
+    assert back.digest() == run.trace.digest() and back.end_time == run.trace.end_time
+    assert sorted(back.graph.nodes(data="role")) == sorted(run.graph.nodes(data="role"))
+    assert back.messages[3].priority == run.trace.messages[3].priority
+    again = mq.Run.from_trace(back)
+    assert again.summary().text() == mq.Run.from_trace(run.trace).summary().text()
+    assert mq.metrics.latencies(back, start="create") == mq.metrics.latencies(
+        run.trace, start="create")
