@@ -344,6 +344,23 @@ class RabbitServer:
         return "\n".join(texts[-lines:]) or "(no log written)"
 
     # -- stop ----------------------------------------------------------------------------------
+    def ctl(self, *args: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl ARGS`` against this node (e.g. ``ctl("add_user", "ann", "pw")``,
+        ``ctl("set_permissions", "-p", "/", "ann", "^$", "^orders$", "^orders$")``) and return
+        what it printed; raise ``RuntimeError`` with its message if it fails."""
+        import subprocess
+
+        bin_dir = _bin_dir()
+        if bin_dir is None or not self.running():
+            raise RuntimeError("the broker is not running: call start() first")
+        env = self._environment(self.base / "home")
+        done = subprocess.run([str(bin_dir / "rabbitmqctl"), "-n", env["RABBITMQ_NODENAME"],
+                               *args], env=env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args[:1])} failed: "
+                               f"{(done.stderr or done.stdout).strip()[-500:]}")
+        return done.stdout
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the node and the epmd this started (by process id), and remove the directory
         if it was a temporary one. Safe to call twice."""

@@ -7,7 +7,8 @@ regular expression over the names of exchanges and queues: ``configure`` (declar
 ``write`` (publish to an exchange, bind a queue) and ``read`` (consume from a queue). As in
 RabbitMQ the expression is *searched* in the name, not matched against the whole of it
 (``"order"`` permits ``"my-orders"``: anchor it, ``"^orders$"``), and the empty expression
-permits nothing (it counts as ``"^$"``). The default exchange's name is ``""``.
+permits nothing (it counts as ``"^$"``). The default exchange (named ``""`` when publishing)
+is checked under the name ``"amq.default"``, as RabbitMQ does.
 
 >>> permitted("^orders$", "orders"), permitted("order", "my-orders"), permitted("", "orders")
 (True, True, False)

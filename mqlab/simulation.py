@@ -957,7 +957,8 @@ class Simulation(LogRules):
         user = self.logged_in.get(p.name)
         if user is None:
             return "not logged in"
-        exchange = p.topic if p.topic is not None else p.spec.exchange
+        # RabbitMQ checks the default exchange under the name "amq.default"
+        exchange = p.topic if p.topic is not None else p.spec.exchange or "amq.default"
         if not permitted(user.write, exchange):
             return f"write to exchange {exchange!r} refused for user {user.name!r}"
         if user.rate is not None:
