@@ -559,8 +559,9 @@ class Network:
         user's permissions, RabbitMQ's three regular expressions over resource names
         (searched in the name, not matched whole; ``""`` permits nothing): ``write`` for
         publishing to an exchange (the default exchange is checked, as in RabbitMQ, under the
-        name ``"amq.default"``; a topic counts as an exchange) and ``read`` for consuming from a queue (or a topic); ``configure`` for
-        declaring, kept for exercises (the network here is declared by its builder).
+        name ``"amq.default"``; a topic counts as an exchange) and ``read`` for consuming
+        from a queue (or a topic); ``configure`` for declaring, kept for exercises (the
+        network here is declared by its builder).
         ``rate``: publishes per second the broker accepts from this user (a token bucket
         holding ``burst``, default one second's worth); the rest are refused.
         A refused login, publish or consume is a ``deny`` event with the reason; a refused

@@ -2,7 +2,6 @@
 write permission is each pattern publishes to an exchange of each name."""
 
 import pytest
-
 from test_security import PERMISSION_CASES
 
 pytestmark = pytest.mark.broker
