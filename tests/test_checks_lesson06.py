@@ -2,6 +2,7 @@
 
 import math
 import statistics
+import time
 
 import pytest
 from solutions import lesson06 as solution
@@ -146,6 +147,14 @@ def test_ex2_accepts_the_reference_and_a_rounded_reading():
     assert check.knee_ratio() == pytest.approx(5.0)
 
 
+def test_ex2_within_half_is_the_same_on_both_sides():
+    assert check.knee_ratio() == 5.0  # exactly: no 4.999999999999999
+    assert right(check.ex2(4.5))
+    assert right(check.ex2(5.5))
+    assert wrong(check.ex2(4.4), "more than that")
+    assert wrong(check.ex2(5.6), "less than that")
+
+
 @pytest.mark.parametrize("guess, words", [
     (1.8, ["how much the load grew"]),
     (9, ["L", "Wq"]),
@@ -182,28 +191,94 @@ def test_ex3_mu_is_a_rate():
     assert wrong(check.ex3(service_as_mu), "mu is a rate")
 
 
-def test_ex3_lq_is_a_number_of_messages():
-    def compares_lq(rate, service, max_wait):
+def _counting(key):
+    """pool_size comparing mmc's ``key`` with the target instead of Wq."""
+    def pool_size(rate, service, max_wait):
         c = math.floor(rate * service) + 1
-        while theory.mmc(rate, 1 / service, c)["Lq"] > max_wait:
+        while theory.mmc(rate, 1 / service, c)[key] > max_wait:
             c += 1
         return c
 
-    assert wrong(check.ex3(compares_lq), "Lq", "Wq")
+    return pool_size
+
+
+def test_ex3_lq_is_a_number_of_messages():
+    assert wrong(check.ex3(_counting("Lq")), "You compared Lq", "not a time", "Wq")
+
+
+def test_ex3_p_wait_is_a_probability():
+    assert wrong(check.ex3(_counting("P_wait")), "You compared P_wait", "probability", "Wq")
+
+
+def test_ex3_lq_or_p_wait_unwatched_still_named_by_the_answers():
+    # a function that imported mmc by name is not watched: its answers give it away
+    from mqlab.theory import mmc
+
+    def compares_lq(rate, service, max_wait):
+        c = math.floor(rate * service) + 1
+        while mmc(rate, 1 / service, c)["Lq"] > max_wait:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(compares_lq), "Lq or P_wait", "neither is a time", "Wq")
 
 
 def test_ex3_w_never_drops_below_the_service_time():
-    def compares_w(rate, service, max_wait):
+    started = time.monotonic()
+    verdict = check.ex3(_counting("W"))
+    assert wrong(verdict, "You compared W", "0.5 s of service", "never reach 0.1 s", "Wq")
+    assert time.monotonic() - started < check.LIMIT  # stopped, not timed out
+
+
+def test_ex3_w_in_a_capped_loop_is_named_too():
+    def capped(rate, service, max_wait):
+        for c in range(math.floor(rate * service) + 1, 60):
+            if theory.mmc(rate, 1 / service, c)["W"] <= max_wait:
+                return c
+        return 59
+
+    assert wrong(check.ex3(capped), "You compared W", "Wq")
+
+
+def test_ex3_sizing_by_utilisation():
+    def by_rho(rate, service, max_wait):
         c = math.floor(rate * service) + 1
-        while theory.mmc(rate, 1 / service, c)["W"] > max_wait:
+        while theory.mmc(rate, 1 / service, c)["rho"] > 0.8:
             c += 1
         return c
 
-    assert wrong(check.ex3(compares_w), "Wq")
+    def by_hand(rate, service, max_wait):
+        c = math.floor(rate * service) + 1
+        while rate * service / c > 0.8:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(by_rho), "utilisation, rho", "Wq")
+    assert wrong(check.ex3(by_hand), "One too few", "rule of thumb", "rho ≤ 0.8")
+
+
+def test_ex3_a_loop_on_wq_that_never_stops_is_stopped_early():
+    def wrong_way(rate, service, max_wait):
+        c = math.floor(rate * service) + 1
+        while theory.mmc(rate, 1 / service, c)["Wq"] < max_wait or c < 1000:
+            c += 1
+        return c
+
+    assert wrong(check.ex3(wrong_way), f"more than {check.RUNAWAY} pool sizes",
+                 "condition ever become false")
+
+
+def test_ex3_mmc_is_itself_again_after_a_check():
+    original = theory.mmc
+    check.ex3(_counting("W"))
+    check.ex3(solution.pool_size)
+    assert theory.mmc is original
+    assert type(theory.mmc(12, 2, 8)) is dict
 
 
 def test_ex3_off_by_one_and_counting_from_one():
-    assert wrong(check.ex3(lambda r, s, w: solution.pool_size(r, s, w) - 1), "One too few")
+    assert wrong(check.ex3(lambda r, s, w: solution.pool_size(r, s, w) - 1), "One too few",
+                 "with 7 workers", "0.307 s", "the last c that failed")
     assert wrong(check.ex3(lambda r, s, w: solution.pool_size(r, s, w) + 1), "One too many")
 
     def from_one(rate, service, max_wait):
@@ -239,7 +314,24 @@ def test_ex4_accepts_the_reference_with_or_without_zeros():
 
 
 def test_ex4_fixing_only_the_first_bottleneck_moves_it():
-    assert wrong(check.ex4({"pay": 2}), "ship still falls behind", "moved")
+    assert wrong(check.ex4({"pay": 2}), "ship still falls behind",
+                 "Now that pay keeps up, the bottleneck has moved on to ship")
+
+
+def test_ex4_a_worker_at_the_first_stage_moves_nothing():
+    verdict = check.ex4({"validate": 1})
+    assert wrong(verdict, "pay still falls behind", "validate already kept up",
+                 "60 %", "pay was the bottleneck all along")
+    assert "moved" not in verdict.message
+
+
+def test_ex4_the_template_with_dots_left_in_and_the_pipeline_it_builds():
+    answer = {"validate": ..., "pay": 2, "ship": 1}
+    assert right(check.ex4(answer))
+    assert right(check.ex4({"validate": None, "pay": 2, "ship": 1}))
+    # the cell after the exercise builds the pipeline from the same dict
+    run = check.pipeline(extra=answer).run(until=5)
+    assert {n["workers"] for n in check.stage_numbers(run).values()} == {1, 2, 3}
 
 
 def test_ex4_too_few_at_the_bottleneck():
@@ -259,6 +351,7 @@ def test_ex4_a_worker_where_none_is_needed():
 def test_ex4_bad_shapes():
     assert wrong(check.ex4({"payment": 2}), "not a stage")
     assert wrong(check.ex4({"pay": 1.5, "ship": 1}), "whole numbers")
+    assert wrong(check.ex4({"pay": 2.0, "ship": 1}), "as an int (2, not 2.0)")
     assert wrong(check.ex4(3), "dict")
 
 

@@ -62,6 +62,8 @@ def test_section_1_numbers():
     assert round(sum(waits) / len(waits), 2) == 1.13
     assert round(mq.metrics.percentile(waits, 50), 2) == 0.90
     assert round(mq.metrics.percentile(waits, 99), 2) == 3.74
+    assert round(mq.metrics.percentile(waits, 95), 2) == 2.79  # the chart's dashed line
+    assert round(sorted(waits)[int(0.99 * len(waits))], 2) == 3.78  # exercise 1's index
     assert round(max(waits), 2) == 4.45
     assert round(mq.metrics.throughput(run.trace, "worker-1"), 2) == 3.98
     windows = [mq.metrics.throughput(run.trace, "worker-1", start=t, stop=t + 10)
@@ -108,6 +110,28 @@ def test_the_bottleneck_moves_as_the_lesson_says():
     assert "165 ready at the end" in shown and "system throughput (sum over the workers): 9.38" \
         in shown
     assert "58 ready at the end" in stored_output("more_pay = check.pipeline")
+
+
+def test_the_pipeline_at_10_seconds_as_the_caption_counts_it():
+    trace = check.pipeline().run(until=60).trace
+    early = [e for e in trace if e.time <= 10]
+    published = {n: sum(1 for e in early if e.kind == "publish" and e.node == n)
+                 for n in ["shop", "validate-1", "pay-1"]}
+    assert published == {"shop": 50, "validate-1": 46, "pay-1": 19}
+    acks = [sum(1 for e in early if e.kind == "ack" and e.node == n)
+            for n in ["validate-1", "pay-1", "ship-1"]]
+    assert acks == [46, 19, 19]
+    times, lengths = mq.metrics.queue_length(trace, "pay")
+    assert [n for t, n in zip(times, lengths, strict=True) if t <= 10][-1] == 26
+
+
+def test_the_fixed_pipeline_has_busy_spells_not_growth():
+    run = check.pipeline(check.bottleneck_answer()).run(until=60)
+    pay = check.stage_numbers(run)["pay"]
+    assert pay["queue_end"] == 13 and round(pay["busy"], 2) == 0.85
+    times, lengths = mq.metrics.queue_length(run.trace, "pay")
+    emptied = [t for t, n in zip(times, lengths, strict=True) if n == 0]
+    assert len(emptied) > 100 and 48.5 < emptied[-1] < 49.5  # the last spell began near 49 s
 
 
 def test_the_pool_sizes_the_lesson_quotes():

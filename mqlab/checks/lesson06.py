@@ -117,8 +117,9 @@ def pipeline(extra: dict[str, int] | None = None, seed: int = 1) -> Network:
     """Orders (``PIPE["rate"]`` per second, evenly spaced) go through the queues ``validate``,
     ``pay`` and ``ship`` of broker ``hub``; each stage's workers publish what they finished to
     the next stage's queue (``publish_to``). Each stage has one worker plus ``extra[stage]``
-    (named ``pay-1``, ``pay-2``, ...). Every hop takes ``PIPE["hop"]`` seconds."""
-    extra = extra or {}
+    (named ``pay-1``, ``pay-2``, ...; ``...`` or None counts as 0). Every hop takes
+    ``PIPE["hop"]`` seconds."""
+    extra = {stage: n for stage, n in (extra or {}).items() if n not in (None, ...)}
     names = list(STAGES)
     net = Network(seed=seed)
     net.broker("hub")
@@ -353,7 +354,7 @@ KNEE = (0.5, 0.9)
 def knee_ratio() -> float:
     """M/M/1: W at rho = 0.9 over W at rho = 0.5 (W = 1 / (mu - lam)), i.e. 0.5 / 0.1 = 5."""
     lo, hi = KNEE
-    return theory_latency(hi, 1) / theory_latency(lo, 1)
+    return round(theory_latency(hi, 1) / theory_latency(lo, 1), 9)  # 5.0, not 4.999999999999999
 
 
 def simulated_knee_ratio() -> float:
@@ -461,16 +462,18 @@ def _pool_mistakes() -> list[tuple[Callable[..., int | None], Callable[..., str]
         (lambda r, s, w: math.ceil(r * s), keep_up),
         (lambda r, s, w: math.floor(r * s) + 1, keep_up),
         (lambda r, s, w: _pool(r, s, w, key="Lq"),
-         lambda got, r, s, w: f"You compared Lq (orders waiting, a number of orders) with "
-                              f"{w:g} s. Compare Wq, the mean wait in seconds."),
+         lambda got, r, s, w: f"You compared Lq or P_wait with {w:g} s, but neither is "
+                              "a time (one counts orders, the other is a probability). "
+                              "Compare Wq, the mean wait in the queue, in seconds."),
         (lambda r, s, w: _pool(r, s, w, mu=s),
          lambda got, r, s, w: f"mmc's mu is a rate (orders per second per worker): "
                               f"1 / {s:g} s = {1 / s:g}/s, not the service time {s:g} s."),
         (lambda r, s, w: _pool(r, s, w) - 1,
          lambda got, r, s, w: f"One too few {where(r, s, w)}: with {got} workers the mean wait "
-                              f"in the queue is {_wq(r, s, got):.3g} s, more than {w:g} s. "
-                              "Check the boundary: a wait equal to the target is fine, a "
-                              "longer one is not."),
+                              f"in the queue, Wq, is {_wq(r, s, got):.3g} s, more than {w:g} s. "
+                              "Did you return the last c that failed instead of the first that "
+                              "passes? (A rule of thumb such as rho ≤ 0.8 fits some cases and "
+                              "not others: only Wq tells.)"),
         (lambda r, s, w: _pool(r, s, w) + 1,
          lambda got, r, s, w: f"One too many {where(r, s, w)}: {got - 1} workers already keep "
                               f"Wq at {_wq(r, s, got - 1):.3g} s. Give the fewest."),
@@ -501,6 +504,85 @@ def _pool_hint(answers: list[int]) -> str:
             f"{_wq(rate, service, got):.3g} s.")
 
 
+RUNAWAY = 500
+"""Calls of ``mq.theory.mmc`` in one call of the student's function before the check stops it:
+far more pool sizes than any case needs, so its loop never meets its target."""
+
+
+class _Runaway(Exception):
+    """Raised inside the student's function when it asks mmc about too many pool sizes."""
+
+
+class _Reads(dict):
+    """What mmc returns, noting which of its keys the student's function reads."""
+
+    def __init__(self, data: dict, seen: set[str]) -> None:
+        super().__init__(data)
+        self.seen = seen
+
+    def __getitem__(self, key: str) -> Any:
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.seen.add(key)
+        return super().get(key, default)
+
+
+class _WatchMmc:
+    """While active, ``mq.theory.mmc`` notes which of its keys the student's function reads
+    (``seen``) and stops a loop that never meets its target (``ran_away``). A function that
+    imported ``mmc`` by name is not watched: the check then judges its answers alone."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self.calls = 0
+        self.ran_away = False
+
+    def __enter__(self) -> _WatchMmc:
+        original = self._original = theory.mmc
+
+        def mmc(*args: Any, **kwargs: Any) -> dict:
+            self.calls += 1
+            if self.calls > RUNAWAY:
+                self.ran_away = True
+                raise _Runaway(f"asked mmc about more than {RUNAWAY} pool sizes")
+            return _Reads(original(*args, **kwargs), self.seen)
+
+        mmc.__doc__, mmc.__name__ = original.__doc__, original.__name__
+        theory.mmc = mmc
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        theory.mmc = self._original
+
+
+def _read_hint(seen: set[str], case: tuple[float, float, float]) -> str | None:
+    """The hint for a function that compared another of mmc's numbers, not Wq, with the
+    target (None if it read Wq, or nothing)."""
+    if "Wq" in seen:
+        return None
+    rate, service, max_wait = case
+    where = f"for {rate:g} orders/s, {service:g} s each, a wait of at most {max_wait:g} s"
+    if "W" in seen:
+        never = f" and can never reach {max_wait:g} s" if max_wait < service else ""
+        return (f"You compared W, the time in the system, with the target ({where}): W "
+                f"includes the {service:g} s of service, so it never drops below "
+                f"{service:g} s{never}, however many workers you add. Compare Wq, the mean "
+                "wait in the queue.")
+    if "P_wait" in seen:
+        return (f"You compared P_wait, the chance that an order has to wait (a probability, "
+                f"not a time), with {max_wait:g} s. Compare Wq, the mean wait in the queue, "
+                "in seconds.")
+    if "Lq" in seen:
+        return (f"You compared Lq, the mean number of orders waiting (not a time), with "
+                f"{max_wait:g} s. Compare Wq, the mean wait in the queue, in seconds.")
+    if "rho" in seen:
+        return ("You sized the pool by its utilisation, rho: a fixed limit on rho fits some "
+                "cases and not others. Compare Wq, the mean wait in the queue, with max_wait.")
+    return None
+
+
 def ex3(pool_size: Any) -> Verdict:
     """Check ``pool_size(rate, service, max_wait)``: the fewest workers such that M/M/c's
     mean wait in the queue Wq is at most ``max_wait`` seconds."""
@@ -509,11 +591,21 @@ def ex3(pool_size: Any) -> Verdict:
                              "again.")
     if not callable(pool_size):
         return not_a_function(pool_size, "pool_size", "ex3")
-    answers = []
+    answers, seen = [], set()
     for case in POOL_CASES:
-        got, problem = _call_with_limit(pool_size, *case)
+        with _WatchMmc() as watch:
+            got, problem = _call_with_limit(pool_size, *case)
+        seen |= watch.seen
         if problem is not None:
             text = problem.message
+            stuck = watch.ran_away or "did not return" in text
+            if stuck and _read_hint(watch.seen, case):
+                return Verdict(False, _read_hint(watch.seen, case))
+            if watch.ran_away:
+                return Verdict(False, f"For {case[0]:g} orders/s, {case[1]:g} s each, your "
+                                      f"function asked mmc about more than {RUNAWAY} pool sizes "
+                                      "and never met its target: does your loop's condition "
+                                      "ever become false?")
             if "OverflowError" in text:
                 text += (". Your loop kept adding workers and never met the target: W (time in "
                          "the system) includes the service time, so it never drops below it. "
@@ -529,8 +621,10 @@ def ex3(pool_size: Any) -> Verdict:
         if isinstance(got, bool) or not isinstance(got, int):
             return Verdict(False, f"Return a whole number of workers, not {short(got)}.")
         answers.append(got)
-    if answers != [_pool(*case) for case in POOL_CASES]:
-        return Verdict(False, _pool_hint(answers))
+    right = [_pool(*case) for case in POOL_CASES]
+    if answers != right:
+        first = next(i for i, (a, r) in enumerate(zip(answers, right, strict=True)) if a != r)
+        return Verdict(False, _read_hint(seen, POOL_CASES[first]) or _pool_hint(answers))
     shown = POOL_CASES[0]
     right = _pool(*shown)
     return Verdict(True, f"Right on {len(POOL_CASES)} cases; e.g. {shown[0]:g} orders/s of "
@@ -573,6 +667,9 @@ def ex4(extra_workers: Any) -> Verdict:
     for stage, n in extra_workers.items():
         if n is Ellipsis or n is None:
             n = 0
+        if isinstance(n, float) and n.is_integer() and n >= 0:
+            return Verdict(False, f"Give each number of extra workers as an int ({int(n)}, not "
+                                  f"{n!r}); for {stage!r} you gave {n!r}.")
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             return Verdict(False, f"Give whole numbers of extra workers (0 or more); for "
                                   f"{stage!r} you gave {short(n)}.")
@@ -587,9 +684,16 @@ def ex4(extra_workers: Any) -> Verdict:
     if behind:
         s = behind[0]
         need = math.floor(PIPE["rate"] * STAGES[s]) + 1
-        before = list(STAGES)[:list(STAGES).index(s)]
-        moved = (" The bottleneck has moved there once the stage before it kept up."
-                 if any(extra.get(p, 0) for p in before) else "")
+        before = [p for p in list(STAGES)[:list(STAGES).index(s)] if extra.get(p, 0)]
+        fixed = [p for p in before if _load(p, 1) >= 1]  # was behind with one worker
+        idle = [p for p in before if _load(p, 1) < 1]
+        moved = ""
+        if fixed:
+            moved = f" Now that {fixed[-1]} keeps up, the bottleneck has moved on to {s}."
+        elif idle:
+            moved = (f" {idle[0]} already kept up with one worker (busy "
+                     f"{100 * _load(idle[0], 1):.0f} % of the time): {s} was the bottleneck "
+                     "all along.")
         return Verdict(False, f"{s} still falls behind: {PIPE['rate']:g} orders/s × "
                               f"{STAGES[s]:g} s = {PIPE['rate'] * STAGES[s]:g} workers' worth of "
                               f"work, and it has {total[s]}: it needs {need} in all.{moved}")
