@@ -244,6 +244,8 @@ def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str
         style = {"color": "#999999", "lw": 1.0, "ls": (0, (4, 2))}
     shrink_a = 0 if role_of(graph, u) == "queue" else 11
     shrink_b = 0 if role_of(graph, v) == "queue" else 12
+    if role_of(graph, v) == "broker":  # a big square: stop at its side, or at a corner
+        shrink_b = 21 if bend(graph, pos, u, v) else 16
     arrow = FancyArrowPatch(
         p0, p1, arrowstyle="-|>", mutation_scale=9, shrinkA=shrink_a, shrinkB=shrink_b,
         connectionstyle=f"arc3,rad={bend(graph, pos, u, v)}", color=style["color"],
