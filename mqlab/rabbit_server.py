@@ -469,5 +469,31 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# -- shared with mqlab.rabbit_cluster, which starts several nodes the same way ----------------
+def scripts_dir() -> Path | None:
+    """The directory of the RabbitMQ scripts (rabbitmq-server, rabbitmqctl), or None."""
+    return _bin_dir()
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 now."""
+    return _free_port()
+
+
+def answers(port: int, timeout: float = 0.2) -> bool:
+    """Does something accept TCP connections on 127.0.0.1:``port``?"""
+    return _answers(port, timeout)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live processes of process group ``pgid``."""
+    return _group_members(pgid)
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of a child process that ended (no zombie is left)."""
+    _reap(pid)
+
+
 if __name__ == "__main__":
     sys.exit(main())
