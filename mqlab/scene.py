@@ -450,8 +450,9 @@ class Scene:
         for cursor in self._cursors:
             cursor.set_xdata([t, t])
         for artist in (self._read_lines, self._pulse_lines, self._grip_lines,
-                       *self._boxes.lines, self._down,
+                       *self._boxes.lines,
                        *self._dots.lines, *self._replies.lines, *filter(None, self._covers),
+                       self._down,  # after the covers, so that a crashed broker shows grey
                        self._drops, self._dead, self._ring, *self._cursors):
             if _shows_something(artist):  # each draw costs ~0.5 ms, even when empty
                 artist.axes.draw_artist(artist)
