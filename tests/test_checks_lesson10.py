@@ -1,0 +1,304 @@
+"""The checks of lesson 10 accept the reference solutions and reject typical mistakes kindly."""
+
+import copy
+import math
+
+import pytest
+from solutions import lesson10 as solution
+from verdicts import right, unattempted, wrong
+
+from mqlab.checks import lesson10 as check
+
+
+@pytest.mark.parametrize("ex", [check.ex1, check.ex2, check.ex3, check.ex4])
+@pytest.mark.parametrize("starter", [None, ...])
+def test_a_starter_answer_is_not_attempted(ex, starter):
+    assert unattempted(ex(starter))
+
+
+# -- section 1: the greenhouse's uplink and the farm's edge broker ------------------------------
+def test_the_sensor_waits_out_the_outage_and_catches_up_at_50_s():
+    run = check.greenhouse().run()
+    s = run.summary()
+    assert s.account.acked == check.GREENHOUSE["count"] and s.balanced
+    assert check.catch_up(run) == 50.0
+    # nothing leaves during the outage; the reading made at 10 s waited until 30 s
+    left = {e.msg: e.time for e in run.trace.filter(kind="publish")}
+    made = {m: msg.created for m, msg in run.trace.messages.items()}
+    assert not [m for m, t in left.items() if 10.0 <= t < 30.0]
+    first_waiting = min(m for m in made if made[m] >= 10.0)
+    assert left[first_waiting] == 30.0
+    assert max(t - made[m] for m, t in left.items()) == pytest.approx(20.0)
+
+
+def test_without_an_outage_the_sensor_never_waits():
+    run = check.greenhouse(outage=None).run()
+    assert all(math.isclose(e.time, run.trace.messages[e.msg].created)
+               for e in run.trace.filter(kind="publish"))
+
+
+def test_the_farm_keeps_working_while_its_line_is_down():
+    run = check.farm().run(until=45)
+    s = run.summary()
+    assert s.balanced and s.account.dropped == {}
+    from mqlab import metrics
+    valve = metrics.latencies(run.trace, node="valve")
+    assert max(valve) < 0.25  # the local controller never notices the outage
+    _, lengths = metrics.queue_length(run.trace, "uplink")
+    assert max(lengths) >= 35  # the outage's readings wait at the edge
+    store = metrics.latencies(run.trace, node="store")
+    assert max(store) > 19.0  # and reach the cloud once the line is back
+
+
+@pytest.mark.parametrize("p", [50, 50.4, 49.6])
+def test_ex1_accepts_the_answer_within_half_a_second(p):
+    assert right(check.ex1(p))
+    assert right(check.ex1(solution.PREDICTION))
+
+
+def test_ex1_the_moment_the_uplink_is_back_is_too_early():
+    assert wrong(check.ex1(30), "uplink is back", "waiting")
+
+
+def test_ex1_draining_at_the_full_bandwidth_forgets_new_readings():
+    assert wrong(check.ex1(40), "keeps making", "shrinks more slowly")
+
+
+def test_ex1_a_duration_is_not_a_time_on_the_clock():
+    assert wrong(check.ex1(20), "length of time", "run's clock")
+
+
+def test_ex1_during_the_outage_and_bad_input():
+    assert wrong(check.ex1(12), "down until 30 s")
+    assert wrong(check.ex1("50"), "number")
+    assert wrong(check.ex1(True), "number")
+    assert wrong(check.ex1(math.nan), "number")
+
+
+def test_ex1_too_late_and_too_early_in_general():
+    assert wrong(check.ex1(70), "Too late")
+    assert wrong(check.ex1(45), "Too early")
+
+
+# -- section 2: the live map ---------------------------------------------------------------------
+def test_the_map_without_limits_draws_ever_older_positions():
+    f = check.freshness(check.tracker().run(until=30))
+    assert f["oldest"] > 15 and f["busy"] > 0.97
+
+
+def test_ex2_accepts_the_reference_and_a_short_ttl():
+    assert right(check.ex2(solution.QUEUE))
+    assert right(check.ex2({"capacity": None, "overflow": "drop-head", "message_ttl": 0.1}))
+
+
+def test_ex2_no_limit_is_too_old():
+    assert wrong(check.ex2({"capacity": None, "overflow": "drop-head", "message_ttl": None}),
+                 "Too old", "pile up")
+
+
+def test_ex2_a_ttl_counts_only_time_in_the_queue():
+    assert wrong(check.ex2({"capacity": None, "overflow": "drop-head", "message_ttl": 0.5}),
+                 "Too old", "counts only the time in the queue")
+
+
+def test_ex2_reject_publish_keeps_the_oldest():
+    assert wrong(check.ex2({"capacity": 1, "overflow": "reject-publish", "message_ttl": None}),
+                 "Too old", "turns the newest away")
+
+
+def test_ex2_block_moves_the_wait_into_the_bus():
+    assert wrong(check.ex2({"capacity": 1, "overflow": "block", "message_ttl": None}),
+                 "Too old", "bus wait")
+
+
+def test_ex2_two_waiting_is_one_too_many():
+    assert wrong(check.ex2({"capacity": 2, "overflow": "drop-head", "message_ttl": None}),
+                 "Too old", "capacity 2")
+
+
+def test_ex2_a_tiny_ttl_leaves_the_map_idle():
+    assert wrong(check.ex2({"capacity": None, "overflow": "drop-head", "message_ttl": 0.02}),
+                 "idle", "Keep the newest")
+
+
+def test_ex2_malformed_answers():
+    assert unattempted(check.ex2({"capacity": ..., "overflow": ..., "message_ttl": ...}))
+    assert wrong(check.ex2({"capacity": 1, "overflow": ..., "message_ttl": None}),
+                 "not set 'overflow'")
+    assert wrong(check.ex2({"capacity": 0, "overflow": "drop-head", "message_ttl": None}),
+                 "whole number")
+    assert wrong(check.ex2({"capacity": 1, "overflow": "drop-tail", "message_ttl": None}),
+                 "overflow is one of")
+    assert wrong(check.ex2({"capacity": 1, "overflow": "drop-head", "message_ttl": 500}),
+                 "milliseconds")
+    assert wrong(check.ex2({"capacity": 1, "overflow": "drop-head", "message_ttl": -1}),
+                 "above 0")
+    assert wrong(check.ex2({"capacity": 1, "overflow": "drop-head", "ttl": 1}), "Unknown")
+    assert wrong(check.ex2([1, "drop-head", None]), "dict")
+
+
+# -- section 4: queue or log ---------------------------------------------------------------------
+def test_side_by_side_shows_the_trade():
+    queue, log = check.side_by_side("queue"), check.side_by_side("log")
+    assert check.out_of_order(queue) > 0 and check.out_of_order(log) == 0
+    from mqlab import metrics
+    slow_q = max(metrics.latencies(queue.trace, node="slow"))
+    slow_l = max(metrics.latencies(log.trace, node="slow"))
+    assert slow_q <= 1.0 + 1e-9 < 10 < slow_l  # head-of-line blocking in the slow partition
+    audit_q = len(metrics.latencies(queue.trace, node="audit"))
+    audit_l = len(metrics.latencies(log.trace, node="audit"))
+    assert audit_q < check.SIDE["orders"] == audit_l  # only the log replays for a late reader
+    with pytest.raises(ValueError, match="kind"):
+        check.side_by_side("stream")
+
+
+def test_ex3_accepts_the_reference_and_tolerates_case():
+    assert right(check.ex3(solution.CHOICES))
+    assert right(check.ex3({k: v.upper() for k, v in solution.CHOICES.items()}))
+
+
+def test_ex3_everything_a_queue_misses_the_history_and_the_readers():
+    assert wrong(check.ex3(dict.fromkeys(check.NEEDS, "queue")), "3 of 6", "fraud:",
+                 "ledger:", "teams:")
+
+
+def test_ex3_everything_a_log_misses_priorities_ttl_and_sharing():
+    assert wrong(check.ex3(dict.fromkeys(check.NEEDS, "log")), "resize:", "urgent:",
+                 "expire:")
+
+
+def test_ex3_competing_consumers_for_the_ledger_break_the_order():
+    choices = dict(solution.CHOICES, ledger="queue")
+    assert wrong(check.ex3(choices), "1 of 6", "out of order")
+
+
+def test_ex3_malformed_answers():
+    assert wrong(check.ex3({"resize": "queue"}), "no choice for 'fraud'")
+    assert wrong(check.ex3(dict(solution.CHOICES, fraud="kafka")), "'queue' or 'log'")
+    assert wrong(check.ex3(dict(solution.CHOICES, fraud=...)), "not chosen for 'fraud'")
+    assert unattempted(check.ex3(dict.fromkeys(check.NEEDS, ...)))
+    assert wrong(check.ex3("log"), "dict")
+
+
+# -- section 5: the design exercise ---------------------------------------------------------------
+def designs(scenario, **change):
+    d = copy.deepcopy(solution.DESIGNS)
+    d[scenario].update(change)
+    return d
+
+
+def test_ex4_accepts_the_reference_and_lists_or_extra_measures():
+    assert right(check.ex4(solution.DESIGNS))
+    d = designs("typing", security=["TLS", "login", "permissions", "encrypt"])
+    assert right(check.ex4(d))
+
+
+def test_the_reference_designs_lose_and_repeat_nothing_that_matters():
+    for seed in (1, 2, 3):
+        pay = check.design_model("payments", solution.DESIGNS["payments"], seed)
+        assert pay["bank"]["missed"] == pay["bank"]["repeated"] == 0
+        tel = check.design_model("telemetry", solution.DESIGNS["telemetry"], seed)
+        assert tel["analytics"]["missed"] == tel["map"]["missed"] == 0
+        typ = check.design_model("typing", solution.DESIGNS["typing"], seed)
+        assert all(typ[r]["late"] == 0 for r in ("phone", "laptop", "tablet"))
+
+
+def test_ex4_payments_at_least_once_charges_twice_measured():
+    assert wrong(check.ex4(designs("payments", guarantee="at-least-once")), "PAYMENTS",
+                 "charged twice", "not idempotent")
+
+
+def test_ex4_payments_not_durable_loses_them_in_the_restart():
+    assert wrong(check.ex4(designs("payments", durable=False)), "restart", "never charged")
+
+
+def test_ex4_payments_pubsub_gives_each_worker_every_payment():
+    assert wrong(check.ex4(designs("payments", pattern="publish-subscribe")), "own copy",
+                 "no capacity")
+
+
+def test_ex4_payments_a_log_blocks_behind_a_slow_payment():
+    assert wrong(check.ex4(designs("payments", store="log")), "holds up")
+
+
+def test_ex4_payments_need_an_hmac():
+    assert wrong(check.ex4(designs("payments", security={"tls", "login", "permissions"})),
+                 "without 'hmac'")
+
+
+def test_ex4_telemetry_in_a_queue_cannot_replay():
+    assert wrong(check.ex4(designs("telemetry", store="queue")), "TELEMETRY",
+                 "forgets what was acked", "missed")
+
+
+def test_ex4_telemetry_point_to_point_splits_the_readers():
+    assert wrong(check.ex4(designs("telemetry", pattern="point-to-point")), "one reader only")
+
+
+def test_ex4_telemetry_effectively_once_is_needless_complexity():
+    assert wrong(check.ex4(designs("telemetry", guarantee="effectively-once")),
+                 "at-least-once is enough")
+
+
+def test_ex4_telemetry_without_a_rate_limit():
+    sec = {"tls", "login", "permissions"}
+    assert wrong(check.ex4(designs("telemetry", security=sec)), "without 'rate-limit'")
+
+
+def test_ex4_typing_without_a_ttl_delivers_late_measured():
+    assert wrong(check.ex4(designs("typing", ttl=None)), "TYPING", "without a TTL", "late:")
+
+
+def test_ex4_typing_in_a_log_delivers_late():
+    assert wrong(check.ex4(designs("typing", store="log", ttl=None)), "a log has no TTL")
+
+
+def test_ex4_typing_durable_and_at_least_once_cost_for_nothing():
+    assert wrong(check.ex4(designs("typing", durable=True)), "cost for nothing")
+    assert wrong(check.ex4(designs("typing", guarantee="at-least-once")),
+                 "at-most-once is enough")
+
+
+def test_ex4_a_hint_says_which_designs_are_fine():
+    v = check.ex4(designs("typing", ttl=None))
+    assert wrong(v, "Fine as they are: payments", "telemetry")
+
+
+def test_ex4_malformed_answers():
+    assert wrong(check.ex4({"payments": solution.DESIGNS["payments"]}), "no design for")
+    assert wrong(check.ex4(designs("payments", pattern="p2p")), "payments:", "'pattern' is one of")
+    assert wrong(check.ex4(designs("payments", durable="yes")), "True or False")
+    assert wrong(check.ex4(designs("payments", ttl=-1)), "'ttl' is None or")
+    assert wrong(check.ex4(designs("payments", security="tls")), "a set of measures")
+    assert wrong(check.ex4(designs("payments", security={"firewall"})), "unknown security")
+    assert wrong(check.ex4(designs("payments", guarantee=...)), "still ...")
+    d = designs("payments")
+    del d["payments"]["ttl"]
+    assert wrong(check.ex4(d), "'ttl' is missing")
+    blank = {s: dict.fromkeys(check.DESIGN_FIELDS, ...) for s in check.SCENARIOS}
+    assert unattempted(check.ex4(blank))
+    assert wrong(check.ex4([1, 2]), "dict")
+
+
+# -- section 3: the recorded runs say what the lesson says ---------------------------------------
+def test_the_recorded_cluster_runs_say_what_the_lesson_says():
+    import mqlab as mq
+    from mqlab.rabbit_cluster import ChaosRun
+
+    quorum = ChaosRun.from_trace(mq.Trace.load(check.cluster_file("quorum")))
+    classic = ChaosRun.from_trace(mq.Trace.load(check.cluster_file("classic")))
+    for run in (quorum, classic):
+        assert run.killed == "rabbit1" and len(run.confirmed) == 400 and not run.lost
+    assert quorum.queue_type == "quorum" and quorum.duplicates == 0
+    assert quorum.outcome.attempts == 406
+    assert quorum.outcome.refused == {"nacked": 5, "no answer": 1}
+    assert round(quorum.facts["longest_wait_for_a_confirm"], 2) == 0.36
+    confirms = [e.time for e in quorum.trace.filter(kind="arrive")
+                if e.peer == "producer" and e.info == "confirmed"]
+    assert max(confirms) < 4.1 < quorum.facts["recovered_at"]  # all done on two nodes
+    assert classic.queue_type == "classic" and classic.duplicates == 1
+    assert round(classic.facts["longest_wait_for_a_confirm"], 2) == 5.26
+    assert round(classic.facts["recovered_at"], 2) == 6.74
+    assert [e.msg for e in classic.trace.filter(kind="duplicate")] == [150]
+    with pytest.raises(ValueError, match="queue_type"):
+        check.cluster_file("stream")
