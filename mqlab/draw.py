@@ -157,7 +157,7 @@ def draw_network(run_or_trace: Any, *, ax: Axes | None = None, pos: dict | None 
     for role in ROLE_STYLE:
         draw_nodes(ax, graph, pos, role)
     for n in graph:
-        _label(ax, graph, n, pos[n], slots)
+        _label(ax, graph, n, pos[n], slots, pos)
     if legend:
         role_legend(ax, graph)
     return ax
@@ -259,8 +259,8 @@ def _draw_edge(ax: Axes, graph: nx.DiGraph, pos: dict, u: str, v: str, kind: str
                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
 
 
-def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float], slots: int = 8
-           ) -> None:
+def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float], slots: int = 8,
+           pos: dict | None = None) -> None:
     role, attrs = role_of(graph, n), graph.nodes[n]
     if role == "queue":
         x, y = xy
@@ -294,6 +294,14 @@ def _label(ax: Axes, graph: nx.DiGraph, n: str, xy: tuple[float, float], slots: 
         if role == "exchange" and attrs.get("log"):
             parts = attrs.get("partitions")
             text = f"{n}\n(topic, {parts} partitions)" if parts else f"{n}\n(topic)"
+        if role == "broker" and pos is not None and any(
+                m != n and role_of(graph, m) == "broker" and abs(pos[m][0] - xy[0]) < 1e-9
+                for m in pos):
+            # brokers stacked in one column (a cluster): the name beside, not under, the box
+            # (above the line arriving at its middle)
+            ax.annotate(text, xy, xytext=(-17, 7), textcoords="offset points", ha="right",
+                        va="bottom", fontsize=8.5, zorder=4)
+            return
         ax.annotate(text, xy, xytext=(0, -15), textcoords="offset points", ha="center",
                     va="top", fontsize=8.5, zorder=4, linespacing=0.95)
 
