@@ -31,7 +31,23 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-lab: $(VENV)/.installed ## Set up and open JupyterLab on the first lesson
+# With rabbitmq-server installed (and no MQLAB_RABBITMQ_URL given), `make lab` also runs a private
+# RabbitMQ for lesson 09, as binder/start does on Binder: loopback only, memory capped, in a new
+# temporary folder. It starts in the background, so JupyterLab opens at once; notebooks find it
+# through MQLAB_RABBITMQ_URL. When JupyterLab exits (or on Ctrl-C), the trap stops that broker,
+# by the process ids it recorded, and removes the folder. Without rabbitmq-server, just JupyterLab.
+BROKER_PORT := import socket; from mqlab.rabbit_server import installed; \
+  s = socket.socket(); s.bind(("127.0.0.1", 0)); installed() and print(s.getsockname()[1])
+
+lab: $(VENV)/.installed ## Set up and open JupyterLab on the first lesson (and a RabbitMQ, if installed)
+	@if [ -z "$$MQLAB_RABBITMQ_URL" ] && port=$$($(PY) -c '$(BROKER_PORT)' 2>/dev/null) && [ -n "$$port" ] \
+	    && dir=$$(mktemp -d "$${TMPDIR:-/tmp}/mqlab-lab-rabbitmq.XXXXXX"); then \
+	  export MQLAB_RABBITMQ_URL="amqp://guest:guest@127.0.0.1:$$port/"; \
+	  $(PY) -m mqlab.rabbit_server start --base "$$dir" --port $$port --memory 256MB \
+	    </dev/null >"$$dir/start.log" 2>&1 & starting=$$!; \
+	  trap 'wait $$starting; $(PY) -m mqlab.rabbit_server stop --base "$$dir" >/dev/null; rm -rf "$$dir"' EXIT; \
+	  echo "RabbitMQ for lesson 09: starting at $$MQLAB_RABBITMQ_URL (log: $$dir/start.log)"; \
+	fi; \
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ip=127.0.0.1 --port=$(PORT) --LabApp.default_url=$(LAB_PAGE)
 
 test: $(VENV)/.installed-test ## Set up and run the whole suite (unit, property, widget, browser, notebooks)
