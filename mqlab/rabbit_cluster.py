@@ -818,8 +818,8 @@ def run_through_failure(cluster: RabbitCluster, messages: int = 1000,
             if wait > 0:
                 time.sleep(wait)
             c.dead.add(victim.name)
+            times["kill"] = c.now()  # the SIGKILL goes now; kill() then waits for the group
             cluster.kill(victim.name)
-            times["kill"] = c.now()
             c.note(f"{victim.name} killed (SIGKILL)")
             if restart_at is None:
                 return
