@@ -80,7 +80,7 @@ from mqlab.run import Run
 from mqlab.simulation import SimulationError
 from mqlab.trace import Trace
 
-__all__ = ["DEFAULT_URL", "BrokerUnavailable", "NotSupported", "RabbitRun", "available",
+__all__ = ["DEFAULT_URL", "BrokerUnavailable", "NotSupported", "RabbitRun", "available", "wait",
            "check", "run"]
 
 #: where a broker is looked for unless a URL is given (``MQLAB_RABBITMQ_URL`` overrides it)
@@ -129,6 +129,21 @@ def available(url: str = DEFAULT_URL, timeout: float = 1.0) -> bool:
     except Exception:
         pass
     return True
+
+
+def wait(url: str = DEFAULT_URL, timeout: float = 60.0) -> bool:
+    """Wait up to ``timeout`` seconds for a RabbitMQ to answer at ``url`` (one that is still
+    starting, as ``binder/start`` and ``make lab`` start theirs in the background); True once
+    it answers, False if it never did. Never raises."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        if available(url, timeout=1.0):
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.5)
 
 
 def _connect(url: str):

@@ -250,7 +250,8 @@ class RabbitServer:
             "RABBITMQ_ADVANCED_CONFIG_FILE": str(b / "advanced.config"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(b / "enabled_plugins"),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": loopback,
-            "RABBITMQ_CTL_ERL_ARGS": loopback,
+            # rabbitmqctl must find this node's own epmd, never start one of its own
+            "RABBITMQ_CTL_ERL_ARGS": f"{loopback} -start_epmd false",
             "ERL_CRASH_DUMP": str(b / "erl_crash.dump"),
         })
         return env

@@ -1,0 +1,416 @@
+"""The checks of lesson 09 accept the reference solutions and reject typical mistakes kindly;
+the lesson's recorded real run is shipped, complete, and says what a real broker said."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from solutions import lesson09 as solution
+from verdicts import right, unattempted, wrong
+
+import mqlab as mq
+from mqlab import rabbit
+from mqlab.checks import lesson09 as check
+
+# -- every check: the starter ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ex", [check.ex1, check.ex2, check.ex3, check.ex4])
+@pytest.mark.parametrize("starter", [None, ...])
+def test_a_starter_answer_is_not_attempted(ex, starter):
+    assert unattempted(ex(starter))
+
+
+def test_the_notebooks_starters_are_not_attempted():
+    def x_arguments(net, name):
+        q = net.queues[name]  # noqa: F841 - as in the notebook
+        args = {}  # noqa: F841
+        ...
+
+    assert unattempted(check.ex2(x_arguments))
+    assert unattempted(check.ex3({"audit": ..., "billing": ..., "dashboard": ...}))
+    assert unattempted(check.ex4({"configure": ..., "write": ..., "read": ...}))
+
+
+# -- exercise 1: the prediction -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", ["c", "C", "(c)", " c "])
+def test_ex1_accepts_c(answer):
+    assert right(check.ex1(answer))
+    assert solution.PREDICTION == "c"
+
+
+@pytest.mark.parametrize(("answer", "hint"), [
+    ("a", "really sleeps its 20 ms"),
+    ("b", "links take no time"),
+    ("d", "well under a millisecond"),
+    ("e", "one of the letters"),
+    (3, "one of the letters"),
+])
+def test_ex1_rejects_with_the_intended_hint(answer, hint):
+    assert wrong(check.ex1(answer), hint)
+
+
+def test_ex1_the_real_broker_agrees_with_the_answer():
+    """The recorded real run: the fast worker's median latency is over 20 ms, by a few ms."""
+    stats = check.worker_stats(check.recorded("work-fair"))
+    assert 20.0 < stats["fast"]["p50"] < 30.0
+
+
+# -- exercise 2: x- arguments ---------------------------------------------------------------------
+
+
+def test_ex2_accepts_the_reference():
+    assert right(check.ex2(solution.x_arguments))
+
+
+def test_ex2_accepts_leaving_out_the_default_overflow():
+    def without_default(net, name):
+        args = solution.x_arguments(net, name)
+        if args.get("x-overflow") == "drop-head":
+            del args["x-overflow"]
+        return args
+
+    assert right(check.ex2(without_default))
+
+
+class _FakeChannel:
+    """Records what rabbit.run declares, without a broker."""
+
+    def __init__(self, declared):
+        self.declared = declared
+
+    def exchange_declare(self, *args, **kwargs):
+        pass
+
+    def queue_bind(self, *args, **kwargs):
+        pass
+
+    def queue_declare(self, name, durable=False, arguments=None):
+        self.declared[name] = dict(arguments or {})
+
+
+class _FakeConnection:
+    def __init__(self):
+        self.declared = {}
+
+    def channel(self):
+        return _FakeChannel(self.declared)
+
+
+def _declared_by_rabbit(net) -> dict:
+    """What mqlab.rabbit declares for each queue of ``net``, without its bookkeeping."""
+    conn = _FakeConnection()
+    session = rabbit._Session(net, 1.0, conn, "amqp://fake/", False)
+    session.declare()
+    out = {}
+    observer = session.real("~dropped")
+    for real, args in conn.declared.items():
+        name = session.plain(real)
+        if real == observer:
+            continue
+        args.pop("x-expires")
+        if args.get("x-dead-letter-exchange") == observer:
+            del args["x-dead-letter-exchange"]
+        for key in ("x-dead-letter-exchange", "x-dead-letter-routing-key"):
+            if key in args:
+                args[key] = session.plain(args[key])
+        out[name] = args
+    return out
+
+
+def test_the_checks_mapping_is_what_mqlab_rabbit_declares():
+    for net, names in check._ex2_networks() + [(check.queue_tour(), ["jobs", "orders", "deals"])]:
+        net.resolve()
+        declared = _declared_by_rabbit(net)
+        for name in names:
+            assert check.queue_arguments(net, name) == declared[name], name
+            assert solution.x_arguments(net, name) == declared[name], name
+
+
+def _changed(**how):
+    """The reference with one typical mistake."""
+
+    def answer(net, name):
+        q = net.queues[name]
+        args = solution.x_arguments(net, name)
+        if "ttl_seconds" in how and q.message_ttl is not None:
+            args["x-message-ttl"] = q.message_ttl
+        if "ttl_float" in how and q.message_ttl is not None:
+            args["x-message-ttl"] = q.message_ttl * 1000.0
+        if "ttl_text" in how and q.message_ttl is not None:
+            args["x-message-ttl"] = str(round(q.message_ttl * 1000))
+        if "dlq_as_exchange" in how and q.dead_letter in net.queues:
+            args["x-dead-letter-exchange"] = q.dead_letter
+            del args["x-dead-letter-routing-key"]
+        if "dlq_key_only" in how and q.dead_letter in net.queues:
+            del args["x-dead-letter-exchange"]
+        if "exchange_with_key" in how and q.dead_letter is not None \
+                and q.dead_letter not in net.queues:
+            args["x-dead-letter-routing-key"] = q.dead_letter
+        if "underscore" in how and "x-overflow" in args:
+            args["x-overflow"] = args["x-overflow"].replace("-", "_")
+        if "no_overflow" in how:
+            args.pop("x-overflow", None)
+        if "no_priority" in how:
+            args.pop("x-max-priority", None)
+        if "priority_none" in how and q.kind == "priority" and q.max_priority is None:
+            args["x-max-priority"] = 10
+        if "no_prefix" in how:
+            args = {k[2:]: v for k, v in args.items()}
+        if "nones" in how:
+            args.setdefault("x-message-ttl", None)
+        return args
+
+    return answer
+
+
+@pytest.mark.parametrize(("mistake", "hint"), [
+    ("ttl_seconds", "milliseconds"),
+    ("ttl_float", "float"),
+    ("ttl_text", "text"),
+    ("dlq_as_exchange", "that is a queue, not an exchange"),
+    ("dlq_key_only", "routing_key_but_no_dlx_defined"),
+    ("exchange_with_key", "keeps its own key"),
+    ("underscore", "with a hyphen"),
+    ("no_overflow", "x-overflow is missing"),
+    ("no_priority", "x-max-priority is missing"),
+    ("priority_none", "255"),
+    ("no_prefix", "x- prefix"),
+    ("nones", "None"),
+])
+def test_ex2_rejects_typical_mistakes_with_the_intended_hint(mistake, hint):
+    assert wrong(check.ex2(_changed(**{mistake: True})), hint)
+
+
+the_lessons_net = check.queue_tour()
+the_lessons_net.resolve()
+
+
+def _reads_a_global(net, name):
+    return solution.x_arguments(the_lessons_net, "deals") if name == "deals" else \
+        solution.x_arguments(the_lessons_net, "jobs")
+
+
+def test_ex2_names_a_global_network():
+    assert wrong(check.ex2(_reads_a_global), "the_lessons_net", "`net` argument")
+
+
+def test_ex2_reports_a_crash_and_a_call():
+    def broken(net, name):
+        return {}["x"]
+
+    assert wrong(check.ex2(broken), "KeyError")
+    assert wrong(check.ex2({"x-max-length": 3}), "without calling it")
+
+    def returns_none_later(net, name):
+        return {} if name == "plain" else None
+
+    assert wrong(check.ex2(returns_none_later), "returned None")
+
+
+# -- exercise 3: stream offsets -------------------------------------------------------------------
+
+
+def test_ex3_accepts_the_reference_and_zero_for_first():
+    assert right(check.ex3(solution.OFFSETS))
+    v = check.ex3({**solution.OFFSETS, "audit": 0})
+    assert right(v) and "retention" in v.message
+
+
+@pytest.mark.parametrize(("change", "hint"), [
+    ({"billing": 6}, "Off by one"),
+    ({"billing": 1006}, "order's number"),
+    ({"billing": "5"}, "without quotes"),
+    ({"billing": "first"}, "1001-1005 again"),
+    ({"audit": "last"}, "last chunk"),
+    ({"audit": "next"}, "only orders published from now on"),
+    ({"dashboard": "last"}, "newest old order"),
+    ({"dashboard": "first"}, "replays the whole stream"),
+    ({"dashboard": 10}, "tomorrow"),
+])
+def test_ex3_rejects_typical_mistakes_with_the_intended_hint(change, hint):
+    assert wrong(check.ex3({**solution.OFFSETS, **change}), hint)
+
+
+def test_ex3_wants_every_key():
+    assert wrong(check.ex3({"audit": "first", "billing": 5}), "dashboard")
+
+
+# -- exercise 4: the mailer's permissions ---------------------------------------------------------
+
+
+def test_ex4_accepts_the_reference_and_an_equivalent():
+    assert right(check.ex4(solution.PERMISSIONS))
+    assert right(check.ex4({"configure": "^mailer\\.inbox$", "write": "^(emails|mailer\\.inbox)$",
+                            "read": "^(mailer\\.inbox|orders)$"}))
+
+
+@pytest.mark.parametrize(("change", "hint"), [
+    ({"write": r"^emails$"}, "binding needs write on the queue"),
+    ({"read": r"^mailer\.inbox$"}, "binding needs read on the exchange"),
+    ({"configure": ""}, "to declare its queue"),
+    ({"configure": r"mailer\.inbox"}, "Anchor it"),
+    ({"configure": r"^mailer.inbox$"}, "unescaped"),
+    ({"write": r"^mailer\.inbox|emails$"}, "Group the alternatives"),
+    ({"read": r"^(orders|mailer\.inbox|emails)$"}, "least privilege"),
+    ({"read": 5}, "must be a str"),
+    ({"read": "^(orders$"}, "not a valid regular expression"),
+])
+def test_ex4_rejects_typical_mistakes_with_the_intended_hint(change, hint):
+    assert wrong(check.ex4({**solution.PERMISSIONS, **change}), hint)
+
+
+def test_ex4_agrees_with_the_real_brokers_rule_for_the_shop():
+    """The recorded broker refused exactly what lesson 08's model refuses for the shop."""
+    shop = {"configure": "^$", "write": "^orders$", "read": "^$"}
+    needs = {"publish to the exchange orders": ("write", "orders"),
+             "publish to the exchange payments": ("write", "payments"),
+             "publish through the default exchange": ("write", "amq.default"),
+             "declare the queue shop.inbox": ("configure", "shop.inbox"),
+             "read the queue charges": ("read", "charges")}
+    said = check.recorded_attempts()
+    assert list(said) == check.SHOP_ATTEMPTS == list(needs)
+    for what, (perm, name) in needs.items():
+        model = mq.security.permitted(shop[perm], name)
+        assert (said[what] == "ok") == model, what
+        if not model:
+            assert said[what].startswith("403 ACCESS_REFUSED"), said[what]
+
+
+# -- the recording --------------------------------------------------------------------------------
+
+
+def test_the_recording_is_shipped_whole():
+    for name in check.RUNS:
+        assert (check.DATA / f"{name}.json.gz").is_file(), name
+    assert (check.DATA / "extras.json.gz").is_file()
+    info = check.recording_info()
+    assert info["rabbitmq"].startswith("3.")
+    assert [c for c, _ in check.recorded_commands()] == check.SHOP_COMMANDS
+
+
+@pytest.mark.parametrize("name", list(check.RUNS))
+def test_each_recorded_run_adds_up_and_is_real(name):
+    run = check.recorded(name)
+    assert run.summary().balanced
+    build, until = check.RUNS[name]
+    assert run.trace.duration == pytest.approx(until, abs=0.2)
+    times = run.trace.column("time")
+    assert any(t != round(t, 2) for t in times)  # real clocks, not the model's round numbers
+
+
+def test_the_recorded_rules_match_the_simulation():
+    unlimited = check.worker_stats(check.recorded("work-unlimited"))
+    assert unlimited["fast"]["orders"] == unlimited["slow"]["orders"] == 20
+    tour = check.RUNS["queues"]
+    assert check.tour_outcomes(check.recorded("queues")) == \
+        check.tour_outcomes(tour[0]().run(until=tour[1], progress=False))
+    topics = check.RUNS["topics"]
+    assert check.routed_keys(check.recorded("topics")) == \
+        check.routed_keys(topics[0]().run(until=topics[1], progress=False))
+
+
+def test_the_tour_outcomes_say_what_the_lesson_says():
+    build, until = check.RUNS["queues"]
+    out = check.tour_outcomes(build().run(until=until, progress=False))
+    assert out == {"jobs": "priorities delivered: 1 9 9 9 9 9 1 1 1 1",
+                   "orders": "orders dropped: 2 3 4 5",
+                   "deals": "deals expired: 4 5 6 -> 3 in 'expired'"}
+
+
+def test_recorded_read_is_a_stream():
+    everything = [(i, 1001 + i) for i in range(10)]
+    assert check.recorded_read("first") == everything
+    assert check.recorded_read(7) == everything[7:]
+    assert check.recorded_read("next") == []
+    assert check.recorded_read("last") == everything[-1:]
+    assert check.recorded_read(check.recorded_cut()) == everything[5:]
+    assert check.recorded_read("first", 3) == everything[:3]
+    with pytest.raises(ValueError, match="x-stream-offset"):
+        check.recorded_read("5")
+
+
+def test_recorded_returns_a_fresh_run_each_time():
+    a, b = check.recorded("topics"), check.recorded("topics")
+    assert a.trace is not b.trace and a.trace.rows == b.trace.rows
+    with pytest.raises(ValueError, match="name must be one of"):
+        check.recorded("nope")
+
+
+def test_describe_broker_says_which_of_the_three(monkeypatch):
+    monkeypatch.delenv("MQLAB_RECORDED", raising=False)
+    assert "not installed" in check.describe_broker(None)
+    monkeypatch.setenv("MQLAB_RECORDED", "1")
+    assert check.use_recording()
+    assert "MQLAB_RECORDED=1" in check.describe_broker(None)
+    assert "answers at amqp://x/" in check.describe_broker("amqp://x/")
+
+
+def test_no_rabbitmqctl_without_a_broker_of_ours():
+    assert check.rabbitmqctl_for(None, None) is None
+    assert check.rabbitmqctl_for(None, "amqp://guest:guest@127.0.0.1:1/") is None
+
+
+def test_the_sim_numbers_the_lesson_quotes():
+    for name, want in [("work-unlimited", {"fast": (20, 20.0, 20.0), "slow": (20, 625.0, 1100.0)}),
+                       ("work-fair", {"fast": (30, 20.0, 20.0), "slow": (10, 150.0, 150.0)})]:
+        build, until = check.RUNS[name]
+        stats = check.worker_stats(build().run(until=until, progress=False))
+        for worker, (orders, p50, most) in want.items():
+            s = stats[worker]
+            assert (s["orders"], round(s["p50"], 1), round(s["max"], 1)) == (orders, p50, most)
+
+
+# -- on a real broker -----------------------------------------------------------------------------
+
+
+@pytest.mark.broker
+def test_a_real_tour_and_topic_run_match_the_simulation(rabbitmq_url):
+    for name, outcome in [("queues", check.tour_outcomes), ("topics", check.routed_keys)]:
+        build, until = check.RUNS[name]
+        real = rabbit.run(build(), until=until, url=rabbitmq_url, progress=False)
+        assert outcome(real) == outcome(build().run(until=until, progress=False))
+
+
+@pytest.mark.broker
+def test_the_stream_reader_and_the_recorder_on_a_real_broker(rabbitmq_url):
+    stream = check._record_stream(rabbitmq_url)  # asserts what it read
+    assert [r[:2] for r in stream["records"]] == [[i, 1001 + i] for i in range(10)]
+    assert all(r[2] < stream["cut"] for r in stream["records"][:5])
+    assert all(r[2] >= stream["cut"] for r in stream["records"][5:])
+    json.dumps(stream)  # what the recording keeps
+    assert isinstance(dt.datetime.fromtimestamp(stream["cut"]), dt.datetime)
+
+
+@pytest.mark.broker
+def test_rabbitmqctl_and_the_shops_permissions_on_a_real_broker(rabbitmq_server):
+    ctl = check.rabbitmqctl_for(rabbitmq_server, rabbitmq_server.url)
+    assert ctl is not None
+    for command in check.SHOP_COMMANDS:
+        ctl(*command)
+    assert "^orders$" in ctl("list_user_permissions", "shop")
+    said = check._shop_attempts(rabbitmq_server.url)
+    assert said == {what: ("ok" if what == "publish to the exchange orders" else said[what])
+                    for what in check.SHOP_ATTEMPTS}
+    assert all(v.startswith("403 ACCESS_REFUSED") for k, v in said.items()
+               if k != "publish to the exchange orders")
+    ctl("delete_user", "shop")
+
+
+def test_rabbitmqctl_runs_nothing_once_the_broker_is_stopped(tmp_path):
+    """Run against a stopped node, rabbitmqctl would start an epmd of its own and leave it."""
+
+    class Stopped:
+        url, port, epmd_port, base = "amqp://guest:guest@127.0.0.1:9/", 9, 9, tmp_path
+
+        def running(self):
+            return False
+
+    ctl = check.rabbitmqctl_for(Stopped(), Stopped.url)
+    if ctl is None:  # rabbitmq-server is not installed here
+        pytest.skip("rabbitmqctl is not installed")
+    assert "has been stopped" in ctl("status")
