@@ -586,9 +586,9 @@ class _Clients:
     def now(self) -> float:
         return time.perf_counter() - self.t0
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, at: float | None = None) -> None:
         with self.lock:
-            self.notes.append((round(self.now(), 3), text))
+            self.notes.append((round(self.now() if at is None else at, 3), text))
 
     def connect(self, prefer: str, who: str, deadline: float):
         """A connection to node ``prefer``, or to another node not known dead."""
@@ -820,7 +820,7 @@ def run_through_failure(cluster: RabbitCluster, messages: int = 1000,
             c.dead.add(victim.name)
             times["kill"] = c.now()  # the SIGKILL goes now; kill() then waits for the group
             cluster.kill(victim.name)
-            c.note(f"{victim.name} killed (SIGKILL)")
+            c.note(f"{victim.name} killed (SIGKILL)", times["kill"])
             if restart_at is None:
                 return
             wait = restart_at - c.now()

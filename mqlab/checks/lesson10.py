@@ -42,7 +42,7 @@ __all__ = ["DATA", "DESIGN_FIELDS", "FARM", "GREENHOUSE", "NEEDS", "REFERENCE", 
 
 # -- section 1: a sensor on a poor uplink, and an edge broker ----------------------------------
 
-GREENHOUSE = {"interval": 0.5, "count": 120, "latency": 0.2, "bandwidth": 4.0,
+GREENHOUSE = {"interval": 0.5, "count": 120, "latency": 0.2, "bandwidth": 5.0,
               "outage": (10.0, 30.0)}
 """Section 1's greenhouse sensor: seconds between two readings, readings it makes, the uplink's
 latency (s), its bandwidth (messages per second) and its outage (down, up), in seconds."""
@@ -51,7 +51,7 @@ latency (s), its bandwidth (messages per second) and its outage (down, up), in s
 def greenhouse(outage: tuple[float, float] | None = GREENHOUSE["outage"],
                bandwidth: float | None = GREENHOUSE["bandwidth"], seed: int = 1) -> Network:
     """A soil sensor makes a reading every 0.5 s (120 in all) and sends it straight to the
-    cloud broker over a cellular uplink: 0.2 s of latency, 4 messages a second at most, and
+    cloud broker over a cellular uplink: 0.2 s of latency, 5 messages a second at most, and
     down from 10 s to 30 s. Readings it cannot send wait in the sensor, oldest first (store
     and forward). In the cloud, ``archive`` stores each one in 0.05 s."""
     g = GREENHOUSE
@@ -132,15 +132,19 @@ def ex1(prediction: Any) -> Verdict:
     g, answer = GREENHOUSE, _caught_up()
     down, up = g["outage"]
     made = (up - down) / g["interval"]  # readings made during the outage
+    rate, new = g["bandwidth"], 1 / g["interval"]  # sent and made per second
+    net = rate - new  # readings the pile loses each second
     if abs(prediction - answer) <= 0.5:
-        net = g["bandwidth"] - 1 / g["interval"]  # readings the pile loses each second
         return Verdict(True, f"{answer:g} s. About {made:.0f} readings pile up in the "
                              f"{up - down:g} s outage. From {up:g} s the uplink sends "
-                             f"{g['bandwidth']:g} a second while the sensor adds "
-                             f"{1 / g['interval']:g}, so the pile shrinks by {net:g} a second: "
-                             f"{made:.0f} / {net:g} = {made / net:g} s after {up:g} s.")
-    if math.isclose(prediction, up - down, abs_tol=0.5) or math.isclose(
-            prediction, made / (g["bandwidth"] - 1 / g["interval"]), abs_tol=0.5):
+                             f"{rate:g} a second while the sensor adds {new:g}, so the pile "
+                             f"shrinks by {net:g} a second: {made:.0f} / {net:g} = "
+                             f"{made / net:.1f} s after {up:g} s, about {up + made / net:.1f} s; "
+                             f"the first reading made after that, at {answer:g} s, leaves at "
+                             "once (one is made every "
+                             f"{g['interval']:g} s).")
+    if any(math.isclose(prediction, length, abs_tol=0.5)
+           for length in (up - down, made / net, made / rate)):
         return Verdict(False, "That is a length of time; give the time on the run's clock at "
                               f"which the sensor has caught up (the uplink is back at {up:g} s).")
     if prediction < up:
@@ -151,11 +155,16 @@ def ex1(prediction: Any) -> Verdict:
                               "made during the outage are waiting in the sensor, and it sends "
                               "them oldest first: the reading made at "
                               f"{up:g} s waits its turn.")
-    if math.isclose(prediction, up + made / g["bandwidth"], abs_tol=0.5):
-        return Verdict(False, f"{made:.0f} readings at {g['bandwidth']:g} a second take "
-                              f"{made / g['bandwidth']:g} s, yes, but the sensor keeps making "
-                              f"{1 / g['interval']:g} readings a second meanwhile, and they join "
+    if math.isclose(prediction, up + made / rate, abs_tol=0.5):
+        return Verdict(False, f"{made:.0f} readings at {rate:g} a second take "
+                              f"{made / rate:g} s, yes, but the sensor keeps making "
+                              f"{new:g} readings a second meanwhile, and they join "
                               "the back of the pile: it shrinks more slowly than that.")
+    if math.isclose(prediction, up + (up - down), abs_tol=0.5):
+        return Verdict(False, f"That is as long again as the outage: true only if the pile "
+                              f"shrank as fast as it grew. It grew by {new:g} readings a second; "
+                              f"once the uplink is back it shrinks by {rate:g} − {new:g} = "
+                              f"{net:g} a second, faster than it grew.")
     if prediction > answer:
         return Verdict(False, "Too late. The pile shrinks by (uplink's messages per second − "
                               "readings made per second) every second once the uplink is back.")
@@ -221,6 +230,12 @@ def _queue_settings(answer: Any) -> tuple[dict | None, Verdict | None]:
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
         return None, Verdict(False, "capacity is a whole number of messages, 1 or more (or "
                                     f"None for no limit), not {short(cap)}.")
+    if over is None and cap is not None:
+        return None, Verdict(False, f"With a capacity of {cap}, overflow says what the queue "
+                                    "does when it is full: choose one of "
+                                    f"{', '.join(map(repr, _OVERFLOWS))}.")
+    if over is None:  # no capacity: the overflow is never used
+        over = "drop-head"
     if over not in _OVERFLOWS:
         return None, Verdict(False, f"overflow is one of {', '.join(map(repr, _OVERFLOWS))}, "
                                     f"not {short(over)}.")
@@ -411,6 +426,10 @@ def ex3(choices: Any) -> Verdict:
     missing = [k for k in NEEDS if k not in choices]
     if missing:
         return Verdict(False, f"Your dict has no choice for {missing[0]!r}: keep the keys "
+                              f"{', '.join(map(repr, NEEDS))}.")
+    unknown = [k for k in choices if k not in NEEDS]
+    if unknown:
+        return Verdict(False, f"Unknown need {short(unknown[0])}: use the keys "
                               f"{', '.join(map(repr, NEEDS))}.")
     if all(not_attempted(choices[k]) for k in NEEDS):
         return Verdict(None, "Replace each ... with 'queue' or 'log', then run this cell again.")
@@ -623,7 +642,7 @@ def _check_design(answer: Any) -> tuple[dict | None, str | None]:
         if key not in answer:
             return None, f"the key {key!r} is missing"
         if answer[key] is ...:
-            return None, f"{key!r} is still ..."
+            return None, f"{key!r} is still ... (replace it with your choice)"
     unknown = [k for k in answer if k not in DESIGN_FIELDS]
     if unknown:
         return None, f"unknown key {unknown[0]!r} (the keys are {', '.join(DESIGN_FIELDS)})"
@@ -664,6 +683,45 @@ _MISSING_SECURITY = {
                   "every other van",
 }
 
+_COSTLY_FOR_TYPING = {
+    "hmac": "'hmac' tags every 'is typing' so that a reader can prove who sent it: nothing in "
+            "the text asks for that, and it costs a shared key per room and work on every "
+            "message",
+    "encrypt": "'encrypt' encrypts every 'is typing' end to end, with keys shared per room, "
+               "to hide it from the broker, which the text does not ask for ('tls' is what "
+               "keeps it from the network)",
+    "replay-guard": "'replay-guard' keeps a store of every id seen, for messages whose repeats "
+                    "do no harm",
+}
+"""Security measures that typing indicators do not need and that cost on every message: a
+design with one of them is not the cheapest that meets the requirements."""
+
+_NOT_REQUIRED = {
+    ("payments", "encrypt"): "'tls' already keeps payments from the network and 'hmac' proves "
+                             "them unchanged; end to end encryption would also hide them from "
+                             "the broker, which the text does not ask for",
+    ("payments", "replay-guard"): "the dedup store of effectively-once already refuses an id it "
+                                  "has seen, a replayed one too, as long as the id is inside "
+                                  "the HMAC",
+    ("telemetry", "hmac"): "'login' and 'permissions' already stop a van from publishing as "
+                           "another at the broker",
+    ("telemetry", "encrypt"): "'tls' already keeps positions from the network",
+    ("telemetry", "replay-guard"): "a repeated position does no harm",
+}
+"""Measures a design may add that its text does not ask for: accepted, but named, since each
+costs something."""
+
+
+def _missing_tls(scenario: str, d: dict) -> str:
+    if "encrypt" not in d["security"]:
+        return _MISSING_SECURITY["tls"]
+    key = {"telemetry": " (which van)", "typing": " (which room: who types where)"}
+    unchanged = "" if "hmac" in d["security"] else (
+        ", and nothing tells a reader that a message was changed on the way")
+    return ("without 'tls' much still crosses the network in the clear: 'encrypt' hides the "
+            "payload, but not the password each client logs in with, the headers or the "
+            f"routing key{key.get(scenario, '')}{unchanged}")
+
 
 def _judge(scenario: str, d: dict, measured: list[dict]) -> list[str]:
     """What breaks: the requirements the design misses, measured where the model shows it."""
@@ -703,8 +761,11 @@ def _judge(scenario: str, d: dict, measured: list[dict]) -> list[str]:
                        f"loses the payments waiting in it (never charged: "
                        f"{measure('bank', 'missed')})")
         if d["ttl"] is not None and d["store"] == "queue":
-            out.append(f"a TTL of {d['ttl']:g} s throws away payments that waited longer, and "
-                       f"no payment may expire (never charged: {measure('bank', 'missed')})")
+            lost = (f"never charged: {measure('bank', 'missed')}" if total["bank"]["missed"]
+                    else "none did in these runs")
+            out.append(f"no payment may expire, and a TTL of {d['ttl']:g} s would throw away "
+                       "any payment that waited longer, through a long outage of the bank's "
+                       f"workers ({lost})")
     elif scenario == "telemetry":
         if d["pattern"] == "point-to-point":
             out.append("point-to-point gives each position to one reader only: the map and "
@@ -744,13 +805,27 @@ def _judge(scenario: str, d: dict, measured: list[dict]) -> list[str]:
         elif d["ttl"] is not None and d["store"] == "queue" and any(
                 t["late"] for t in total.values()):
             out.append(f"a TTL of {d['ttl']:g} s lets old ones through (late: "
-                       + measure_all("late") + "): 1 s is the most")
+                       + measure_all("late") + "): 1 s is the most, and a TTL counts only the "
+                       "time in the queue")
         if d["durable"]:
             out.append("durable queues and persistent messages write every 'is typing' to "
                        "disk, and none of it needs to survive a restart: cost for nothing")
+        for measure_name in sorted(d["security"] & set(_COSTLY_FOR_TYPING)):
+            out.append(_COSTLY_FOR_TYPING[measure_name] + ": cost for nothing")
     for measure_name in sorted(s["security"] - d["security"]):
-        out.append(_MISSING_SECURITY[measure_name])
+        out.append(_missing_tls(scenario, d) if measure_name == "tls"
+                   else _MISSING_SECURITY[measure_name])
     return out
+
+
+def _extras(scenario: str, d: dict) -> list[str]:
+    """The measures ``d`` adds that the scenario's text does not ask for (and that are not
+    rejected as a cost), each with why it is not needed."""
+    extra = d["security"] - SCENARIOS[scenario]["security"]
+    if scenario == "typing":
+        extra -= set(_COSTLY_FOR_TYPING)
+    return [f"{m!r}" + (f" ({_NOT_REQUIRED[(scenario, m)]})" if (scenario, m) in _NOT_REQUIRED
+                        else "") for m in sorted(extra)]
 
 
 @cache
@@ -776,13 +851,15 @@ def ex4(designs: Any) -> Verdict:
     if all(isinstance(designs[k], dict) and all(v is ... for v in designs[k].values())
            for k in SCENARIOS):
         return Verdict(None, "Replace each ... with your choice, then run this cell again.")
-    problems, reports = [], []
+    problems, reports, extras = [], [], []
+    designs_ok: dict[str, set] = {}  # scenario -> its security measures, once checked
     for scenario in SCENARIOS:
         d, bad = _check_design(designs[scenario])
         if bad is not None:
             return Verdict(False, f"{scenario}: {bad}.")
         key = tuple(sorted((k, tuple(sorted(v)) if k == "security" else v)
                            for k, v in d.items()))
+        designs_ok[scenario] = d["security"]
         measured = _measured(scenario, key)
         broken = _judge(scenario, d, measured)
         if broken:
@@ -794,10 +871,23 @@ def ex4(designs: Any) -> Verdict:
             harmless = " (lost ones do no harm here)" if scenario == "typing" else ""
             reports.append(f"{scenario} (measured on 2 runs: missed {worst['missed']}"
                            f"{harmless}, repeated {worst['repeated']}, late {worst['late']})")
+            if _extras(scenario, d):
+                extras.append(f"{scenario}: " + ", ".join(_extras(scenario, d)))
     if problems:
         ok = f" Fine as they are: {'; '.join(reports)}." if reports else ""
         return Verdict(False, " ".join(problems) + ok)
-    return Verdict(True, "Every requirement met, at no more cost than needed: "
-                         + "; ".join(reports) + ". Payments: a queue, shared by the workers, "
-                         "with every safety on. Telemetry: a log that keeps history for many "
-                         "readers. Typing: throw-away fan-out, fresh or not at all.")
+    if extras:
+        met = ("Every requirement met: " + "; ".join(reports) + ". Not required by the text "
+               "(each measure costs something; keep one only for a reason the text does not "
+               "give): " + "; ".join(extras) + ".")
+    else:
+        met = "Every requirement met, at no more cost than needed: " + "; ".join(reports) + "."
+    guard = "" if "replay-guard" in designs_ok.get("payments", set()) else (
+        "; no 'replay-guard' is needed, as the dedup store refuses an id it has seen, a "
+        "replayed one too, if the id is inside the HMAC")
+    return Verdict(True, met + " Payments: a queue, shared by the workers, with every safety "
+                         f"on{guard}. Telemetry: a log that keeps history for many readers. "
+                         "Typing: throw-away fan-out, fresh or not at all; a TTL of 1 s is "
+                         "enough in this model, whose network takes no time, but a TTL counts "
+                         "only the time in the queue (section 2), so on a real network leave "
+                         "room for the trip to the device.")
