@@ -789,17 +789,28 @@ class Simulation(LogRules):
         """Send a timed-out synchronous request again (same id), unless answered meanwhile."""
         if p.awaiting != mid or p.attempt != attempt:
             return
-        if p.paced and not self.link_ready(p):  # wait for the uplink
-            self.schedule(self.next_ready(p) - self.engine.now, self.resend_request, p, mid,
-                          attempt)
-            return
+        if not self.wait_for_link(p, self.resend_request, mid, attempt):
+            self.send_again(p, p.request, self.timed_out, attempt)
+
+    def wait_for_link(self, p: _Producer, action, *args) -> bool:
+        """If ``p``'s uplink cannot carry a message now, do ``action(p, *args)`` when it can,
+        and say so (True)."""
+        if p.paced and not self.link_ready(p):
+            self.schedule(self.next_ready(p) - self.engine.now, action, p, *args)
+            return True
+        return False
+
+    def send_again(self, p: _Producer, clean: Message, timer, attempt: int) -> None:
+        """Publish a copy of ``clean`` again, with the same id (one more copy of the message),
+        and check for its answer ``p.timeout`` seconds later with ``timer``, if given."""
         now = self.engine.now
-        msg = _copy(p.request)
+        msg = _copy(clean)
         msg.sent = now
-        self.record(now, "publish", mid, p.name, p.to, msg.routing_key)
-        self.schedule(p.timeout, self.timed_out, p, mid, attempt)
+        self.record(now, "publish", msg.id, p.name, p.to, msg.routing_key)
+        if timer is not None:
+            self.schedule(p.timeout, timer, p, msg.id, attempt)
         if p.duplicate and self.rng.random() < p.duplicate:
-            self.record(now, "duplicate", mid, p.name, p.to)
+            self.record(now, "duplicate", msg.id, p.name, p.to)
             self.travel(p, copy.copy(msg))
         self.travel(p, msg)
 
@@ -843,19 +854,9 @@ class Simulation(LogRules):
         """Publish message ``mid`` again (same id: one more copy of it)."""
         if p.attempts.get(mid) != attempt:
             return  # confirmed while it waited
-        if p.paced and not self.link_ready(p):  # wait for the uplink
-            self.schedule(self.next_ready(p) - self.engine.now, self.republish, p, mid, attempt)
-            return
-        now = self.engine.now
-        msg = _copy(p.unconfirmed[mid])
-        msg.sent = now
-        self.record(now, "publish", mid, p.name, p.to, msg.routing_key)
-        if p.timeout is not None:
-            self.schedule(p.timeout, self.confirm_due, p, mid, attempt)
-        if p.duplicate and self.rng.random() < p.duplicate:
-            self.record(now, "duplicate", mid, p.name, p.to)
-            self.travel(p, copy.copy(msg))
-        self.travel(p, msg)
+        if not self.wait_for_link(p, self.republish, mid, attempt):
+            self.send_again(p, p.unconfirmed[mid],
+                            self.confirm_due if p.timeout is not None else None, attempt)
 
     # -- faults on the way to consumers ----------------------------------------------------------
     def deliver_faulty(self, qs: _QueueState, c: _Consumer, msg: Message) -> None:
