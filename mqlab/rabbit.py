@@ -81,7 +81,7 @@ from mqlab.simulation import SimulationError
 from mqlab.trace import Trace
 
 __all__ = ["DEFAULT_URL", "BrokerUnavailable", "NotSupported", "RabbitRun", "available", "wait",
-           "check", "run"]
+           "check", "queue_arguments", "run"]
 
 #: where a broker is looked for unless a URL is given (``MQLAB_RABBITMQ_URL`` overrides it)
 DEFAULT_URL = os.environ.get("MQLAB_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -129,6 +129,30 @@ def available(url: str = DEFAULT_URL, timeout: float = 1.0) -> bool:
     except Exception:
         pass
     return True
+
+
+def queue_arguments(net, name: str, real: Callable[[str], str] = str) -> dict[str, Any]:
+    """The ``x-`` arguments queue ``name`` of ``net`` is declared with on a real broker (as
+    the table above says): ``x-max-priority``, ``x-max-length`` with ``x-overflow``,
+    ``x-message-ttl`` in milliseconds, the dead-letter exchange (``""`` and a routing key for a
+    queue named directly). ``real(name)`` turns a name into the one declared (:func:`run`
+    prefixes them). :func:`run` adds its own bookkeeping (``x-expires``, and a dead-letter
+    target of its own for a queue without one)."""
+    q = net.queues[name]
+    args: dict[str, Any] = {}
+    if q.kind == "priority":
+        args["x-max-priority"] = 255 if q.max_priority is None else q.max_priority
+    if q.capacity is not None:
+        args["x-max-length"] = q.capacity
+        args["x-overflow"] = q.overflow
+    if q.message_ttl is not None:
+        args["x-message-ttl"] = max(0, round(q.message_ttl * 1000))
+    if q.dead_letter in net.queues:
+        args["x-dead-letter-exchange"] = ""
+        args["x-dead-letter-routing-key"] = real(q.dead_letter)
+    elif q.dead_letter is not None:
+        args["x-dead-letter-exchange"] = real(q.dead_letter)
+    return args
 
 
 def wait(url: str = DEFAULT_URL, timeout: float = 60.0) -> bool:
@@ -308,20 +332,8 @@ class _Session:
             ch.exchange_declare(self.real(ex.name), ex.type, durable=False, auto_delete=False)
             self.declared_exchanges.append(self.real(ex.name))
         for q in self.net.queues.values():
-            args: dict[str, Any] = {"x-expires": expires}
-            if q.kind == "priority":
-                args["x-max-priority"] = 255 if q.max_priority is None else q.max_priority
-            if q.capacity is not None:
-                args["x-max-length"] = q.capacity
-                args["x-overflow"] = q.overflow
-            if q.message_ttl is not None:
-                args["x-message-ttl"] = max(0, round(q.message_ttl * 1000))
-            if q.dead_letter in self.net.queues:
-                args["x-dead-letter-exchange"] = ""
-                args["x-dead-letter-routing-key"] = self.real(q.dead_letter)
-            elif q.dead_letter is not None:
-                args["x-dead-letter-exchange"] = self.real(q.dead_letter)
-            else:  # our own: so that every message it drops is seen
+            args = {"x-expires": expires, **queue_arguments(self.net, q.name, self.real)}
+            if q.dead_letter is None:  # our own: so that every message it drops is seen
                 args["x-dead-letter-exchange"] = observer
             ch.queue_declare(self.real(q.name), durable=False, arguments=args)
             self.declared_queues.append(self.real(q.name))
