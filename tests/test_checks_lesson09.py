@@ -163,6 +163,16 @@ def _changed(**how):
             args = {k[2:]: v for k, v in args.items()}
         if "nones" in how:
             args.setdefault("x-message-ttl", None)
+        if "ttl_int" in how and q.message_ttl is not None:
+            args["x-message-ttl"] = int(q.message_ttl * 1000)
+        if "overflow_always" in how:
+            args["x-overflow"] = q.overflow
+        if "misspelt_overflow" in how and "x-overflow" in args:
+            args["x-overflow-policy"] = args.pop("x-overflow")
+        if "priority_always" in how:
+            args.setdefault("x-max-priority", 255)
+        if "dlx_always" in how:
+            args.setdefault("x-dead-letter-exchange", "")
         return args
 
     return answer
@@ -181,6 +191,11 @@ def _changed(**how):
     ("priority_none", "255"),
     ("no_prefix", "x- prefix"),
     ("nones", "None"),
+    ("ttl_int", "int() cut 2.01 * 1000 down"),
+    ("overflow_always", "'plain' has no capacity: x-overflow only goes with x-max-length"),
+    ("misspelt_overflow", "the key 'x-overflow-policy', which is not one of the table's"),
+    ("priority_always", "The queue 'plain' is not a priority queue"),
+    ("dlx_always", "The queue 'plain' has no dead_letter"),
 ])
 def test_ex2_rejects_typical_mistakes_with_the_intended_hint(mistake, hint):
     assert wrong(check.ex2(_changed(**{mistake: True})), hint)
@@ -231,6 +246,12 @@ def test_ex3_accepts_the_reference_and_zero_for_first():
     ({"dashboard": "last"}, "newest old order"),
     ({"dashboard": "first"}, "replays the whole stream"),
     ({"dashboard": 10}, "tomorrow"),
+    ({"billing": 5.0}, "pika cannot even send a float"),
+    ({"audit": 0.0}, "audit's offset is a float"),
+    ({"billing": check.recorded_cut()}, "the task asks for the offset"),
+    ({"billing": 7}, "not where order 1006 is"),
+    ({"audit": ...}, "Replace the remaining ... too (audit's offset)"),
+    ({"dashboard": None}, "Replace the remaining ... too (dashboard's offset)"),
 ])
 def test_ex3_rejects_typical_mistakes_with_the_intended_hint(change, hint):
     assert wrong(check.ex3({**solution.OFFSETS, **change}), hint)
@@ -253,7 +274,12 @@ def test_ex4_accepts_the_reference_and_an_equivalent():
     ({"write": r"^emails$"}, "binding needs write on the queue"),
     ({"read": r"^mailer\.inbox$"}, "binding needs read on the exchange"),
     ({"configure": ""}, "to declare its queue"),
-    ({"configure": r"mailer\.inbox"}, "Anchor it"),
+    ({"configure": r"mailer\.inbox"}, "anchor it: ^ at its start and $ at its end"),
+    ({"configure": r"^mailer\."}, "so add $ at its end"),
+    ({"configure": r"mailer\.inbox$"}, "so add ^ at its start"),
+    ({"write": ".*"}, "permits every name"),
+    ({"read": "."}, "permits every name"),
+    ({"read": ...}, "Replace the remaining ... too (the read pattern)"),
     ({"configure": r"^mailer.inbox$"}, "unescaped"),
     ({"write": r"^mailer\.inbox|emails$"}, "Group the alternatives"),
     ({"read": r"^(orders|mailer\.inbox|emails)$"}, "least privilege"),
@@ -262,6 +288,11 @@ def test_ex4_accepts_the_reference_and_an_equivalent():
 ])
 def test_ex4_rejects_typical_mistakes_with_the_intended_hint(change, hint):
     assert wrong(check.ex4({**solution.PERMISSIONS, **change}), hint)
+
+
+def test_ex4_wants_every_key():
+    assert wrong(check.ex4({"configure": r"^mailer\.inbox$", "write": "^emails$"}),
+                 "my_permissions lacks 'read'")
 
 
 def test_ex4_agrees_with_the_real_brokers_rule_for_the_shop():
@@ -344,9 +375,17 @@ def test_recorded_returns_a_fresh_run_each_time():
 def test_describe_broker_says_which_of_the_three(monkeypatch):
     monkeypatch.delenv("MQLAB_RECORDED", raising=False)
     assert "not installed" in check.describe_broker(None)
+    assert "install rabbitmq-server" in check.describe_broker(None)
+
+    class Failed:  # installed, but start() raised
+        url, started_in = None, None
+
+    said = check.describe_broker(None, Failed())
+    assert "installed but did not start" in said and "not installed" not in said
     monkeypatch.setenv("MQLAB_RECORDED", "1")
     assert check.use_recording()
-    assert "MQLAB_RECORDED=1" in check.describe_broker(None)
+    said = check.describe_broker(None)
+    assert "MQLAB_RECORDED=1" in said and "unset it" in said and "install" not in said
     assert "answers at amqp://x/" in check.describe_broker("amqp://x/")
 
 

@@ -26,8 +26,6 @@ import gzip
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -207,12 +205,22 @@ def describe_broker(url: str | None, server=None) -> str:
     """One sentence: where the lesson's real runs come from."""
     if url is None:
         info = recording_info()
-        why = ("MQLAB_RECORDED=1 is set" if use_recording() else
-               "no RabbitMQ answers here and rabbitmq-server is not installed")
+        if use_recording():
+            why = "MQLAB_RECORDED=1 is set"
+            todo = ("unset it (in this kernel: os.environ.pop(\"MQLAB_RECORDED\")) and run the "
+                    "lesson again from the top")
+        elif server is not None:  # installed, but it did not start
+            why = "rabbitmq-server is installed but did not start (its message is above)"
+            todo = ("fix what that message says, or start a RabbitMQ of your own and set "
+                    "MQLAB_RABBITMQ_URL to its address, then run the lesson again")
+        else:
+            why = "no RabbitMQ answers here and rabbitmq-server is not installed"
+            todo = ("install rabbitmq-server (or open the lesson on Binder) and run it "
+                    "again")
         return (f"No broker: {why}. This lesson shows a real run recorded on RabbitMQ "
                 f"{info['rabbitmq']} ({info['cores']}-core {info['machine']} machine) instead; "
                 f"every cell still runs, with the recording's numbers. To run it yourself, "
-                f"install rabbitmq-server (or open the lesson on Binder) and run it again.")
+                f"{todo}.")
     if server is not None:
         return (f"Started a private RabbitMQ (loopback only, in a temporary directory) in "
                 f"{server.started_in:.1f} s at {url}; the last cell of the lesson stops it.")
@@ -299,15 +307,6 @@ def recorded_attempts() -> dict[str, str]:
 
 # -- rabbitmqctl against the lesson's own broker -------------------------------------------------
 
-def _ctl_path() -> str | None:
-    found = sorted(str(p) for p in Path("/usr/lib/rabbitmq/lib").glob("rabbitmq_server-*/sbin"))
-    for d in ["/usr/lib/rabbitmq/bin", *found]:
-        path = os.path.join(d, "rabbitmqctl")
-        if os.access(path, os.X_OK):
-            return path
-    return None
-
-
 def _default_server(url: str | None):
     """The broker ``python -m mqlab.rabbit_server start`` keeps (Binder starts one so), if it
     is the one at ``url``."""
@@ -330,29 +329,24 @@ def rabbitmqctl_for(server, url: str | None) -> Callable[..., str] | None:
     :class:`~mqlab.rabbit_server.RabbitServer` (``server``, or the one the command line
     keeps): rabbitmqctl needs the node's name and its Erlang cookie, which only its starter
     knows."""
-    if url is None:
+    from mqlab.rabbit_server import installed
+
+    if url is None or not installed():
         return None
     if server is None or getattr(server, "url", None) != url:
         server = _default_server(url)
-    ctl = _ctl_path()
-    if server is None or ctl is None or shutil.which("epmd") is None:
+    if server is None:
         return None
-    node = f"mqlab{server.port}@localhost"  # mqlab.rabbit_server's naming
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
-    env.update({"HOME": str(Path(server.base) / "home"), "RABBITMQ_NODENAME": node,
-                "ERL_EPMD_ADDRESS": "127.0.0.1", "ERL_EPMD_PORT": str(server.epmd_port),
-                "RABBITMQ_CONF_ENV_FILE": str(Path(server.base) / "rabbitmq-env.conf"),
-                # -start_epmd false: never leave an epmd of its own behind
-                "RABBITMQ_CTL_ERL_ARGS": "-start_epmd false "
-                                         "-kernel inet_dist_use_interface {127,0,0,1}"})
 
     def rabbitmqctl(*args: str) -> str:
-        """Run rabbitmqctl with ``args`` on the lesson's broker; return what it printed."""
-        if not server.running():
+        """Run rabbitmqctl with ``args`` on the lesson's broker; return what it printed (or
+        its error)."""
+        if not server.running():  # rabbitmqctl would start an epmd of its own and leave it
             return "(the broker has been stopped: run the lesson from the top again)"
-        done = subprocess.run([ctl, "-n", node, *map(str, args)], env=env, text=True,
-                              capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
-        return (done.stdout + done.stderr).strip()
+        try:
+            return server.ctl(*map(str, args)).strip()
+        except RuntimeError as failed:
+            return f"Error: {failed}"
 
     return rabbitmqctl
 
@@ -372,8 +366,8 @@ _EX1_WHY = {
           "to ack. A real system only adds to the work: what else happens between publish and "
           "ack?"),
     "b": ("In the model the links take no time and nothing else costs anything. On the real "
-          "broker the order still has to travel to the broker, be confirmed and routed, travel "
-          "to the worker, and the ack must be sent: each costs a little."),
+          "broker the order still has to travel to the broker, be routed and queued there, "
+          "travel on to the worker, and the ack must be sent back: each costs a little."),
     "d": ("That would mean each order spent as long travelling as being worked on. On one "
           "machine (loopback, no real network) a trip through the broker costs well under a "
           "millisecond to a few milliseconds, far less than 20 ms."),
@@ -402,21 +396,9 @@ def queue_arguments(net: Network, name: str) -> dict[str, Any]:
     """The ``x-`` arguments :func:`mqlab.rabbit.run` declares queue ``name`` of ``net`` with
     (leaving out the ones it adds for its own bookkeeping: ``x-expires``, and a dead-letter
     exchange of its own for a queue without one)."""
-    q = net.queues[name]
-    args: dict[str, Any] = {}
-    if q.kind == "priority":
-        args["x-max-priority"] = 255 if q.max_priority is None else q.max_priority
-    if q.capacity is not None:
-        args["x-max-length"] = q.capacity
-        args["x-overflow"] = q.overflow
-    if q.message_ttl is not None:
-        args["x-message-ttl"] = max(0, round(q.message_ttl * 1000))
-    if q.dead_letter in net.queues:
-        args["x-dead-letter-exchange"] = ""
-        args["x-dead-letter-routing-key"] = q.dead_letter
-    elif q.dead_letter is not None:
-        args["x-dead-letter-exchange"] = q.dead_letter
-    return args
+    from mqlab import rabbit
+
+    return rabbit.queue_arguments(net, name)
 
 
 def _ex2_networks() -> list[tuple[Network, list[str]]]:
@@ -426,7 +408,7 @@ def _ex2_networks() -> list[tuple[Network, list[str]]]:
     a.queue("hub", "plain")
     a.queue("hub", "jobs", kind="priority", max_priority=9)
     a.queue("hub", "orders", capacity=3)
-    a.queue("hub", "quotes", message_ttl=2.5, dead_letter="stale")
+    a.queue("hub", "quotes", message_ttl=2.01, dead_letter="stale")  # 2.01 * 1000 < 2010
     a.queue("hub", "uploads", capacity=100, overflow="reject-publish")
     b = Network(seed=2)
     b.broker("rabbit")
@@ -443,9 +425,15 @@ def _ex2_networks() -> list[tuple[Network, list[str]]]:
             (b, ["deals", "alerts", "tasks"])]
 
 
+_ARGUMENTS = ("x-max-priority", "x-max-length", "x-overflow", "x-message-ttl",
+              "x-dead-letter-exchange", "x-dead-letter-routing-key")
+"""The queue arguments of exercise 2's table."""
+
+
 def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
     q = net.queues[name]
     where = f"For the queue {name!r}"
+    the_queue = f"The queue {name!r}"
     ttl = got.get("x-message-ttl")
     unprefixed = [k for k in got if isinstance(k, str) and not k.startswith("x-")]
     if unprefixed:
@@ -456,6 +444,11 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
     if nones:
         return (f"{where} you set {nones[0]!r} to None. Leave out an argument whose option is "
                 f"not set: the AMQP client cannot send None as a value.")
+    unknown = [k for k in got if k not in _ARGUMENTS and k != "x-max-length-bytes"]
+    if unknown:
+        return (f"{where} you wrote the key {unknown[0]!r}, which is not one of the table's "
+                f"arguments (RabbitMQ would ignore it or refuse it): use the names in the "
+                f"table, such as 'x-overflow'.")
     if (q.message_ttl is not None and isinstance(ttl, (int, float)) and not isinstance(ttl, bool)
             and abs(ttl - q.message_ttl) < 1e-9 and ttl != want["x-message-ttl"]):
         return (f"{where} x-message-ttl is {ttl!r}: that is the TTL in seconds. RabbitMQ "
@@ -469,6 +462,10 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
         if isinstance(ttl, str):
             return (f"{where} x-message-ttl is text, {ttl!r}: the broker refuses it "
                     f"(PRECONDITION_FAILED, expected integer). Give an int.")
+        if isinstance(ttl, int) and ttl == int(q.message_ttl * 1000):
+            return (f"{where} x-message-ttl is {ttl}: int() cut {q.message_ttl:g} * 1000 down, "
+                    f"because a float is not exact ({q.message_ttl:g} * 1000 is "
+                    f"{q.message_ttl * 1000!r}). Use round(...): {want['x-message-ttl']} ms.")
         return f"{where} x-message-ttl should be {q.message_ttl:g} s in milliseconds."
     if "x-message-ttl" in want and ttl is None:
         return f"{where} the messages' TTL (message_ttl={q.message_ttl:g} s) is missing."
@@ -482,7 +479,8 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
         return (f"{where} x-max-priority should be the queue's max_priority, "
                 f"{q.max_priority}.")
     if "x-max-priority" not in want and "x-max-priority" in got:
-        return f"{where} is not a priority queue (kind={q.kind!r}): leave out x-max-priority."
+        return (f"{the_queue} is not a priority queue (kind={q.kind!r}): leave out "
+                f"x-max-priority.")
     if "x-max-length-bytes" in got:
         return (f"{where} x-max-length-bytes limits the queue's size in bytes; capacity counts "
                 f"messages: x-max-length.")
@@ -490,12 +488,16 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
         return (f"{where} x-max-length should be its capacity, {q.capacity} messages (ready "
                 f"ones, as mqlab's capacity counts).")
     if "x-max-length" not in want and "x-max-length" in got:
-        return f"{where} has no capacity: leave out x-max-length and x-overflow."
+        return f"{the_queue} has no capacity: leave out x-max-length and x-overflow."
+    if "x-overflow" in got and "x-max-length" not in want:
+        return (f"{the_queue} has no capacity: x-overflow only goes with x-max-length. (mqlab's "
+                f"overflow option always has a value, 'drop-head' unless set, so test "
+                f"q.capacity, not q.overflow.)")
     if "x-overflow" in got and got["x-overflow"] != want.get("x-overflow"):
         return (f"{where} x-overflow is {got['x-overflow']!r}. RabbitMQ knows 'drop-head' (its "
                 f"default: the oldest goes) and 'reject-publish' (the new one is refused), "
                 f"spelt with a hyphen; this queue's overflow is {q.overflow!r}.")
-    if "x-overflow" in want and "x-overflow" not in got:
+    if "x-overflow" in want and "x-overflow" not in got and want["x-overflow"] != "drop-head":
         return (f"{where} x-overflow is missing: without it RabbitMQ drops the head, but this "
                 f"queue's overflow is {q.overflow!r}.")
     dlx, dlk = got.get("x-dead-letter-exchange"), got.get("x-dead-letter-routing-key")
@@ -522,7 +524,7 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
             return (f"{where} {q.dead_letter!r} is an exchange: give no "
                     f"x-dead-letter-routing-key, so that the message keeps its own key.")
     elif dlx is not None or dlk is not None:
-        return f"{where} has no dead_letter: leave out the x-dead-letter arguments."
+        return f"{the_queue} has no dead_letter: leave out the x-dead-letter arguments."
     extra = sorted(set(got) - set(want))
     if extra:
         return f"{where} {extra[0]!r} is not one of its options: leave it out."
@@ -577,7 +579,7 @@ def ex2(x_arguments: Any) -> Verdict:
 
 OFFSET_TASKS = {
     "audit": "read every order in the stream, from the oldest kept",
-    "billing": "replay from order 1006 on (it processed 1006-1010 wrongly)",
+    "billing": "replay from order 1006 on (it processed 1006-1010 wrongly): give the offset",
     "dashboard": "show only the orders published from now on",
 }
 """Exercise 3: who starts reading where."""
@@ -595,6 +597,15 @@ def ex3(offsets: Any) -> Verdict:
     missing = [k for k in OFFSET_TASKS if k not in offsets]
     if missing:
         return Verdict(False, f"my_offsets lacks {missing[0]!r}: keep every key of the starter.")
+    left = [k for k in OFFSET_TASKS if not_attempted(offsets[k])]
+    if left:
+        return Verdict(False, f"Replace the remaining ... too ({left[0]}'s offset), then run "
+                              f"this cell again.")
+    floats = [k for k in OFFSET_TASKS if isinstance(offsets[k], float)]
+    if floats:
+        return Verdict(False, f"{floats[0]}'s offset is a float, {offsets[floats[0]]!r}: an "
+                              f"offset is a whole number (an int), and pika cannot even send a "
+                              f"float. Write it without the decimal point.")
     audit, billing, dash = (offsets[k] for k in OFFSET_TASKS)
     first_order = STREAM["first"]
     if isinstance(billing, bool) or not (isinstance(billing, int) or billing == "first"):
@@ -602,8 +613,11 @@ def ex3(offsets: Any) -> Verdict:
             return Verdict(False, f"billing's offset is text, {billing!r}. Write the number "
                                   f"without quotes: a string offset means 'first', 'last', "
                                   f"'next' or a time span such as '10m'.")
-        if not_attempted(billing):
-            return Verdict(False, "billing's offset is still missing.")
+        if isinstance(billing, dt.datetime):
+            return Verdict(False, "A time works here too (cut starts at order 1006, as the "
+                                  "listing showed), but the task asks for the offset: the "
+                                  "number of order 1006's record, which names that record "
+                                  "exactly whatever the clocks said.")
     if billing == 1006:
         return Verdict(False, "1006 is the order's number, not its place in the stream. The "
                               "stream numbers its records from 0: which offset did order 1006 "
@@ -696,6 +710,10 @@ def _mailer_hint(perm: str, pattern: str) -> str | None:
     extra = [n for n in _MAILER_NAMES if n not in wanted and security.permitted(pattern, n)]
     if not extra:
         return None
+    if all(security.permitted(pattern, n) for n in _MAILER_NAMES):
+        return (f"The {perm} pattern {pattern!r} permits every name (RabbitMQ searches it "
+                f"anywhere in the name, and it is found in all of them). Least privilege: "
+                f"permit exactly the names the mailer needs, anchored with ^ and $.")
     where = f"The {perm} pattern {pattern!r} also permits {extra[0]!r}"
     if _top_level_bar(pattern):
         return (f"{where}: a | outside brackets splits the whole pattern (^a|b$ is \"starts "
@@ -704,8 +722,11 @@ def _mailer_hint(perm: str, pattern: str) -> str | None:
         return (f"{where}: an unescaped . matches any character. Write \\. for a dot "
                 f"(r'^mailer\\.inbox$').")
     if not (pattern.startswith("^") and pattern.endswith("$")):
-        return (f"{where}: RabbitMQ searches the pattern anywhere in the name. Anchor it with "
-                f"^ and $.")
+        how = ("add $ at its end" if pattern.startswith("^") else
+               "add ^ at its start" if pattern.endswith("$") else
+               "anchor it: ^ at its start and $ at its end")
+        return (f"{where}: RabbitMQ searches the pattern anywhere in the name, so "
+                f"{how}.")
     return f"{where}, which the mailer does not need: least privilege."
 
 
@@ -719,8 +740,16 @@ def ex4(permissions: Any) -> Verdict:
                               f"not {short(permissions)}.")
     if all(not_attempted(v) for v in permissions.values()):
         return Verdict(None, "Replace each ... with a pattern (a str), then run this cell again.")
+    missing = [perm for perm in MAILER if perm not in permissions]
+    if missing:
+        return Verdict(False, f"my_permissions lacks {missing[0]!r}: keep every key of the "
+                              f"starter.")
+    left = [perm for perm in MAILER if not_attempted(permissions[perm])]
+    if left:
+        return Verdict(False, f"Replace the remaining ... too (the {left[0]} pattern), then run "
+                              f"this cell again.")
     for perm in MAILER:
-        pattern = permissions.get(perm)
+        pattern = permissions[perm]
         if not isinstance(pattern, str):
             return Verdict(False, f"The {perm} pattern must be a str (a regular expression), got "
                                   f"{short(pattern)}.")
