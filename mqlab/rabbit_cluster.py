@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
 import os
 import secrets
@@ -98,15 +97,29 @@ from pathlib import Path
 from typing import Any
 
 from mqlab.rabbit_server import (
+    LOOPBACK_ONLY,
     BrokerStartError,
+    accepts_amqp,
     alive,
     answers,
+    check_memory_and_timeout,
+    default_base,
     free_port,
-    group_members,
     installed,
+    launch_node,
     listening,
-    reap,
+    log_tail,
+    node_environment,
+    read_pid,
+    remove_base,
+    require_scripts,
     scripts_dir,
+    start_epmd,
+    stop_group,
+    stop_process,
+    terminate,
+    wait_until,
+    write_node_config,
 )
 from mqlab.run import Run
 from mqlab.trace import Trace
@@ -157,10 +170,7 @@ class RabbitCluster:
                  memory: str = "256MB", timeout: float = 120.0) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 9:
             raise ValueError(f"size must be a number of nodes from 1 to 9, got {size!r}")
-        if not isinstance(memory, str) or not memory[:1].isdigit():
-            raise ValueError(f"memory must be a size such as '256MB', got {memory!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        check_memory_and_timeout(memory, timeout)
         self.size = size
         self._own_base = base is None
         self.base = Path(base) if base is not None else None
@@ -234,45 +244,10 @@ class RabbitCluster:
     def _environment(self, n: _Node) -> dict[str, str]:
         # the cookie on the command line (no ~/.erlang.cookie read or needed), distribution on
         # the loopback interface only
-        erl = ("-kernel inet_dist_use_interface {127,0,0,1} "
-               f"-setcookie {self.cookie}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
-        d = n.dir
-        env.update({
-            "HOME": str(self.base / "home"),  # private: the server may drop a cookie file here
-            "RABBITMQ_NODENAME": n.node_name,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(n.port),
-            "RABBITMQ_DIST_PORT": str(n.dist_port),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "ERL_EPMD_PORT": str(self.epmd_port),
-            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(d / "log"),
-            "RABBITMQ_PID_FILE": str(d / "rabbit.pid"),
-            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),  # empty: not /etc's
-            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": erl,
-            "RABBITMQ_CTL_ERL_ARGS": erl,
-            "ERL_CRASH_DUMP": str(d / "erl_crash.dump"),
-        })
-        return env
-
-    def _write_config(self, n: _Node) -> None:
-        d = n.dir
-        for sub in ("mnesia", "log"):
-            (d / sub).mkdir(parents=True, exist_ok=True)
-        (d / "rabbitmq-env.conf").write_text("")
-        (d / "enabled_plugins").write_text("[].\n")
-        (d / "advanced.config").write_text("[].\n")
-        (d / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{n.port}\n"
-            "loopback_users.guest = true\n"
-            "log.console = false\n"
-            "log.file.level = warning\n"
-            f"vm_memory_high_watermark.absolute = {self.memory}\n"
-            "disk_free_limit.absolute = 50MB\n")
+        erl = f"{LOOPBACK_ONLY} -setcookie {self.cookie}"
+        return node_environment(n.dir, home=self.base / "home", node_name=n.node_name,
+                                port=n.port, dist_port=n.dist_port, epmd_port=self.epmd_port,
+                                server_args=erl, ctl_args=erl)
 
     # -- the state file (for the command line) -------------------------------------------------
     def _save(self) -> None:
@@ -307,10 +282,7 @@ class RabbitCluster:
         Raises :class:`~mqlab.rabbit_server.BrokerStartError` (with the end of the log) if a
         node does not come up in ``timeout`` seconds; what was started is stopped first.
         """
-        if scripts_dir() is None or shutil.which("epmd") is None:
-            raise BrokerStartError(
-                "rabbitmq-server is not installed (Debian/Ubuntu: apt-get install "
-                "rabbitmq-server; it is not started as a service, this starts its own)")
+        require_scripts()
         if self.nodes:
             raise RuntimeError("this cluster was started already")
         began = time.monotonic()
@@ -331,8 +303,9 @@ class RabbitCluster:
                       for i in range(1, self.size + 1)]
         try:
             for n in self.nodes:
-                self._write_config(n)
-            self._start_epmd()
+                write_node_config(n.dir, n.port, self.memory)
+            self.epmd_pid = start_epmd(self.base, self.epmd_port,
+                                       self._environment(self.nodes[0]))
             for n in self.nodes:
                 self._launch(n)
             self._save()
@@ -364,56 +337,23 @@ class RabbitCluster:
         self.ctl(n, "join_cluster", target)
         self.ctl(n, "start_app")
 
-    def _start_epmd(self) -> None:
-        env = self._environment(self.nodes[0])
-        with open(self.base / "epmd.log", "wb") as log:
-            epmd = subprocess.Popen(
-                ["epmd", "-address", "127.0.0.1", "-port", str(self.epmd_port)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True)
-        self.epmd_pid = epmd.pid
-        deadline = time.monotonic() + 10
-        while not answers(self.epmd_port):
-            if time.monotonic() > deadline or not alive(epmd.pid):
-                raise BrokerStartError("epmd (Erlang's port mapper) did not start:\n"
-                                       + _tail(self.base / "epmd.log"))
-            time.sleep(0.05)
-
     def _launch(self, n: _Node) -> None:
         """Start node ``n`` in the background, in its own process group."""
         with contextlib.suppress(OSError):  # stale after a SIGKILL: never read a dead pid
             (n.dir / "rabbit.pid").unlink()
-        with open(n.dir / "server.log", "ab") as log:
-            proc = subprocess.Popen(
-                [str(scripts_dir() / "rabbitmq-server")], cwd=n.dir, env=self._environment(n),
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        n.launcher_pid, n.beam_pid = proc.pid, None
+        n.launcher_pid = launch_node(scripts_dir(), n.dir, self._environment(n), append=True)
+        n.beam_pid = None
 
     def _wait_booted(self, n: _Node, timeout: float) -> None:
         """Wait until node ``n`` accepts AMQP connections (it has booted)."""
-        from mqlab.rabbit import available
-
-        deadline = time.monotonic() + max(timeout, 1.0)
-        while time.monotonic() < deadline:
+        def booted() -> bool:
             if n.beam_pid is None:
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    n.beam_pid = int((n.dir / "rabbit.pid").read_text().split()[0])
-            if answers(n.port) and available(n.url, timeout=2.0):
-                self._save()
-                return
-            if not alive(n.launcher_pid):
-                raise BrokerStartError(f"node {n.name} stopped while starting:\n"
-                                       + self._log_tail(n))
-            time.sleep(0.1)
-        raise BrokerStartError(f"node {n.name} did not accept connections within "
-                               f"{timeout:.0f} s:\n{self._log_tail(n)}")
+                n.beam_pid = read_pid(n.dir)
+            return accepts_amqp(n.port)
 
-    def _log_tail(self, n: _Node, lines: int = 20) -> str:
-        texts: list[str] = []
-        for log in [n.dir / "server.log", *sorted((n.dir / "log").glob("*.log"))]:
-            texts += _tail(log, lines).splitlines()
-        return "\n".join(texts[-lines:]) or "(no log written)"
+        wait_until(booted, max(timeout, 1.0), n.launcher_pid, f"node {n.name}",
+                   lambda: log_tail(n.dir))
+        self._save()
 
     # -- the command line tools ----------------------------------------------------------------
     def ctl(self, node: int | str | _Node, *args: str, timeout: float = 60.0,
@@ -448,8 +388,7 @@ class RabbitCluster:
         disk is kept) and return the time (``time.time()``) it was killed."""
         n = self.node(node)
         if n.beam_pid is None:
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                n.beam_pid = int((n.dir / "rabbit.pid").read_text().split()[0])
+            n.beam_pid = read_pid(n.dir)
         if n.beam_pid is None or not alive(n.beam_pid):
             raise RuntimeError(f"node {n.name} is not running")
         os.kill(n.beam_pid, signal.SIGKILL)
@@ -480,55 +419,21 @@ class RabbitCluster:
         """End node ``n``'s process group: ask it first (SIGTERM) when ``graceful``."""
         if n.launcher_pid is None:
             return
-        pgid = n.launcher_pid  # the launcher leads its own process group (start_new_session)
-        if graceful:
-            for pid in (n.beam_pid, n.launcher_pid):
-                if pid is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while group_members(pgid) and time.monotonic() < deadline:
-                reap(n.launcher_pid)
-                time.sleep(0.05)
-        for _ in range(100):  # what did not end in time, and helpers left behind
-            reap(n.launcher_pid)
-            if not group_members(pgid):
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-            time.sleep(0.05)
-        reap(n.launcher_pid)
+        # the launcher leads its own process group (start_new_session)
+        stop_group(n.launcher_pid, (n.beam_pid, n.launcher_pid), graceful, timeout)
         n.launcher_pid = n.beam_pid = None
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop every node and the epmd this started (by process id and process group), and
         remove the directory if it was a temporary one. Safe to call twice."""
         for n in self.nodes:  # ask them all at once: Erlang shuts a node down cleanly
-            for pid in (n.beam_pid, n.launcher_pid):
-                if pid is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
+            terminate(n.beam_pid, n.launcher_pid)
         for n in self.nodes:
             self._end_group(n, graceful=True, timeout=timeout)
         if self.epmd_pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.epmd_pid, signal.SIGTERM)
-            for _ in range(100):
-                reap(self.epmd_pid)
-                if not alive(self.epmd_pid):
-                    break
-                time.sleep(0.05)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.epmd_pid, signal.SIGKILL)
-                reap(self.epmd_pid)
+            stop_process(self.epmd_pid)
             self.epmd_pid = None
-        if self.base is not None:
-            if self._own_base:
-                shutil.rmtree(self.base, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    (self.base / _STATE).unlink()
+        remove_base(self.base, self._own_base, _STATE)
 
     def __enter__(self) -> RabbitCluster:
         self.start()
@@ -542,13 +447,6 @@ class RabbitCluster:
             return f"<RabbitCluster of {self.size} nodes (stopped)>"
         return (f"<RabbitCluster of {self.size} nodes, alive: "
                 f"{', '.join(self.alive_nodes()) or 'none'}>")
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # -- a run through a failure -------------------------------------------------------------------
@@ -1176,14 +1074,6 @@ class ChaosRun(Run):
 
 
 # -- the command line --------------------------------------------------------------------------
-def _default_base() -> Path:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no name for this uid (some containers)
-        user = str(os.getuid())
-    return Path(tempfile.gettempdir()) / f"mqlab-cluster-{user}"
-
-
 def _record(args: argparse.Namespace) -> int:
     """Start a cluster of its own, run it through a failure, save the trace, stop it."""
     if not args.node:
@@ -1219,7 +1109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-at", type=float, default=1.5, help="record: seconds (1.5)")
     parser.add_argument("--restart-at", type=float, default=2.5,
                         help="record: seconds (2.5; a negative number: not during the run)")
-    parser.add_argument("--base", default=str(_default_base()),
+    parser.add_argument("--base", default=str(default_base("mqlab-cluster")),
                         help="directory for its data, logs and state (default: %(default)s)")
     parser.add_argument("--size", type=int, default=3, help="nodes (default: 3)")
     parser.add_argument("--memory", default="256MB", help="memory watermark of each node")

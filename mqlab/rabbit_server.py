@@ -56,7 +56,8 @@ class BrokerStartError(RuntimeError):
     """The broker did not start (its log's last lines are in the message)."""
 
 
-def _bin_dir() -> Path | None:
+def scripts_dir() -> Path | None:
+    """The directory of the RabbitMQ scripts (rabbitmq-server, rabbitmqctl), or None."""
     for d in _BIN_DIRS:
         if os.access(os.path.join(d, "rabbitmq-server"), os.X_OK):
             return Path(d)
@@ -69,16 +70,18 @@ def _bin_dir() -> Path | None:
 
 def installed() -> bool:
     """True when ``rabbitmq-server`` and ``epmd`` are installed, so a broker can be started."""
-    return _bin_dir() is not None and shutil.which("epmd") is not None
+    return scripts_dir() is not None and shutil.which("epmd") is not None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _answers(port: int, timeout: float = 0.2) -> bool:
+def answers(port: int, timeout: float = 0.2) -> bool:
+    """Does something accept TCP connections on 127.0.0.1:``port``?"""
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout):
         return True
     return False
@@ -99,7 +102,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def _group_members(pgid: int) -> list[int]:
+def group_members(pgid: int) -> list[int]:
     """Processes whose process group is ``pgid`` (read from /proc), zombies left out."""
     out = []
     for entry in Path("/proc").iterdir():
@@ -167,10 +170,7 @@ class RabbitServer:
         if port is not None and (isinstance(port, bool) or not isinstance(port, int)
                                  or not 0 < port < 65536):
             raise ValueError(f"port must be None (a free one) or a TCP port number, got {port!r}")
-        if not isinstance(memory, str) or not memory[:1].isdigit():
-            raise ValueError(f"memory must be a size such as '256MB', got {memory!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        check_memory_and_timeout(memory, timeout)
         self._own_base = base is None
         self.base = Path(base) if base is not None else None
         self.port = port
@@ -226,35 +226,15 @@ class RabbitServer:
     def running(self) -> bool:
         """True while the node runs and accepts connections on its port."""
         return (self.node_pid is not None and alive(self.node_pid)
-                and self.port is not None and _answers(self.port))
+                and self.port is not None and answers(self.port))
 
     # -- start ---------------------------------------------------------------------------------
     def _environment(self, home: Path) -> dict[str, str]:
-        b = self.base
-        loopback = "-kernel inet_dist_use_interface {127,0,0,1}"
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("RABBITMQ_", "ERL_"))}
-        env.update({
-            "HOME": str(home),  # the Erlang cookie is written here
-            "RABBITMQ_NODENAME": f"mqlab{self.port}@localhost",
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "ERL_EPMD_PORT": str(self.epmd_port),
-            "RABBITMQ_MNESIA_BASE": str(b / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(b / "log"),
-            "RABBITMQ_PID_FILE": str(b / "rabbit.pid"),
-            "RABBITMQ_CONF_ENV_FILE": str(b / "rabbitmq-env.conf"),
-            "RABBITMQ_CONFIG_FILE": str(b / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(b / "advanced.config"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(b / "enabled_plugins"),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": loopback,
+        return node_environment(
+            self.base, home=home, node_name=f"mqlab{self.port}@localhost", port=self.port,
+            dist_port=self.dist_port, epmd_port=self.epmd_port, server_args=LOOPBACK_ONLY,
             # rabbitmqctl must find this node's own epmd, never start one of its own
-            "RABBITMQ_CTL_ERL_ARGS": f"{loopback} -start_epmd false",
-            "ERL_CRASH_DUMP": str(b / "erl_crash.dump"),
-        })
-        return env
+            ctl_args=f"{LOOPBACK_ONLY} -start_epmd false")
 
     def start(self) -> str:
         """Start the broker, wait until it accepts AMQP connections, and return its URL.
@@ -262,55 +242,30 @@ class RabbitServer:
         Raises :class:`BrokerStartError` (with the end of its log) if it does not come up in
         ``timeout`` seconds; whatever was started is stopped again first.
         """
-        bindir = _bin_dir()
-        if bindir is None or shutil.which("epmd") is None:
-            raise BrokerStartError(
-                "rabbitmq-server is not installed (Debian/Ubuntu: apt-get install "
-                "rabbitmq-server; it is not started as a service, this starts its own)")
+        bindir = require_scripts()
         if self.node_pid is not None:
             raise RuntimeError("this broker was started already")
         began = time.monotonic()
         if self.base is None:
             self.base = Path(tempfile.mkdtemp(prefix="mqlab-rabbitmq-"))
         self.base.mkdir(parents=True, exist_ok=True)
-        for sub in ("home", "mnesia", "log"):
-            (self.base / sub).mkdir(exist_ok=True)
+        (self.base / "home").mkdir(exist_ok=True)  # mnesia and log: with the config
         if self.port is None:
-            self.port = _free_port()
-        elif _answers(self.port):
+            self.port = free_port()
+        elif answers(self.port):
             raise BrokerStartError(f"port {self.port} on 127.0.0.1 is taken already: choose "
                                    "another port, or leave port=None for a free one")
-        self.dist_port, self.epmd_port = _free_port(), _free_port()
+        self.dist_port, self.epmd_port = free_port(), free_port()
         b = self.base
-        (b / "rabbitmq-env.conf").write_text("")
-        (b / "enabled_plugins").write_text("[].\n")
-        (b / "advanced.config").write_text("[].\n")
-        (b / "rabbitmq.conf").write_text(
-            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
-            "loopback_users.guest = true\n"
-            "log.console = false\n"
-            "log.file.level = warning\n"
-            f"vm_memory_high_watermark.absolute = {self.memory}\n"
-            "disk_free_limit.absolute = 50MB\n")
+        write_node_config(b, self.port, self.memory)
         env = self._environment(b / "home")
         try:
-            with open(b / "epmd.log", "wb") as log:
-                epmd = subprocess.Popen(
-                    ["epmd", "-address", "127.0.0.1", "-port", str(self.epmd_port)],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                    start_new_session=True)
-            self.epmd_pid = epmd.pid
-            self._wait_for(lambda: _answers(self.epmd_port), 10, "epmd")
-            with open(b / "server.log", "wb") as log:
-                node = subprocess.Popen(
-                    [str(bindir / "rabbitmq-server")], cwd=b, env=env,
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    start_new_session=True)  # its own process group: stopped as one
-            self.node_pid = node.pid
+            self.epmd_pid = start_epmd(b, self.epmd_port, env)
+            self.node_pid = launch_node(bindir, b, env)  # it leads its own process group
             self._save()
-            self._wait_for(self._accepts_amqp, self.timeout, "RabbitMQ")
-            with contextlib.suppress(OSError, ValueError):
-                self.beam_pid = int((b / "rabbit.pid").read_text().split()[0])
+            wait_until(lambda: accepts_amqp(self.port), self.timeout, self.node_pid,
+                       "RabbitMQ", self._log_tail)
+            self.beam_pid = read_pid(b)
             self._save()
         except BaseException:
             self.stop()
@@ -318,40 +273,15 @@ class RabbitServer:
         self.started_in = time.monotonic() - began
         return self.url
 
-    def _accepts_amqp(self) -> bool:
-        if not _answers(self.port):
-            return False
-        from mqlab.rabbit import available
-
-        return available(self.url, timeout=2.0)
-
-    def _wait_for(self, ready, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready():
-                return
-            pid = self.node_pid if what == "RabbitMQ" else self.epmd_pid
-            if pid is not None and not alive(pid):
-                raise BrokerStartError(f"{what} stopped while starting:\n{self._log_tail()}")
-            time.sleep(0.1)
-        raise BrokerStartError(f"{what} did not accept connections within {timeout:g} s:\n"
-                               f"{self._log_tail()}")
-
     def _log_tail(self, lines: int = 20) -> str:
-        texts = []
-        for log in [self.base / "server.log", *sorted((self.base / "log").glob("*.log"))]:
-            with contextlib.suppress(OSError):
-                texts += log.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(texts[-lines:]) or "(no log written)"
+        return log_tail(self.base, lines)
 
     # -- stop ----------------------------------------------------------------------------------
     def ctl(self, *args: str, timeout: float = 60.0) -> str:
         """Run ``rabbitmqctl ARGS`` against this node (e.g. ``ctl("add_user", "ann", "pw")``,
         ``ctl("set_permissions", "-p", "/", "ann", "^$", "^orders$", "^orders$")``) and return
         what it printed; raise ``RuntimeError`` with its message if it fails."""
-        import subprocess
-
-        bin_dir = _bin_dir()
+        bin_dir = scripts_dir()
         if bin_dir is None or not self.running():
             raise RuntimeError("the broker is not running: call start() first")
         env = self._environment(self.base / "home")
@@ -365,43 +295,13 @@ class RabbitServer:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the node and the epmd this started (by process id), and remove the directory
         if it was a temporary one. Safe to call twice."""
-        if self.node_pid is not None:
-            pgid = self.node_pid  # the node leads its own process group (start_new_session)
-            for pid in (self.beam_pid, self.node_pid):  # Erlang shuts the node down cleanly
-                if pid is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _group_members(pgid) and time.monotonic() < deadline:
-                _reap(self.node_pid)
-                time.sleep(0.05)
-            for _ in range(50):  # what did not end in time, and helpers left behind
-                if not _group_members(pgid):
-                    break
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pgid, signal.SIGKILL)
-                time.sleep(0.05)
-            _reap(self.node_pid)
+        if self.node_pid is not None:  # Erlang shuts the node down cleanly on a SIGTERM
+            stop_group(self.node_pid, (self.beam_pid, self.node_pid), timeout=timeout)
             self.node_pid = self.beam_pid = None
         if self.epmd_pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.epmd_pid, signal.SIGTERM)
-            for _ in range(100):
-                _reap(self.epmd_pid)
-                if not alive(self.epmd_pid):
-                    break
-                time.sleep(0.05)
-            else:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.epmd_pid, signal.SIGKILL)
-                _reap(self.epmd_pid)
+            stop_process(self.epmd_pid)
             self.epmd_pid = None
-        if self.base is not None:
-            if self._own_base:
-                shutil.rmtree(self.base, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    (self.base / _STATE).unlink()
+        remove_base(self.base, self._own_base, _STATE)
 
     def __enter__(self) -> RabbitServer:
         self.start()
@@ -416,27 +316,13 @@ class RabbitServer:
         return f"<RabbitServer {self.url} pid {self.node_pid}>"
 
 
-def _reap(pid: int) -> None:
-    """Collect the exit status of a child of ours that ended, so it leaves no zombie."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _default_base() -> Path:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no name for this uid (some containers)
-        user = str(os.getuid())
-    return Path(tempfile.gettempdir()) / f"mqlab-rabbitmq-{user}"
-
-
 def main(argv: list[str] | None = None) -> int:
     """``start`` (print the URL), ``status`` or ``stop`` the broker kept in ``--base``."""
     parser = argparse.ArgumentParser(
         prog="python -m mqlab.rabbit_server",
         description="A private, loopback-only RabbitMQ for mqlab's lessons.")
     parser.add_argument("command", choices=("start", "status", "stop"))
-    parser.add_argument("--base", default=str(_default_base()),
+    parser.add_argument("--base", default=str(default_base("mqlab-rabbitmq")),
                         help="directory for its data, logs and state (default: %(default)s)")
     parser.add_argument("--port", type=int, default=None, help="AMQP port (default: a free one)")
     parser.add_argument("--memory", default="256MB", help="memory watermark (default: 256MB)")
@@ -471,29 +357,222 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- shared with mqlab.rabbit_cluster, which starts several nodes the same way ----------------
-def scripts_dir() -> Path | None:
-    """The directory of the RabbitMQ scripts (rabbitmq-server, rabbitmqctl), or None."""
-    return _bin_dir()
+# the Erlang distribution of a node (and of the command line tools) on the loopback only
+LOOPBACK_ONLY = "-kernel inet_dist_use_interface {127,0,0,1}"
 
 
-def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 now."""
-    return _free_port()
+def check_memory_and_timeout(memory: object, timeout: object) -> None:
+    """Raise ``ValueError`` unless ``memory`` is a size ('256MB') and ``timeout`` seconds > 0."""
+    if not isinstance(memory, str) or not memory[:1].isdigit():
+        raise ValueError(f"memory must be a size such as '256MB', got {memory!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
 
 
-def answers(port: int, timeout: float = 0.2) -> bool:
-    """Does something accept TCP connections on 127.0.0.1:``port``?"""
-    return _answers(port, timeout)
+def require_scripts() -> Path:
+    """The RabbitMQ scripts' directory; ``BrokerStartError`` if RabbitMQ or epmd is missing."""
+    bindir = scripts_dir()
+    if bindir is None or shutil.which("epmd") is None:
+        raise BrokerStartError(
+            "rabbitmq-server is not installed (Debian/Ubuntu: apt-get install "
+            "rabbitmq-server; it is not started as a service, this starts its own)")
+    return bindir
 
 
-def group_members(pgid: int) -> list[int]:
-    """The live processes of process group ``pgid``."""
-    return _group_members(pgid)
+def node_environment(directory: Path, *, home: Path, node_name: str, port: int,
+                     dist_port: int, epmd_port: int, server_args: str,
+                     ctl_args: str) -> dict[str, str]:
+    """The environment of one node kept in ``directory`` (its data, logs, pid file and config),
+    for the server and the command line tools alike: this process's environment without any
+    ``RABBITMQ_``/``ERL_`` setting, everything on 127.0.0.1, ``server_args`` and ``ctl_args``
+    as the extra Erlang arguments of the server and of the tools."""
+    d = directory
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+    env.update({
+        "HOME": str(home),  # private: the Erlang cookie may be written here
+        "RABBITMQ_NODENAME": node_name,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(port),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "ERL_EPMD_PORT": str(epmd_port),
+        "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(d / "log"),
+        "RABBITMQ_PID_FILE": str(d / "rabbit.pid"),
+        "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),  # empty: not /etc's
+        "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": server_args,
+        "RABBITMQ_CTL_ERL_ARGS": ctl_args,
+        "ERL_CRASH_DUMP": str(d / "erl_crash.dump"),
+    })
+    return env
+
+
+def write_node_config(directory: Path, port: int, memory: str) -> None:
+    """Write a node's config into ``directory`` (and make its ``mnesia`` and ``log``): AMQP on
+    127.0.0.1:``port``, guest from loopback only, no plugins, ``memory`` as its watermark."""
+    d = directory
+    for sub in ("mnesia", "log"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "rabbitmq-env.conf").write_text("")
+    (d / "enabled_plugins").write_text("[].\n")
+    (d / "advanced.config").write_text("[].\n")
+    (d / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = 127.0.0.1:{port}\n"
+        "loopback_users.guest = true\n"
+        "log.console = false\n"
+        "log.file.level = warning\n"
+        f"vm_memory_high_watermark.absolute = {memory}\n"
+        "disk_free_limit.absolute = 50MB\n")
+
+
+def start_epmd(directory: Path, port: int, env: dict[str, str],
+               timeout: float = 10.0) -> int:
+    """Start an epmd on 127.0.0.1:``port`` (its log in ``directory``), wait until it accepts
+    connections and return its pid; if it does not, end it and raise ``BrokerStartError``."""
+    with open(directory / "epmd.log", "wb") as log:
+        epmd = subprocess.Popen(
+            ["epmd", "-address", "127.0.0.1", "-port", str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            start_new_session=True)
+    try:
+        wait_until(lambda: answers(port), timeout, epmd.pid, "epmd (Erlang's port mapper)",
+                   lambda: file_tail(directory / "epmd.log") or "(no log written)")
+    except BaseException:
+        stop_process(epmd.pid)
+        raise
+    return epmd.pid
+
+
+def launch_node(bindir: Path, directory: Path, env: dict[str, str],
+                append: bool = False) -> int:
+    """Start ``rabbitmq-server`` in the background in ``directory`` (its output in
+    ``server.log`` there, added to the end with ``append``), in a process group of its own
+    (stopped as one), and return its pid: the leader of that group."""
+    with open(directory / "server.log", "ab" if append else "wb") as log:
+        node = subprocess.Popen(
+            [str(bindir / "rabbitmq-server")], cwd=directory, env=env,
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    return node.pid
+
+
+def accepts_amqp(port: int) -> bool:
+    """Does a broker on 127.0.0.1:``port`` let guest in (an AMQP connection opened)?"""
+    if not answers(port):
+        return False
+    from mqlab.rabbit import available
+
+    return available(f"amqp://guest:guest@127.0.0.1:{port}/", timeout=2.0)
+
+
+def wait_until(ready, timeout: float, pid: int | None, what: str, tail,
+               interval: float = 0.1) -> None:
+    """Wait until ``ready()`` is true; raise ``BrokerStartError`` (with ``tail()``, the end of
+    the log) if process ``pid`` ends first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if pid is not None and not alive(pid):
+            raise BrokerStartError(f"{what} stopped while starting:\n{tail()}")
+        time.sleep(interval)
+    raise BrokerStartError(f"{what} did not accept connections within "
+                           f"{round(timeout, 1):g} s:\n{tail()}")
+
+
+def read_pid(directory: Path) -> int | None:
+    """The Erlang VM's pid from the node's pid file in ``directory``, or None (not yet)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((directory / "rabbit.pid").read_text().split()[0])
+    return None
+
+
+def file_tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a file ("" if it cannot be read)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def log_tail(directory: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a node's logs in ``directory`` (its output, then its logs)."""
+    texts: list[str] = []
+    for log in [directory / "server.log", *sorted((directory / "log").glob("*.log"))]:
+        texts += file_tail(log, lines).splitlines()
+    return "\n".join(texts[-lines:]) or "(no log written)"
 
 
 def reap(pid: int) -> None:
     """Collect the exit status of a child process that ended (no zombie is left)."""
-    _reap(pid)
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def terminate(*pids: int | None) -> None:
+    """Send SIGTERM to each of ``pids`` still there (None: skipped)."""
+    for pid in pids:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+
+def stop_group(leader: int, pids: tuple = (), graceful: bool = True,
+               timeout: float = 30.0) -> None:
+    """End the process group that ``leader`` leads (started with ``start_new_session``).
+    ``graceful``: SIGTERM ``pids`` first (Erlang shuts a node down cleanly) and wait up to
+    ``timeout`` s; then SIGKILL what is left of the group, helpers too."""
+    if graceful:
+        terminate(*pids)
+        deadline = time.monotonic() + timeout
+        while group_members(leader) and time.monotonic() < deadline:
+            reap(leader)
+            time.sleep(0.05)
+    for _ in range(100):  # what did not end in time, and helpers left behind
+        reap(leader)
+        if not group_members(leader):
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGKILL)
+        time.sleep(0.05)
+    reap(leader)
+
+
+def stop_process(pid: int) -> None:
+    """End one process of ours (epmd): SIGTERM, and SIGKILL if it is still there in 5 s."""
+    terminate(pid)
+    for _ in range(100):
+        reap(pid)
+        if not alive(pid):
+            break
+        time.sleep(0.05)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        reap(pid)
+
+
+def remove_base(base: Path | None, own: bool, state: str) -> None:
+    """Remove a broker's directory if it was a temporary one (``own``), else its state file."""
+    if base is None:
+        return
+    if own:
+        shutil.rmtree(base, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            (base / state).unlink()
+
+
+def default_base(prefix: str) -> Path:
+    """``<temp dir>/<prefix>-<user>``: where the command line keeps a broker by default."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no name for this uid (some containers)
+        user = str(os.getuid())
+    return Path(tempfile.gettempdir()) / f"{prefix}-{user}"
 
 
 if __name__ == "__main__":

@@ -71,10 +71,10 @@ def browser(chromium):
 # checks that nothing it started is left running or listening.
 
 
-@pytest.fixture(scope="session")
-def rabbitmq_server():
-    """A running :class:`mqlab.rabbit_server.RabbitServer`; skips (or fails) when it cannot."""
-    from mqlab.rabbit_server import BrokerStartError, RabbitServer, installed, listening
+def require_broker() -> None:
+    """Skip (or fail) a test that starts a real RabbitMQ where it cannot: rabbitmq-server or
+    the pika package missing."""
+    from mqlab.rabbit_server import installed
 
     if not installed():
         skip_or_fail("rabbitmq-server is not installed (Debian/Ubuntu: apt-get install "
@@ -84,6 +84,14 @@ def rabbitmq_server():
     except ImportError:
         skip_or_fail("the pika package is missing (pip install -e .)",
                      "MQLAB_REQUIRE_BROKER")
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server():
+    """A running :class:`mqlab.rabbit_server.RabbitServer`; skips (or fails) when it cannot."""
+    from mqlab.rabbit_server import BrokerStartError, RabbitServer, listening
+
+    require_broker()
     server = RabbitServer()
     try:
         server.start()

@@ -25,7 +25,7 @@ from mqlab.rabbit_cluster import (
     outcome,
     run_through_failure,
 )
-from mqlab.rabbit_server import alive, installed, listening
+from mqlab.rabbit_server import alive, listening
 from mqlab.run import Run
 from mqlab.trace import Trace
 
@@ -124,17 +124,11 @@ def test_what_the_clients_saw_becomes_rows_that_add_up():
 # -- on a real cluster --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster():
-    from conftest import skip_or_fail
+    from conftest import require_broker, skip_or_fail
 
-    if not installed():
-        skip_or_fail("rabbitmq-server is not installed (Debian/Ubuntu: apt-get install "
-                     "rabbitmq-server)", "MQLAB_REQUIRE_BROKER")
-    try:
-        import pika  # noqa: F401
-    except ImportError:
-        skip_or_fail("the pika package is missing (pip install -e .)", "MQLAB_REQUIRE_BROKER")
     from mqlab.rabbit_server import BrokerStartError
 
+    require_broker()
     c = RabbitCluster(3)
     try:
         c.start()
