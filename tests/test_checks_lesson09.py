@@ -411,8 +411,15 @@ def test_the_sim_numbers_the_lesson_quotes():
 def test_a_real_tour_and_topic_run_match_the_simulation(rabbitmq_url):
     for name, outcome in [("queues", check.tour_outcomes), ("topics", check.routed_keys)]:
         build, until = check.RUNS[name]
-        real = rabbit.run(build(), until=until, url=rabbitmq_url, progress=False)
-        assert outcome(real) == outcome(build().run(until=until, progress=False))
+        expected = outcome(build().run(until=until, progress=False))
+        for _ in range(3):
+            real = rabbit.run(build(), until=until, url=rabbitmq_url, progress=False)
+            # the tour assumes every message is published before the first job (0.1 s) is
+            # done; on a machine too busy to keep to that, the run says nothing: run it again
+            late = max(e.time for e in real.trace.filter(kind="publish")) > 0.09
+            if outcome(real) == expected or not late:
+                break
+        assert outcome(real) == expected
 
 
 @pytest.mark.broker
