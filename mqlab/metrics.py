@@ -302,6 +302,7 @@ def account(trace: Trace) -> Account:
     kinds: Counter = Counter()
     dropped: Counter = Counter()
     arrivals: Counter = Counter()  # node -> arrive events there
+    publishers: Counter = Counter()  # node -> publish events by it
     consumers = set()  # nodes that queues deliver to: arrivals there are not at a broker
     for _, k, m, node, peer, info in trace.rows:
         if info == "log" and k == "ack" or info == "retention" and k == "expire":
@@ -313,6 +314,8 @@ def account(trace: Trace) -> Account:
             dropped[info or "dropped"] += 1
         elif k == "arrive":
             arrivals[node] += 1
+        elif k == "publish":
+            publishers[node] += 1
         elif k == "deliver":
             consumers.add(peer)
         elif k == "deny" and m and node not in consumers:  # a broker refused a publish
@@ -326,7 +329,7 @@ def account(trace: Trace) -> Account:
     # dropped as unroutable; a duplicated publish is one more copy
     # a consumer publishing what it finished to a pipeline's next stage: the same message
     # goes on, one more copy of it (its ack ended the copy at the stage before)
-    forwarded = sum(1 for _, k, _, node, _, _ in trace.rows if k == "publish" and node in consumers)
+    forwarded = sum(n for node, n in publishers.items() if node in consumers)
     # (or is dropped at a broker that is down)
     copies = (kinds["route"] - broker_arrivals - kinds["dead-letter"]
               + dropped["unroutable"] + dropped["broker down"] + dropped["denied"]

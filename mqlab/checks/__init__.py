@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Verdict", "call_student", "not_a_function", "not_attempted", "short", "verdict"]
+__all__ = ["Verdict", "call_student", "not_a_function", "not_attempted", "short",
+           "top_level_bar", "verdict"]
 
 
 class Verdict:
@@ -63,3 +64,25 @@ def not_a_function(answer: Any, name: str, ex: str) -> Verdict:
     """The verdict for a check given what the student's function returned, not the function."""
     return Verdict(False, f"Pass the function itself, without calling it: check.{ex}({name}), "
                           f"not check.{ex}({name}(...)). You passed {short(answer)}.")
+
+
+def top_level_bar(pattern: str) -> bool:
+    """Does regular expression ``pattern`` have a ``|`` outside every group? Then it splits
+    the whole pattern: ``^a|b$`` is ``^a`` or ``b$``, a classic slip in a permission.
+
+    >>> top_level_bar("^a|b$"), top_level_bar("^(a|b)$"), top_level_bar(r"^a\\|b$")
+    (True, False, False)
+    """
+    depth, escaped = 0, False
+    for ch in pattern:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return True
+    return False

@@ -23,7 +23,14 @@ from numbers import Real
 from typing import Any
 
 from mqlab import security
-from mqlab.checks import Verdict, call_student, not_a_function, not_attempted, short
+from mqlab.checks import (
+    Verdict,
+    call_student,
+    not_a_function,
+    not_attempted,
+    short,
+    top_level_bar,
+)
 from mqlab.message import Message
 from mqlab.network import Network
 
@@ -156,23 +163,6 @@ _DOT_SLIPS = re.compile(r"audit[^.].*|amq[^.]default")
 """Names an unescaped dot lets in: auditor-notes for ^audit. and amqXdefault for amq.default."""
 
 
-def _top_level_bar(pattern: str) -> bool:
-    """Does ``pattern`` have a | outside every group (which splits the whole pattern)?"""
-    depth, escaped = 0, False
-    for ch in pattern:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return True
-    return False
-
-
 def _permission_hint(user: str, perm: str, pattern: str) -> str | None:
     wanted = ROLES[user][perm]
     names = EXCHANGES if perm == "write" else QUEUES
@@ -185,7 +175,7 @@ def _permission_hint(user: str, perm: str, pattern: str) -> str | None:
     if extra and not wanted:
         return (f"{where} lets {user} {what} {extra[0]!r}, and {user} must {perm} nothing. "
                 f"The empty pattern \"\" (or '^$') permits nothing.")
-    if extra and _top_level_bar(pattern):
+    if extra and top_level_bar(pattern):
         return (f"{where} permits {extra[0]!r}: a | outside brackets splits the WHOLE pattern, "
                 f"so ^a|b$ means \"starts with a\" or \"ends with b\". Put the alternatives "
                 f"in a group: ^(a|b)$.")

@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from mqlab import security
-from mqlab.checks import Verdict, call_student, not_a_function, not_attempted, short
+from mqlab.checks import (
+    Verdict,
+    call_student,
+    not_a_function,
+    not_attempted,
+    short,
+    top_level_bar,
+)
 from mqlab.metrics import latencies, percentile
 from mqlab.network import Network
 from mqlab.run import Run
@@ -684,22 +691,6 @@ _WHY = {
 }
 
 
-def _top_level_bar(pattern: str) -> bool:
-    depth, escaped = 0, False
-    for ch in pattern:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return True
-    return False
-
-
 def _mailer_hint(perm: str, pattern: str) -> str | None:
     wanted = MAILER[perm]
     missing = [n for n in sorted(wanted) if not security.permitted(pattern, n)]
@@ -715,7 +706,7 @@ def _mailer_hint(perm: str, pattern: str) -> str | None:
                 f"anywhere in the name, and it is found in all of them). Least privilege: "
                 f"permit exactly the names the mailer needs, anchored with ^ and $.")
     where = f"The {perm} pattern {pattern!r} also permits {extra[0]!r}"
-    if _top_level_bar(pattern):
+    if top_level_bar(pattern):
         return (f"{where}: a | outside brackets splits the whole pattern (^a|b$ is \"starts "
                 f"with a\" or \"ends with b\"). Group the alternatives: ^(a|b)$.")
     if "mailerXinbox" in extra and "\\." not in pattern:
