@@ -67,7 +67,7 @@ Event kinds and where they happen (node -> peer):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, MutableSequence
 from typing import Any, NamedTuple
 
 __all__ = ["KINDS", "PRIMITIVE_KINDS", "ROLES", "Event", "Trace", "as_trace", "role_of", "roles"]
@@ -120,10 +120,11 @@ def roles(trace: Trace) -> dict[str, str]:
     # a node the graph does not know gets the role its first clear event gives it
     guesses = (("enqueue", 3, "queue"), ("publish", 3, "producer"), ("deliver", 4, "consumer"),
                ("publish", 4, "broker"), ("route", 3, "exchange"), ("ack", 3, "consumer"))
+    shapes = trace.shapes_in_order()  # (kind, node, peer, info): what rows say, in order
     for kind, col, role in guesses:
-        for row in trace.rows:
-            if row[1] == kind and row[col]:
-                found.setdefault(row[col], role)
+        for shape in shapes:
+            if shape[0] == kind and shape[col - 2]:
+                found.setdefault(shape[col - 2], role)
     rank = {r: i for i, r in enumerate(ROLES)}
     order = sorted(found, key=lambda n: rank.get(found[n], len(rank)))  # stable: graph order
     return {n: found[n] for n in order}
@@ -156,27 +157,215 @@ class Event(NamedTuple):
 
 
 class Trace:
-    """A flat, append-only list of :class:`Event` rows, plus what is needed to read them.
+    """A flat, append-only table of :class:`Event` rows, plus what is needed to read them.
 
-    ``messages`` maps a message id to its :class:`~mqlab.Message` (payload, priority, topic...);
-    ``graph`` is the network the events happened on (an ``nx.DiGraph``, or None).
+    ``rows`` reads as a list of 6-tuples ``(time, kind, msg, node, peer, info)``; ``messages``
+    maps a message id to its :class:`~mqlab.Message` (payload, priority, topic...); ``graph``
+    is the network the events happened on (an ``nx.DiGraph``, or None).
+
+    Storage is compact, so that a run of millions of messages fits in memory: the four text
+    fields of a row are one small integer, a *shape* code standing for its
+    ``(kind, node, peer, info)`` (a run has few distinct shapes); new rows wait in a short
+    list of ``(time, shape, msg)`` tuples and are packed, a chunk at a time, into numpy columns
+    (time float64, shape and msg small integers). ``array(name)`` gives a whole column as a
+    numpy array, and ``shapes()`` the shape codes, for measuring big runs without a loop.
     """
+
+    CHUNK = 1 << 16  # rows packed into columns at a time
 
     def __init__(self, rows: Iterable[tuple] = (), graph: Any = None,
                  messages: dict | None = None) -> None:
-        # rows may leave out the trailing peer and info: they are "" then
-        self.rows: list[tuple] = [r if len(r) == 6 else (*r, "", "")[:6] for r in rows]
+        self._shape_list: list[tuple[str, str, str, str]] = []  # code -> (kind, node, peer, info)
+        self._shape_code: dict[tuple, int] = {}
+        # rows not packed yet: their times, and keys msg << SHIFT | code (two lists, so that
+        # recording a row makes no tuple); a key's code may stand for a group of rows
+        self._times: list[float] = []
+        self._keys: list[int] = []
+        self._groups: list[list[int]] = []  # group number -> the shape codes of its rows
+        self._group_code: dict[tuple, int] = {}
+        self._chunks: list[tuple] = []  # packed rows: (time, code, msg) numpy arrays
+        self._packed = 0  # rows in _chunks
+        self._first: list[int] = []  # shape code -> index of its first row (or -1)
+        self.rows = Rows(self)
         self.graph = graph
-        self.messages: dict = messages if messages is not None else {}
+        self.messages: Any = messages if messages is not None else Messages()
         self.end_time: float | None = None
+        if isinstance(rows, Rows):  # a copy of another trace's rows: copy its columns
+            self._copy_rows(rows.trace, None)
+        else:
+            # rows may leave out the trailing peer and info: they are "" then
+            for r in rows:
+                self.rows.append(r if len(r) == 6 else (*r, "", "")[:6])
+
+    # -- recording ---------------------------------------------------------------------------------
+    def shape(self, kind: str, node: str, peer: str = "", info: str = "") -> int:
+        """The code of the shape ``(kind, node, peer, info)``, made the first time it is asked.
+
+        A simulator records a row as ``(time, code, msg)`` (see :meth:`recorder`) with codes
+        it looked up once.
+        """
+        key = (kind, node, peer, info)
+        code = self._shape_code.get(key)
+        if code is None:
+            code = self._shape_code[key] = len(self._shape_list)
+            self._shape_list.append(key)
+            self._first.append(-1)
+        return code
+
+    SHIFT = 24  # a key is msg << SHIFT | code
+    GROUP = 1 << 23  # codes from here on stand for groups of rows (see group())
+
+    def group(self, *codes: int) -> int:
+        """A code standing for several rows at once: one per shape code given, in order, all
+        with the same time and message. Recording it is one row's work for several."""
+        key = tuple(codes)
+        if len(key) == 1:
+            return key[0]
+        g = self._group_code.get(key)
+        if g is None:
+            g = self._group_code[key] = self.GROUP + len(self._groups)
+            self._groups.append(list(key))
+        return g
+
+    def recorder(self) -> tuple[Callable[[float], None], Callable[[int], None]]:
+        """The fastest way to record: ``time(t)`` then ``key(msg << Trace.SHIFT | code)`` for
+        each row (``code`` from :meth:`shape` or :meth:`group`).
+
+        They only append to lists: call :meth:`pack` now and then (when ``pending()`` reaches
+        ``CHUNK``) so that the rows move into compact columns.
+        """
+        return self._times.append, self._keys.append
+
+    def row_adder(self) -> Callable[[tuple], None]:
+        """A function recording one whole 6-tuple row (as ``rows.append`` does, without its
+        checks): a readable simulator's way to record."""
+        codes, shape, shift = self._shape_code, self.shape, self.SHIFT
+        add_time, add_key = self._times.append, self._keys.append
+
+        def add_row(row: tuple) -> None:
+            key = row[1], row[3], row[4], row[5]
+            code = codes.get(key)
+            add_time(row[0])
+            add_key(row[2] << shift | (shape(*key) if code is None else code))
+
+        return add_row
+
+    def pending(self) -> int:
+        """Records not yet packed into columns."""
+        return len(self._keys)
 
     def record(self, time: float, kind: str, msg: int, node: str, peer: str = "",
                info: str = "") -> None:
-        """Append one event (cheap: a tuple onto a list)."""
-        self.rows.append((time, kind, msg, node, peer, info))
+        """Append one event."""
+        code = self.shape(kind, node, peer, info)
+        self._times.append(time)
+        self._keys.append(msg << self.SHIFT | code)
+        if len(self._keys) >= self.CHUNK:
+            self.pack()
 
+    def _pending_rows(self) -> list[tuple[float, int, int]]:
+        """The rows not packed yet, as (time, code, msg), without packing them (a reader may
+        run beside a writing thread). Groups are packed first."""
+        n = len(self._keys)
+        keys, times = self._keys[:n], self._times[:n]
+        shift, mask = self.SHIFT, (1 << self.SHIFT) - 1
+        if self._groups and any(k & mask >= self.GROUP for k in keys):
+            self.pack()
+            return []
+        return [(t, k & mask, k >> shift) for t, k in zip(times, keys, strict=True)]
+
+    def pack(self) -> None:
+        """Move the rows recorded so far into numpy columns (one more chunk)."""
+        keys, times = self._keys, self._times
+        n = len(keys)  # a writing thread appends its time first: times has these n too
+        if not n:
+            return
+        import numpy as np
+
+        try:
+            k = np.array(keys[:n], dtype=np.int64)
+        except OverflowError:
+            raise ValueError("msg must fit in 39 bits (|msg| < 2**39) to be recorded") from None
+        t = np.array(times[:n], dtype=np.float64)
+        del keys[:n], times[:n]  # rows appended meanwhile (another thread) stay
+        c = k & ((1 << self.SHIFT) - 1)
+        m = k >> self.SHIFT
+        del k
+        if self._groups:
+            c, t, m = self._expand(c, t, m)
+        c = c.astype(np.uint16 if len(self._shape_list) < 1 << 16 else np.int32)
+        if len(m) and -(1 << 31) <= m.min() and m.max() < 1 << 31:
+            m = m.astype(np.int32)
+        # the first row of each shape, so that reading shapes in order of appearance is cheap
+        seen = np.bincount(c, minlength=len(self._shape_list))
+        for code in np.flatnonzero(seen).tolist():
+            if self._first[code] < 0:
+                self._first[code] = self._packed + int(np.argmax(c == code))
+        self._chunks.append((t, c, m))
+        self._packed += len(t)
+
+    def _expand(self, c: Any, t: Any, m: Any) -> tuple:
+        """Each group code in ``c`` becomes its rows (same time, same message)."""
+        import numpy as np
+
+        g = c >= self.GROUP
+        if not g.any():
+            return c, t, m
+        sizes = np.array([len(x) for x in self._groups])
+        flat = np.array([code for x in self._groups for code in x], dtype=np.int64)
+        offset = np.cumsum(sizes) - sizes
+        gi = np.where(g, c - self.GROUP, 0)
+        width = np.where(g, sizes[gi], 1)
+        idx = np.repeat(np.arange(len(c)), width)
+        pos = np.arange(len(idx)) - np.repeat(np.cumsum(width) - width, width)
+        gi, g = gi[idx], g[idx]
+        c = np.where(g, flat[offset[gi] + pos], c[idx])
+        return c, t[idx], m[idx]
+
+    def columns(self) -> tuple:
+        """All rows as three numpy arrays: time (float64), shape code (see :meth:`shapes`) and
+        msg. Cheap: they are the trace's own storage (do not change them)."""
+        return self._columns()
+
+    def _columns(self) -> tuple:
+        """All rows as three numpy arrays (time, shape code, msg), packed into one chunk."""
+        import numpy as np
+
+        self.pack()
+        if not self._chunks:
+            return (np.zeros(0), np.zeros(0, dtype=np.uint16), np.zeros(0, dtype=np.int64))
+        if len(self._chunks) > 1:  # one column at a time: at most one column is held twice
+            chunks, self._chunks = self._chunks, []
+            cols = [[c[i] for c in chunks] for i in range(3)]
+            del chunks
+            whole = []
+            for i in range(3):
+                whole.append(np.concatenate(cols[i]))
+                cols[i] = None
+            self._chunks = [tuple(whole)]
+        return self._chunks[0]
+
+    def _copy_rows(self, other: Trace, index: Any) -> None:
+        """Take ``other``'s rows (those at ``index``, or all) as this trace's rows."""
+        import numpy as np
+
+        t, c, m = other._columns()
+        if index is not None:
+            t, c, m = t[index], c[index], m[index]
+        for key in other._shape_list:  # the same codes: the table of shapes is small
+            self.shape(*key)
+        if len(t):
+            self._chunks = [(t.copy(), c.copy(), m.copy())]
+            self._packed = len(t)
+            seen = np.bincount(c, minlength=len(self._shape_list))
+            for code in np.flatnonzero(seen).tolist():
+                self._first[code] = int(np.argmax(c == code))
+
+    # -- reading -----------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.rows)
+        if self._groups and self._keys:  # how many rows its groups make: pack them
+            self.pack()
+        return self._packed + len(self._keys)
 
     def __iter__(self) -> Iterator[Event]:
         return (Event(*row) for row in self.rows)
@@ -187,12 +376,55 @@ class Trace:
             return [Event(*row) for row in self.rows[i]]
         return Event(*self.rows[i])
 
+    def shapes(self) -> tuple[Any, list[tuple[str, str, str, str]]]:
+        """Every row's shape code as a numpy array, and the table of shapes
+        ``(kind, node, peer, info)`` the codes stand for."""
+        return self._columns()[1], list(self._shape_list)
+
+    def shapes_in_order(self) -> list[tuple[str, str, str, str]]:
+        """The shapes that occur, in the order of their first row."""
+        self.pack()
+        firsts = [(i, code) for code, i in enumerate(self._first) if i >= 0]
+        return [self._shape_list[code] for _, code in sorted(firsts)]
+
+    def where(self, kind: str | Iterable[str] | None = None, node: str | None = None,
+              peer: str | None = None, info: str | None = None) -> Any:
+        """A numpy boolean array: which rows match every given field (``kind`` may be
+        several)."""
+        import numpy as np
+
+        kinds = {kind} if isinstance(kind, str) else None if kind is None else set(kind)
+        ok = np.array([(kinds is None or k in kinds) and (node is None or n == node)
+                       and (peer is None or p == peer) and (info is None or i == info)
+                       for k, n, p, i in self._shape_list] or [False], dtype=bool)
+        return ok[self._columns()[1]] if len(self) else np.zeros(0, dtype=bool)
+
+    def count(self, kind: str | Iterable[str] | None = None, node: str | None = None,
+              peer: str | None = None, info: str | None = None) -> int:
+        """How many rows match every given field (as :meth:`where`), without reading rows."""
+        import numpy as np
+
+        if not len(self):
+            return 0
+        kinds = {kind} if isinstance(kind, str) else None if kind is None else set(kind)
+        per_shape = np.bincount(self._columns()[1], minlength=len(self._shape_list))
+        return int(sum(per_shape[code] for code, (k, n, p, i) in enumerate(self._shape_list)
+                       if (kinds is None or k in kinds) and (node is None or n == node)
+                       and (peer is None or p == peer) and (info is None or i == info)))
+
+    def select(self, index: Any) -> Trace:
+        """A new Trace of the rows at ``index`` (a numpy boolean mask or row numbers)."""
+        out = Trace(graph=self.graph, messages=self.messages)
+        out._copy_rows(self, index)
+        out.end_time = self.end_time
+        return out
+
     @property
     def duration(self) -> float:
         """How long the run lasted: its end time, or the time of the last event."""
         if self.end_time is not None:
             return self.end_time
-        return self.rows[-1][0] if self.rows else 0.0
+        return self.rows[-1][0] if len(self) else 0.0
 
     def filter(self, kind: str | Iterable[str] | None = None, node: str | None = None,
                msg: int | None = None, peer: str | None = None,
@@ -211,26 +443,38 @@ class Trace:
         if kinds is not None and not kinds <= set(KINDS):
             unknown = sorted(map(repr, kinds - set(KINDS)))
             raise ValueError(f"kind must be among {KINDS}; got {', '.join(unknown)}")
-        rows = [
-            r for r in self.rows
-            if (kinds is None or r[1] in kinds)
-            and (node is None or r[3] == node)
-            and (msg is None or r[2] == msg)
-            and (peer is None or r[4] == peer)
-            and (start is None or r[0] >= start)
-            and (stop is None or r[0] < stop)
-        ]
-        out = Trace(rows, graph=self.graph, messages=self.messages)
-        out.end_time = self.end_time
-        return out
+        mask = self.where(kinds, node, peer)
+        if msg is not None or start is not None or stop is not None:
+            t, _, m = self._columns()
+            if msg is not None:
+                mask &= m == msg
+            if start is not None:
+                mask &= t >= start
+            if stop is not None:
+                mask &= t < stop
+        return self.select(mask)
 
-    def column(self, name: str) -> list:
-        """One column as a plain list, e.g. ``trace.column("time")``."""
+    def array(self, name: str) -> Any:
+        """One column as a numpy array: time float64, msg integers, the text fields str (for
+        a big trace, :meth:`where` and :meth:`shapes` read the text fields without copies)."""
+        import numpy as np
+
         try:
             i = Event._fields.index(name)
         except ValueError:
             raise ValueError(f"name must be one of {Event._fields}, got {name!r}") from None
-        return [r[i] for r in self.rows]
+        t, c, m = self._columns()
+        if name == "time":
+            return t
+        if name == "msg":
+            return m  # int32 when every id fits, else int64
+        text = np.asarray([s[i - 1 if i == 1 else i - 2] for s in self._shape_list] or [""],
+                          dtype=str)
+        return text[c] if len(c) else np.zeros(0, dtype=str)
+
+    def column(self, name: str) -> list:
+        """One column as a plain list, e.g. ``trace.column("time")``."""
+        return self.array(name).tolist()
 
     def to_columns(self) -> dict[str, list]:
         """All columns as ``{name: list}`` (pass to ``numpy.asarray`` or pandas)."""
@@ -238,17 +482,9 @@ class Trace:
 
     def to_numpy(self) -> dict:
         """All columns as numpy arrays (time: float64, msg: int64, the rest: str)."""
-        import numpy as np
-
-        cols = self.to_columns()
-        return {
-            "time": np.asarray(cols["time"], dtype=float),
-            "kind": np.asarray(cols["kind"], dtype=str),
-            "msg": np.asarray(cols["msg"], dtype=np.int64),
-            "node": np.asarray(cols["node"], dtype=str),
-            "peer": np.asarray(cols["peer"], dtype=str),
-            "info": np.asarray(cols["info"], dtype=str),
-        }
+        out = {name: self.array(name) for name in Event._fields}
+        out["msg"] = out["msg"].astype("int64")
+        return out
 
     def save(self, path: Any) -> None:
         """Write the trace to a JSON file (gzip-compressed if ``path`` ends in ``.gz``): its
@@ -304,9 +540,9 @@ class Trace:
 
     def sorted(self) -> Trace:
         """A copy ordered by time (stable), for traces recorded from several threads."""
-        out = Trace(sorted(self.rows, key=lambda r: r[0]), graph=self.graph,
-                    messages=self.messages)
-        out.end_time = self.end_time
+        import numpy as np
+
+        out = self.select(np.argsort(self._columns()[0], kind="stable"))
         return out
 
     def __repr__(self) -> str:
@@ -318,6 +554,324 @@ class Trace:
         for t, kind, msg, node, peer, info in self.rows[:n]:
             lines.append(f"{t:9.4f}  {kind:<11} {msg:>5}  {node:<10} {peer:<10} {info}")
         return _Text("\n".join(lines))
+
+
+class Rows(MutableSequence):
+    """A trace's rows, read and written as 6-tuples ``(time, kind, msg, node, peer, info)``.
+
+    A view of the trace's columns: nothing is stored twice. ``append`` records a row;
+    reading a row or a slice rebuilds its tuples.
+    """
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+
+    def __len__(self) -> int:
+        return len(self.trace)
+
+    def _tuples(self, t: list, c: list, m: list) -> list[tuple]:
+        shapes = self.trace._shape_list
+        return [(ti, s[0], mi, s[1], s[2], s[3])
+                for ti, mi, s in zip(t, m, map(shapes.__getitem__, c), strict=True)]
+
+    def __iter__(self) -> Iterator[tuple]:
+        tr = self.trace
+        step = tr.CHUNK
+        n = tr._packed
+        chunks = list(tr._chunks)
+        for t, c, m in chunks:
+            for i in range(0, len(t), step):
+                yield from self._tuples(t[i:i + step].tolist(), c[i:i + step].tolist(),
+                                        m[i:i + step].tolist())
+        buf = tr._pending_rows()
+        if tr._packed != n:  # packed while we read: read the rest from the columns
+            yield from self[n:]
+            return
+        shapes = tr._shape_list
+        for ti, code, mi in buf:
+            s = shapes[code]
+            yield (ti, s[0], mi, s[1], s[2], s[3])
+
+    def __reversed__(self) -> Iterator[tuple]:
+        return reversed(list(self))
+
+    def __getitem__(self, i: Any) -> Any:
+        tr = self.trace
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1:
+                return list(self)[i]
+            if stop <= start:
+                return []
+            t, c, m = tr._columns()
+            return self._tuples(t[start:stop].tolist(), c[start:stop].tolist(),
+                                m[start:stop].tolist())
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("trace row index out of range")
+        if i >= tr._packed:
+            pending = tr._pending_rows()
+            if i >= tr._packed:
+                ti, code, mi = pending[i - tr._packed]
+            else:  # packed meanwhile
+                t, c, m = tr._columns()
+                ti, code, mi = t[i].item(), c[i].item(), m[i].item()
+        else:
+            t, c, m = tr._columns()
+            ti, code, mi = t[i].item(), c[i].item(), m[i].item()
+        s = tr._shape_list[code]
+        return (ti, s[0], mi, s[1], s[2], s[3])
+
+    def __setitem__(self, i: Any, row: tuple) -> None:
+        if isinstance(i, slice):
+            raise TypeError("trace rows are replaced one at a time")
+        tr = self.trace
+        if i < 0:
+            i += len(self)
+        t, kind, msg, node, peer, info = row if len(row) == 6 else (*row, "", "")[:6]
+        code = tr.shape(kind, node, peer, info)
+        tr.pack()
+        if not 0 <= i < len(self):
+            raise IndexError("trace row index out of range")
+        ts, cs, ms = tr._columns()
+        if code >= 1 << 16 and cs.dtype == "uint16":
+            cs = cs.astype("int32")
+        if not -(1 << 31) <= msg < 1 << 31 and ms.dtype == "int32":
+            ms = ms.astype("int64")
+        ts[i], cs[i], ms[i] = t, code, msg
+        tr._chunks = [(ts, cs, ms)]
+        tr._first[code] = min(i, tr._first[code]) if tr._first[code] >= 0 else i
+
+    def __delitem__(self, i: Any) -> None:
+        tr = self.trace
+        keep = [r for j, r in enumerate(self) if j not in range(len(self))[i]] \
+            if isinstance(i, slice) else [r for j, r in enumerate(self) if j != i % len(self)]
+        self.clear()
+        for r in keep:
+            self.append(r)
+        del tr
+
+    def clear(self) -> None:
+        tr = self.trace
+        tr.pack()
+        tr._chunks, tr._packed = [], 0
+        tr._first = [-1] * len(tr._shape_list)
+
+    def insert(self, i: int, row: tuple) -> None:
+        if i >= len(self):
+            self.append(row)
+            return
+        rows = list(self)
+        rows.insert(i, row)
+        self.clear()
+        for r in rows:
+            self.append(r)
+
+    def append(self, row: tuple) -> None:
+        t, kind, msg, node, peer, info = row if len(row) == 6 else (*row, "", "")[:6]
+        self.trace.record(t, kind, msg, node, peer, info)
+
+    def __add__(self, other: Any) -> list[tuple]:
+        return list(self) + list(other)
+
+    def __radd__(self, other: Any) -> list[tuple]:
+        return list(other) + list(self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Rows):
+            other = list(other)
+        if not isinstance(other, list | tuple):
+            return NotImplemented
+        return len(self) == len(other) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} trace rows>"
+
+
+_NONE_PRIORITY = -(1 << 63)  # a packed message with no priority
+
+
+class Messages(MutableMapping):
+    """A trace's messages: message id -> :class:`~mqlab.Message`, in the order they came.
+
+    A run of a million messages cannot keep a million objects, so :meth:`pack` (the simulator
+    calls it as it goes) moves every plain message that nothing but this table refers to any
+    more (no payload, no headers, no per-message expiration) into numpy columns. Such a
+    message can never change again, so reading it back gives a Message equal to it field by
+    field (a new object each time). Messages put in by hand stay as they are.
+    """
+
+    def __init__(self, items: Any = ()) -> None:
+        self._objects: dict = dict(items)
+        self._batches: list[tuple] = []  # packed: (ids, labels, priority, 4 times, redelivered)
+        self._labels: list[tuple] = []  # code -> (source, routing_key, target, topic)
+        self._label_code: dict[tuple, int] = {}
+        self._gone: set = set()  # packed ids deleted or replaced since
+        self._index: Any = None  # sorted packed ids and where each is, made when needed
+        self._lo, self._hi = 1 << 63, -(1 << 63)  # the smallest and largest packed id
+
+    def pack(self) -> None:
+        """Pack every plain message only this table holds (see the class)."""
+        import sys
+        from itertools import compress
+        from operator import attrgetter
+
+        import numpy as np
+
+        objects = self._objects
+        mids, msgs = list(objects), list(objects.values())
+        # 3 references: this table, the list ``msgs`` and getrefcount's own argument
+        alone = list(map((3).__eq__, map(sys.getrefcount, msgs)))
+        free = list(compress(zip(mids, msgs, strict=True), alone))
+        if not free:
+            return
+        fields = attrgetter("payload", "headers", "expiration", "id", "priority", "source",
+                            "routing_key", "target", "topic", "created", "sent", "enqueued",
+                            "delivered", "redelivered")
+        ids = [m for m, _ in free]
+        cols = list(zip(*map(fields, (x for _, x in free)), strict=True))
+        if not _all_plain(ids, cols, [x for _, x in free]):  # some are not: one at a time
+            rows = [(m, v) for m, v in zip(ids, zip(*cols, strict=True), strict=True)
+                    if _all_plain([m], [(x,) for x in v], [objects[m]])]
+            if not rows:
+                return
+            ids = [m for m, _ in rows]
+            cols = list(zip(*(v for _, v in rows), strict=True))
+        code = self._label_code
+        labels = []
+        for label in zip(cols[5], cols[6], cols[7], cols[8], strict=True):
+            c = code.get(label)
+            if c is None:
+                c = code[label] = len(self._labels)
+                self._labels.append(label)
+            labels.append(c)
+        prio = cols[4] if None not in cols[4] else [
+            _NONE_PRIORITY if p is None else p for p in cols[4]]
+        self._batches.append((
+            np.array(ids, dtype=np.int64), np.array(labels, dtype=np.int32),
+            np.array(prio, dtype=np.int64),
+            *(np.array(col, dtype=np.float64) for col in cols[9:13]),  # None -> NaN
+            np.array(cols[13], dtype=bool)))
+        packed = set(ids)
+        self._objects = {m: x for m, x in zip(mids, msgs, strict=True) if m not in packed}
+        self._gone -= packed
+        self._index = None
+        self._hi = max(self._hi, max(ids))
+        self._lo = min(self._lo, min(ids))
+
+    def add_packed(self, ids: Any, labels: Any, label_table: list[tuple], priorities: list,
+                   created: Any, sent: Any, enqueued: Any, delivered: Any) -> None:
+        """Add plain messages already as columns (how a fast simulator records them): ``ids``
+        in increasing order, ``labels`` index ``label_table`` of (source, routing_key, target,
+        topic) and ``priorities`` (one per label, None for none); times are float arrays (NaN
+        for None)."""
+        import numpy as np
+
+        codes = []
+        for label in label_table:
+            c = self._label_code.get(label)
+            if c is None:
+                c = self._label_code[label] = len(self._labels)
+                self._labels.append(label)
+            codes.append(c)
+        prio = np.array([_NONE_PRIORITY if p is None else p for p in priorities],
+                        dtype=np.int64)
+        labels = np.asarray(labels)
+        self._batches.append((np.asarray(ids, dtype=np.int64),
+                              np.array(codes, dtype=np.int32)[labels], prio[labels],
+                              created, sent, enqueued, delivered,
+                              np.zeros(len(ids), dtype=bool)))
+        self._index = None
+        if len(ids):
+            self._lo, self._hi = min(self._lo, int(ids[0])), max(self._hi, int(ids[-1]))
+
+    def _where(self, mid: Any) -> tuple[int, int] | None:
+        """(batch, row) of a packed message, or None."""
+        if type(mid) is not int or not self._lo <= mid <= self._hi or mid in self._gone:
+            return None
+        import numpy as np
+
+        if self._index is None:
+            ids = np.concatenate([b[0] for b in self._batches])
+            order = np.argsort(ids, kind="stable")
+            self._index = (ids[order], order, np.cumsum([0] + [len(b[0]) for b in self._batches]))
+        ids, order, starts = self._index
+        i = int(np.searchsorted(ids, mid))
+        if i == len(ids) or ids[i] != mid:
+            return None
+        k = int(order[i])
+        batch = int(np.searchsorted(starts, k, "right")) - 1
+        return batch, k - int(starts[batch])
+
+    def _rebuild(self, batch: int, row: int) -> Any:
+        from mqlab.message import Message
+
+        ids, labels, prio, created, sent, enqueued, delivered, again = self._batches[batch]
+        source, key, target, topic = self._labels[labels[row]]
+        p = int(prio[row])
+        times = [None if x != x else x for x in (created[row].item(), sent[row].item(),
+                                                   enqueued[row].item(), delivered[row].item())]
+        return Message(None, source, key, target, topic, None if p == _NONE_PRIORITY else p, {},
+                       None, int(ids[row]), *times, bool(again[row]))
+
+    def __getitem__(self, mid: Any) -> Any:
+        try:
+            return self._objects[mid]
+        except KeyError:
+            pass
+        where = self._where(mid)
+        if where is None:
+            raise KeyError(mid)
+        return self._rebuild(*where)
+
+    def __setitem__(self, mid: Any, msg: Any) -> None:
+        if self._lo <= mid <= self._hi and self._where(mid) is not None:
+            self._gone.add(mid)
+        self._objects[mid] = msg
+
+    def __delitem__(self, mid: Any) -> None:
+        if mid in self._objects:
+            del self._objects[mid]
+        elif self._where(mid) is not None:
+            self._gone.add(mid)
+        else:
+            raise KeyError(mid)
+
+    def _packed_ids(self) -> list:
+        out: list = []
+        for b in self._batches:
+            out += b[0].tolist()
+        return [m for m in out if m not in self._gone] if self._gone else out
+
+    def __iter__(self) -> Iterator:
+        if not self._batches:
+            return iter(self._objects)
+        return iter(sorted([*self._packed_ids(), *self._objects]))  # the simulator's order
+
+    def __len__(self) -> int:
+        return len(self._objects) + sum(len(b[0]) for b in self._batches) - len(self._gone)
+
+    def __contains__(self, mid: object) -> bool:
+        return mid in self._objects or self._where(mid) is not None
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} messages>"
+
+
+def _all_plain(ids: list, cols: list, msgs: list) -> bool:
+    """Can these messages (their fields as columns, see Messages.pack) be packed?"""
+    from mqlab.message import Message
+
+    n = len(ids)
+    return (set(map(type, msgs)) == {Message} and cols[0].count(None) == n
+            and not any(cols[1]) and cols[2].count(None) == n and list(cols[3]) == ids
+            and set(map(type, cols[4])) <= {int, type(None)}
+            and all(-(1 << 63) < p < 1 << 63 for p in cols[4] if p is not None)
+            and all(set(map(type, col)) == {str} for col in cols[5:9])
+            and all(set(map(type, col)) <= {float, type(None)} for col in cols[9:13])
+            and set(map(type, cols[13])) == {bool})
 
 
 class _Text(str):
