@@ -395,8 +395,9 @@ def run(sim, until: float | None, progress: bool) -> dict:
                 bar.update(k)
     sim.engine.now = state["now"]
     sim.next_id = state["next_id"]
-    if rec_on:
-        _fill_messages(trace, prods)
+    if rec_on:  # the message table is worked out from the rows when first read
+        rows = len(trace)
+        trace.messages.later(lambda: _fill_messages(trace, prods, rows))
     return {
         "queued": {n: len(q.items) for n, q in queues.items()},
         "blocked": {n: 0 for n in queues},
@@ -407,13 +408,13 @@ def run(sim, until: float | None, progress: bool) -> dict:
     }
 
 
-def _fill_messages(trace, prods: list[_P]) -> None:
+def _fill_messages(trace, prods: list[_P], rows: int) -> None:
     """The trace's message table, as the readable simulator leaves it (each message's source,
     key, priority and its times: created and sent when published, enqueued and delivered the
     last time it was), read from the rows."""
     import numpy as np
 
-    t, code, msg = trace.columns()
+    t, code, msg = (col[:rows] for col in trace.columns())  # the run's own rows
     kinds = [s[0] for s in trace.shapes()[1]]
     publish, enqueue, deliver = (np.array([k == kind for k in kinds] or [False])
                                  for kind in ("publish", "enqueue", "deliver"))

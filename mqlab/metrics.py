@@ -47,12 +47,16 @@ __all__ = [
     "percentile",
     "queue_delta",
     "queue_length",
+    "queue_summary",
     "system_throughput",
     "throughput",
     "time_average",
     "unroutable",
     "utilisation",
 ]
+
+# a trace with at least this many rows is measured from its numpy columns (the same numbers)
+_BIG = 100_000
 
 # changes to the number of messages waiting in a queue (the queue is the event's node)
 _ENDS = frozenset({"ack", "drop", "expire", "loss"})  # events that end a message's life
@@ -66,6 +70,8 @@ def count(trace: Trace, kind: str, node: str | None = None, peer: str | None = N
     >>> count(t, "ack"), count(t, "ack", node="c")
     (2, 1)
     """
+    if len(trace) >= _BIG and kind in KINDS:  # no rows read: counts per shape
+        return trace.count(kind, node, peer)
     return len(trace.filter(kind=kind, node=node, peer=peer))
 
 
@@ -75,6 +81,12 @@ def throughput(trace: Trace, node: str | None = None, start: float = 0.0,
     stop = trace.duration if stop is None else stop
     if stop <= start:
         raise ValueError(f"stop must be after start ({start}), got {stop}")
+    if len(trace) >= _BIG:
+        import numpy as np
+
+        t = trace.columns()[0]
+        n = int(np.count_nonzero(trace.where(kind, node) & (t >= start) & (t < stop)))
+        return n / (stop - start)
     n = sum(1 for t, k, _, nd, _, _ in trace.rows
             if k == kind and start <= t < stop and (node is None or nd == node))
     return n / (stop - start)
@@ -111,6 +123,8 @@ def latencies(trace: Trace, start: str = "publish", end: str = "ack",
                              "trace has none (trace.messages is empty: a run made with "
                              "trace=False, or a trace recorded without messages); use "
                              "start='publish'")
+    if len(trace) >= _BIG and start != "create" and start != end:
+        return _latencies_columns(trace, start, end, since, node)
     done: set[int] = set()
     out = []
     for t, k, m, nd, *_ in trace.rows:
@@ -121,6 +135,34 @@ def latencies(trace: Trace, start: str = "publish", end: str = "ack",
             if began[m] >= since:
                 out.append(t - began[m])
     return out
+
+
+def _latencies_columns(trace: Trace, start: str, end: str, since: float,
+                       node: str | Iterable[str] | None) -> list[float]:
+    """:func:`latencies` of a big trace, from its columns: the same numbers, in the same
+    order (that of the end events)."""
+    import numpy as np
+
+    t, _, m = trace.columns()
+    first_start = trace.where(start)
+    idx_s = np.flatnonzero(first_start)
+    ids, at = np.unique(m[idx_s], return_index=True)  # each message's first start
+    began_row, began_t = idx_s[at], t[idx_s[at]]
+    nodes = {node} if isinstance(node, str) else set(node) if node is not None else None
+    idx_e = np.flatnonzero(trace.where(end) if nodes is None else
+                           np.logical_or.reduce([trace.where(end, n) for n in nodes])
+                           if nodes else np.zeros(len(t), dtype=bool))
+    me = m[idx_e]
+    k = np.searchsorted(ids, me)
+    k[k == len(ids)] = 0
+    known = (len(ids) > 0) & (ids[k] == me) if len(ids) else np.zeros(len(me), dtype=bool)
+    after = known & (idx_e > began_row[k])  # the message had started by then
+    idx_e, me, k = idx_e[after], me[after], k[after]
+    _, first = np.unique(me, return_index=True)  # each message's first end after its start
+    first.sort()
+    idx_e, k = idx_e[first], k[first]
+    keep = began_t[k] >= since
+    return (t[idx_e[keep]] - began_t[k[keep]]).tolist()
 
 
 def utilisation(trace: Trace, node: str | None = None, start: float = 0.0,
@@ -166,6 +208,8 @@ def unroutable(trace: Trace) -> dict[str, int]:
     >>> unroutable(t)
     {'jbos': 1}
     """
+    if len(trace) >= _BIG and not trace.count("drop", info="unroutable"):
+        return {}
     keys: dict[int, str] = {}
     out: Counter = Counter()
     for _, k, m, _, _, info in trace.rows:
@@ -183,6 +227,14 @@ def percentile(values: list[float], q: float) -> float:
         raise ValueError(f"q must be between 0 and 100, got {q}")
     if not values:
         return math.nan
+    if len(values) >= _BIG:
+        import numpy as np
+
+        xs = np.sort(np.asarray(values, dtype=float))
+        pos = (len(xs) - 1) * q / 100
+        lo, hi = math.floor(pos), math.ceil(pos)
+        x_lo, x_hi = xs[lo].item(), xs[hi].item()
+        return x_lo + (x_hi - x_lo) * (pos - lo)
     xs = sorted(values)
     pos = (len(xs) - 1) * q / 100
     lo, hi = math.floor(pos), math.ceil(pos)
@@ -216,6 +268,14 @@ def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
     """
     graph = trace.graph
     log = graph is not None and queue in graph and graph.nodes[queue].get("kind") == "log"
+    if len(trace) >= _BIG:
+        out = _queue_length_columns(trace, queue, log)
+        if out is not None:
+            return out[0].tolist(), out[1].tolist()
+    return _queue_length_rows(trace, queue, log)
+
+
+def _queue_length_rows(trace: Trace, queue: str, log: bool) -> tuple[list[float], list[int]]:
     times, lengths, n = [0.0], [0], 0
     for t, k, _, nd, _, info in trace.rows:
         if nd != queue:
@@ -231,10 +291,63 @@ def queue_length(trace: Trace, queue: str) -> tuple[list[float], list[int]]:
     return times, lengths
 
 
+def _queue_length_columns(trace: Trace, queue: str, log: bool):
+    """:func:`queue_length` of a big trace from its columns, or None when its same-instant
+    steps cannot be found without the row-by-row rule (rows less than a nanosecond apart in a
+    chain longer than a nanosecond)."""
+    import numpy as np
+
+    t, code, _ = trace.columns()
+    delta = np.zeros(len(trace.shapes()[1]) or 1, dtype=np.int8)
+    for c, (k, nd, _, info) in enumerate(trace.shapes()[1]):
+        if nd == queue:
+            delta[c] = ((k == "append") - (k == "expire")) if log else queue_delta(k, info)
+    d = delta[code]
+    at = np.flatnonzero(d)
+    if not len(at):
+        return np.zeros(1), np.zeros(1, dtype=np.int64)
+    tq, n = t[at], np.cumsum(d[at], dtype=np.int64)
+    del d
+    new = np.empty(len(tq), dtype=bool)
+    new[0] = True  # the first step never merges with the empty start
+    new[1:] = np.diff(tq) > 1e-9
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(tq)) - 1
+    if np.any(tq[ends] - tq[starts] > 1e-9):
+        return None
+    return np.insert(tq[starts], 0, 0.0), np.insert(n[ends], 0, 0)
+
+
+def queue_summary(trace: Trace, queue: str, stop: float | None = None) -> dict:
+    """The longest, time-average (up to ``stop``, default: the end of the run) and final
+    length of ``queue`` (as :func:`queue_length` counts it): what a run's summary shows."""
+    stop = trace.duration if stop is None else stop
+    out = None
+    if len(trace) >= _BIG:  # without a list of every step
+        graph = trace.graph
+        log = graph is not None and queue in graph and graph.nodes[queue].get("kind") == "log"
+        out = _queue_length_columns(trace, queue, log)
+    times, lengths = out if out is not None else queue_length(trace, queue)
+    return {"max_length": int(max(lengths)) if out is None else int(lengths.max()),
+            "mean_length": time_average(times, lengths, stop) if stop > 0 else 0.0,
+            "final": int(lengths[-1])}
+
+
 def time_average(times: list[float], values: list[float], stop: float) -> float:
     """The time-weighted mean of a step function up to ``stop``."""
     if stop <= times[0]:
         return float(values[0])
+    if len(times) >= _BIG or not isinstance(times, list):  # the same sum, in the same order,
+        # without a Python loop
+        import numpy as np
+
+        ts, vs = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+        keep = ts < stop  # steps after ``stop`` do not count
+        ts_next = np.append(ts[1:], stop)
+        area = vs * (np.minimum(ts_next, stop) - ts)
+        area = area[: np.argmin(keep) if not keep.all() else len(ts)]
+        total = float(np.cumsum(area)[-1]) if len(area) else 0.0
+        return total / (stop - float(times[0]))
     area = 0.0
     for i, (t, v) in enumerate(zip(times, values, strict=True)):
         if t >= stop:
@@ -276,6 +389,29 @@ def little(trace: Trace, since: float = 0.0) -> dict:
     return {"L": area / (stop - since), "lambda": lam, "W": mean_w, "lambda*W": lam * mean_w}
 
 
+def _weighted_rows(trace: Trace):
+    """(kind, has a message id, node, peer, info, how many rows): for a small trace each row
+    once; for a big one each shape once, in the order shapes first occur, without reading the
+    rows one by one."""
+    if len(trace) < _BIG:
+        for _, k, m, node, peer, info in trace.rows:
+            yield k, bool(m), node, peer, info, 1
+        return
+    import numpy as np
+
+    _, code, m = trace.columns()
+    shapes = trace.shapes()[1]
+    n = max(len(shapes), 1)
+    with_id = np.bincount(code[m != 0], minlength=n).tolist()
+    without = np.bincount(code[m == 0], minlength=n).tolist()
+    number = {s: c for c, s in enumerate(shapes)}
+    for s in trace.shapes_in_order():
+        c = number[s]
+        for has_id, w in ((True, with_id[c]), (False, without[c])):
+            if w:
+                yield s[0], has_id, s[1], s[2], s[3], w
+
+
 @dataclass(frozen=True)
 class Account:
     """Where every message ended up. ``published + copies == ended + still_in_system``."""
@@ -304,22 +440,22 @@ def account(trace: Trace) -> Account:
     arrivals: Counter = Counter()  # node -> arrive events there
     publishers: Counter = Counter()  # node -> publish events by it
     consumers = set()  # nodes that queues deliver to: arrivals there are not at a broker
-    for _, k, m, node, peer, info in trace.rows:
+    for k, m, node, peer, info, w in _weighted_rows(trace):
         if info == "log" and k == "ack" or info == "retention" and k == "expire":
             continue  # a log's readers and its retention: the record ended when appended
         if k == "loss" and info == "unacked":
             continue  # lost on the way to a consumer, still held unacked by the broker
-        kinds[k] += 1
+        kinds[k] += w
         if k == "drop":
-            dropped[info or "dropped"] += 1
+            dropped[info or "dropped"] += w
         elif k == "arrive":
-            arrivals[node] += 1
+            arrivals[node] += w
         elif k == "publish":
-            publishers[node] += 1
+            publishers[node] += w
         elif k == "deliver":
             consumers.add(peer)
         elif k == "deny" and m and node not in consumers:  # a broker refused a publish
-            dropped["denied"] += 1
+            dropped["denied"] += w
     broker_arrivals = sum(n for node, n in arrivals.items() if node not in consumers)
     if kinds["expire"]:
         dropped["ttl"] += kinds["expire"]

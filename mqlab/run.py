@@ -170,13 +170,10 @@ class Run:
         kinds = dict(tr.graph.nodes(data="kind")) if tr.graph is not None else {}
         for name in (n for n, r in parts.items()
                      if r == "queue" and kinds.get(n) not in (*PRIMITIVE_KINDS, "log")):
-            times, lengths = metrics.queue_length(tr, name)
             per_queue[name] = {
                 "enqueued": metrics.count(tr, "enqueue", node=name),
                 "delivered": metrics.count(tr, "deliver", node=name),
-                "max_length": max(lengths),
-                "mean_length": metrics.time_average(times, lengths, stop) if stop > 0 else 0.0,
-                "final": lengths[-1],
+                **metrics.queue_summary(tr, name, stop),
             }
         dead = sorted(_dead_letter_queues(tr))
         dead_letters = {q: {"entered": _dead_lettered_into(tr, q),

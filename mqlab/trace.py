@@ -711,9 +711,21 @@ class Messages(MutableMapping):
         self._gone: set = set()  # packed ids deleted or replaced since
         self._index: Any = None  # sorted packed ids and where each is, made when needed
         self._lo, self._hi = 1 << 63, -(1 << 63)  # the smallest and largest packed id
+        self._later: Callable[[], None] | None = None  # fills the table when first read
+
+    def later(self, fill: Callable[[], None]) -> None:
+        """Fill the table with ``fill()`` when it is first read (a fast simulator's messages
+        are worked out from the trace's rows, which costs time a run may never need)."""
+        self._later = fill
+
+    def _fill(self) -> None:
+        fill, self._later = self._later, None
+        fill()
 
     def pack(self) -> None:
         """Pack every plain message only this table holds (see the class)."""
+        if self._later is not None:
+            self._fill()
         import sys
         from itertools import compress
         from operator import attrgetter
@@ -817,6 +829,8 @@ class Messages(MutableMapping):
                        None, int(ids[row]), *times, bool(again[row]))
 
     def __getitem__(self, mid: Any) -> Any:
+        if self._later is not None:
+            self._fill()
         try:
             return self._objects[mid]
         except KeyError:
@@ -827,11 +841,15 @@ class Messages(MutableMapping):
         return self._rebuild(*where)
 
     def __setitem__(self, mid: Any, msg: Any) -> None:
+        if self._later is not None:
+            self._fill()
         if self._lo <= mid <= self._hi and self._where(mid) is not None:
             self._gone.add(mid)
         self._objects[mid] = msg
 
     def __delitem__(self, mid: Any) -> None:
+        if self._later is not None:
+            self._fill()
         if mid in self._objects:
             del self._objects[mid]
         elif self._where(mid) is not None:
@@ -846,14 +864,20 @@ class Messages(MutableMapping):
         return [m for m in out if m not in self._gone] if self._gone else out
 
     def __iter__(self) -> Iterator:
+        if self._later is not None:
+            self._fill()
         if not self._batches:
             return iter(self._objects)
         return iter(sorted([*self._packed_ids(), *self._objects]))  # the simulator's order
 
     def __len__(self) -> int:
+        if self._later is not None:
+            self._fill()
         return len(self._objects) + sum(len(b[0]) for b in self._batches) - len(self._gone)
 
     def __contains__(self, mid: object) -> bool:
+        if self._later is not None:
+            self._fill()
         return mid in self._objects or self._where(mid) is not None
 
     def __repr__(self) -> str:
