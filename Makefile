@@ -60,8 +60,10 @@ endif
 lint: $(VENV)/.installed-test ## Check the code with ruff
 	$(VENV)/bin/ruff check mqlab tests benchmarks scripts
 
-bench: $(VENV)/.installed-test ## Run the benchmarks (engine vs SimPy, frame rendering)
+bench: $(VENV)/.installed-test ## Run the benchmarks (engine vs SimPy, a million messages, frames)
 	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/mm1.py
+	$(PY) benchmarks/scale.py
 	$(PY) benchmarks/frames.py
 
 images: $(VENV)/.installed ## Regenerate the pictures in images/

@@ -308,19 +308,22 @@ class Trace:
         """Each group code in ``c`` becomes its rows (same time, same message)."""
         import numpy as np
 
-        g = c >= self.GROUP
-        if not g.any():
+        big = c >= self.GROUP
+        if not big.any():
             return c, t, m
-        sizes = np.array([len(x) for x in self._groups])
-        flat = np.array([code for x in self._groups for code in x], dtype=np.int64)
+        # one table over shapes and groups: a shape is a group of one (itself)
+        n_shapes = len(self._shape_list)
+        sizes = np.array([1] * n_shapes + [len(g) for g in self._groups])
+        flat = np.array([*range(n_shapes), *(code for g in self._groups for code in g)])
         offset = np.cumsum(sizes) - sizes
-        gi = np.where(g, c - self.GROUP, 0)
-        width = np.where(g, sizes[gi], 1)
-        idx = np.repeat(np.arange(len(c)), width)
-        pos = np.arange(len(idx)) - np.repeat(np.cumsum(width) - width, width)
-        gi, g = gi[idx], g[idx]
-        c = np.where(g, flat[offset[gi] + pos], c[idx])
-        return c, t[idx], m[idx]
+        ci = c.astype(np.int64)
+        ci[big] += n_shapes - self.GROUP
+        width = sizes[ci]
+        # row j of the output is member (j - first row of its record) of its record's group
+        first = np.cumsum(width) - width
+        member = np.repeat(offset[ci] - first, width)
+        member += np.arange(len(member))
+        return flat[member], np.repeat(t, width), np.repeat(m, width)
 
     def columns(self) -> tuple:
         """All rows as three numpy arrays: time (float64), shape code (see :meth:`shapes`) and
