@@ -62,7 +62,7 @@ def _scene(trace: Trace, times: Sequence[float], **options: Any) -> Scene:
     """A Scene whose drop marks fade over a few frames, whatever the frame spacing."""
     step = times[1] - times[0] if len(times) > 1 else max(trace.duration, 1.0)
     options.setdefault("fade", 3 * step)
-    return Scene(trace, **options)
+    return Scene(trace, times=times, **options)  # a long run is read only for these frames
 
 
 def to_html(run_or_trace: Any, frames: int = 100, fps: float = 10, quality: int = 75,

@@ -45,6 +45,9 @@ class Player(widgets.VBox):
     speed. ``follow``: a message id to highlight. Other keywords (``color_by``, ``metrics``,
     ``charts``, ``size``) go to :class:`~mqlab.scene.Scene`.
 
+    A long run is read only where its frames need it (:class:`~mqlab.state.Timeline`), so a
+    Player of a million messages is built in seconds; ``state`` is exact at its frames.
+
     >>> Player(net.run(until=60), start=10, stop=12, frames=41)   # doctest: +SKIP
     <Player: 41 frames of a run of 60 s, from 10 s to 12 s>
     """
@@ -68,10 +71,11 @@ class Player(widgets.VBox):
         times = self.frame_times
         step = times[1] - times[0] if len(times) > 1 else 1.0
         scene_options.setdefault("fade", 3 * step)  # a drop mark lasts three frames
-        self.scene = Scene(self.trace, follow=follow, **scene_options)
+        # a long run is read only for these frames (see mqlab.state.Timeline)
+        self.scene = Scene(self.trace, follow=follow, times=self.frame_times, **scene_options)
         self.fps, self.quality, self._progress = fps, quality, progress
         self.frames = render_frames(self.scene, self.frame_times, quality, progress)
-        self._event_times = self.trace.column("time")
+        self._event_times = self.trace.columns()[0]  # searched with bisect, as a list was
         super().__init__(children=self._build_widgets())
         self._show_story()
 
@@ -112,7 +116,7 @@ class Player(widgets.VBox):
         self.speed.observe(lambda change: setattr(self.play, "interval",
                                                   self._interval(change["new"])), "value")
         self.follow_box = widgets.BoundedIntText(
-            value=self.scene.follow or 0, min=0, max=max(self._message_ids(), default=0),
+            value=self.scene.follow or 0, min=0, max=self._largest_message_id(),
             description="follow msg", layout={"width": "180px"},
             tooltip="a message id (0: none); its dot gets a ring")
         self.story = widgets.HTML()
@@ -125,8 +129,14 @@ class Player(widgets.VBox):
     def _interval(self, speed: float) -> int:
         return max(1, round(1000 / (self.fps * speed)))
 
-    def _message_ids(self) -> list[int]:
-        return [m for m in self.scene.colour_of] or [m for m in self.trace.column("msg") if m > 0]
+    def _largest_message_id(self) -> int:
+        """The largest id of a coloured message, or else of any message (0 if none)."""
+        colours = self.scene.colour_of
+        if colours:
+            largest = getattr(colours, "largest", None)  # a long run's (mqlab.style.Colours)
+            return largest() if largest is not None else max(colours)
+        msgs = self.trace.columns()[2]
+        return max(int(msgs.max()), 0) if len(msgs) else 0
 
     # -- driving it from Python ----------------------------------------------------------------
     @property
@@ -242,8 +252,10 @@ def _check_follow(trace, follow: Any) -> None:
     if isinstance(follow, bool) or not isinstance(follow, int):
         raise TypeError(f"follow must be a message id (an int) or None, got {follow!r}")
     if not len(trace.filter(msg=follow)):
-        ids = [m for m in dict.fromkeys(trace.column("msg")) if m]
-        known = f"{min(ids)} to {max(ids)}" if ids else "none: the run has no messages"
+        msgs = trace.columns()[2]
+        ids = msgs[msgs != 0]
+        known = (f"{int(ids.min())} to {int(ids.max())}" if len(ids)
+                 else "none: the run has no messages")
         raise ValueError(f"follow must be the id of a message in this run ({known}), "
                          f"got {follow}")
 

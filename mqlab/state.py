@@ -44,7 +44,8 @@ import numpy as np
 from mqlab.metrics import queue_delta
 from mqlab.trace import PRIMITIVE_KINDS, Trace, as_trace, role_of, roles
 
-__all__ = ["COUNTERS", "PRIMITIVE_KINDS", "State", "Timeline", "Trip", "trips"]
+__all__ = ["COUNTERS", "MARKS", "PRIMITIVE_KINDS", "State", "Timeline", "Trip", "count_rows",
+           "rows_where", "shape_counts", "trips"]
 
 _SENDS = ("publish", "send", "duplicate", "deliver")
 _CONSUMER_ENDS = ("ack", "nack", "drop")
@@ -52,6 +53,9 @@ _CONSUMER_ENDS = ("ack", "nack", "drop")
 # these kinds: its tray holds the threads waiting for it (wait -> in; acquire, timeout or a
 # condition's notify -> out), and the threads holding it are its ``holders``
 _SYNC = ("wait", "acquire", "release", "notify", "timeout")
+# the events marked where they happened (a cross that fades): a message dropped, expired,
+# lost, dead-lettered, refused or changed on its way (a record deleted by retention is none)
+MARKS = ("drop", "expire", "dead-letter", "loss", "deny", "tamper")
 # the running totals a picture shows, and the events each one counts
 COUNTERS = {"published": ("publish",), "delivered": ("deliver",), "acked": ("ack",),
             "dropped": ("drop", "expire", "loss")}
@@ -81,18 +85,20 @@ class Trip(NamedTuple):
 _ENDS = ("ack", "drop", "expire")  # where a message's life ends (a loss ends on its link)
 
 
-def trips(trace: Trace) -> list[Trip]:
+def trips(trace: Trace, links: bool | None = None) -> list[Trip]:
     """Every trip over a link, in the order the trips ended (open ones last).
 
     A trace of a real system that records no ``arrive`` events (traced threads hand a message
-    over in no time) gives instant trips.
+    over in no time) gives instant trips. ``links``: whether the trips take time (default:
+    whether the trace records any ``arrive``), for a trace that holds only some of a run's
+    rows.
 
     >>> t = Trace([(0.0, "publish", 1, "p", "hub"), (0.0, "duplicate", 1, "p", "hub"),
     ...            (0.2, "arrive", 1, "hub", "p"), (0.3, "loss", 1, "p", "hub")])
     >>> [(trip.t0, trip.t1, trip.end) for trip in trips(t)]
     [(0.0, 0.2, 'arrive'), (0.0, 0.3, 'loss')]
     """
-    links_recorded = any(r[1] == "arrive" for r in trace.rows)
+    links_recorded = count_rows(trace, "arrive") > 0 if links is None else links
     out: list[Trip] = []
     pending: dict[tuple, list[tuple[str, float]]] = {}  # (msg, src, dst) -> sends, oldest first
     ended: dict[int, tuple[float, str]] = {}  # msg -> when and where it last ended
@@ -183,9 +189,21 @@ class Timeline:
       partition (until the group's next ``rebalance``).
 
     ``queues`` lists the queues, ``logs`` the log partitions (which are not in ``queues``).
+
+    ``times``: the only moments that will be asked about (a Player's frames), and ``window``
+    how far back (seconds) the marks and pulses drawn at them go. A trace of more than
+    ``SAMPLE_ABOVE`` rows is then read only where those moments need it (see :func:`_sample`):
+    the rows of the messages that are somewhere at one of them, every row about a node or a
+    consumer group, and the marks and newest pulses of their windows. A Player of a million
+    messages then costs about what one of a thousand does; the timeline answers for those
+    moments exactly as a whole one would (``sampled`` says whether it was read so; ``read``
+    is the part of the trace it was made from), and for other moments it may miss messages.
     """
 
-    def __init__(self, run_or_trace: Any) -> None:
+    # a longer trace read for a few moments only (``times``) is read in part: see _sample
+    SAMPLE_ABOVE = 100_000
+
+    def __init__(self, run_or_trace: Any, times: Any = None, window: float = 0.0) -> None:
         trace = self.trace = as_trace(run_or_trace)
         self.graph = trace.graph
         self.roles = (({n: role_of(self.graph, n) for n in self.graph})
@@ -201,33 +219,92 @@ class Timeline:
                                                       "records", "assigns")}
         self.crashed: dict[str, float] = {}
         self._rank = self._ranker()
+        self.shape_counts = shape_counts(trace)  # rows of each shape (trace.shapes())
         # traced threads record no trip over a link: a delivered message is at its consumer
-        self._instant = not any(r[1] == "arrive" for r in trace.rows)
-        self._hops(trips(trace))
-        for i, row in enumerate(trace.rows):
+        self._instant = not self.count("arrive")
+        index = marks = None
+        if times is not None and len(trace) > self.SAMPLE_ABOVE:
+            sample = _sample(self, np.asarray(times, dtype=float).ravel(), float(window))
+            if sample is not None:
+                index, marks = sample
+        part = self.read = trace if index is None else trace.select(index)
+        self.sampled = index is not None
+        # a sampled timeline takes its marks from the columns (a long run may have millions)
+        self._marks_apart = self.sampled
+        self._hops(trips(part, links=not self._instant))
+        # i: the row's place in the whole trace (it orders a queue's stays)
+        rows = enumerate(part.rows) if index is None else zip(index.tolist(), part.rows,
+                                                                strict=True)
+        for i, row in rows:
             self._read(i, *row)
         self._finish()
         for name, width in _TABLES.items():
             setattr(self, name, _table(self.done[name], width))
+        # the shape code of each mark (a sampled timeline's: see the Scene's places of marks)
+        self.mark_codes = None
+        if marks is not None:
+            self.marks, self.mark_codes = _marks_table(trace, marks)
         self.longest_hop = float(np.max(self.hops[1] - self.hops[0])) if len(self.hops[0]) else 0.0
         code = {q: i for i, q in enumerate(self.queues)}  # each stay's queue, by number
         self._queue_codes = np.array([code.get(q, len(code)) for q in self.stays[2]], dtype=int)
-        # a record deleted by retention was kept, not dropped: it is no loss
-        self.counter_times = {k: np.array([r[0] for r in trace.rows if r[1] in kinds
-                                           and not (r[1] == "expire" and r[3] in self.logs)])
-                              for k, kinds in COUNTERS.items()}
+        # the events each counter counts (see COUNTERS): their times, or for a sampled
+        # timeline the counts at ``times`` only (a long run's times would fill memory)
+        self.counting = any(self.count(kinds) for kinds in COUNTERS.values())
+        self.counter_times = None if self.sampled else self._counter_times()
+        self._counts: dict[float, dict[str, int]] = {}
+        if self.sampled:
+            self._counts = dict(zip(np.unique(times).tolist(),
+                                    self._counts_at(np.unique(times)), strict=True))
         self._positions = self._positions_by_key()
         # the consumer groups reading logs, in the order they first appear
         self.groups = list(dict.fromkeys(
-            [r[5] for r in trace.rows if r[1] in ("rebalance", "assign") and r[5]]
+            [info for kind, _, _, info in trace.shapes_in_order()
+             if kind in ("rebalance", "assign") and info]
             + [g for g, _ in self._positions]))
+        # where replies go back to their producers, off the graph's edges: those of the rows
+        # read are in ``hops``; a sampled timeline also knows those of the rest of the run
+        self.back_paths = _back_paths(self) if self.sampled else None
+
+    def count(self, kind: str | tuple[str, ...], node: str | None = None) -> int:
+        """How many rows of the whole trace are of ``kind`` (one or several), at ``node`` if
+        given (from ``shape_counts``: no row is read)."""
+        kinds = (kind,) if isinstance(kind, str) else kind
+        shapes = self.trace.shapes()[1]
+        return int(sum(self.shape_counts[c] for c, (k, nd, _, _) in enumerate(shapes)
+                       if k in kinds and (node is None or nd == node)))
+
+    def _counted(self) -> dict[str, np.ndarray]:
+        """Per counter, which shapes of row it counts."""
+        shapes = self.trace.shapes()[1]
+        # a record deleted by retention was kept, not dropped: it is no loss
+        return {k: np.array([kind in kinds and not (kind == "expire" and node in self.logs)
+                             for kind, node, _, _ in shapes] or [False], dtype=bool)
+                for k, kinds in COUNTERS.items()}
+
+    def _counter_times(self) -> dict[str, np.ndarray]:
+        """The times of the events each counter counts (see COUNTERS), from the whole trace."""
+        codes = self.trace.shapes()[0]
+        t = self.trace.columns()[0]
+        return {k: t[ok[codes]] if len(t) else np.array([]) for k, ok in self._counted().items()}
+
+    def _counts_at(self, times: np.ndarray) -> list[dict[str, int]]:
+        """The counters at each of ``times``, counted over the whole trace a slice at a time."""
+        t, codes, _ = self.trace.columns()
+        counted = self._counted()
+        totals = {k: np.zeros(len(times), dtype=np.int64) for k in counted}
+        for a in range(0, len(t), _CHUNK):
+            tc, cc = t[a:a + _CHUNK], codes[a:a + _CHUNK]
+            for k, ok in counted.items():
+                totals[k] += np.searchsorted(np.sort(tc[ok[cc]]), times, "right")
+        return [{k: int(v[i]) for k, v in totals.items()} for i in range(len(times))]
 
     def _find_logs(self) -> list[str]:
         """The log partitions: graph nodes of kind "log" (without a graph: where records are
         appended)."""
         if self.graph is not None:
             return [n for n in self.graph if self.graph.nodes[n].get("kind") == "log"]
-        return list(dict.fromkeys(r[3] for r in self.trace.rows if r[1] == "append"))
+        return list(dict.fromkeys(node for kind, node, _, _ in self.trace.shapes_in_order()
+                                  if kind == "append"))
 
     def _positions_by_key(self) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
         """Each (group, partition)'s committed offsets over time, for a quick look-up."""
@@ -302,8 +379,9 @@ class Timeline:
             self._consumer_event(t, kind, m, node)
         if kind in ("crash", "recover"):
             self._crash_event(t, kind, node)
-        if kind in ("drop", "expire", "dead-letter", "loss", "deny", "tamper"):
-            self.done["marks"].append((t, kind, node, peer))
+        if kind in MARKS:
+            if not self._marks_apart:
+                self.done["marks"].append((t, kind, node, peer))
         if kind in ("route", "dead-letter") and self._has_edge(node, peer):
             self.done["pulses"].append((t, node, peer, m))
             broker = self.graph.nodes[node].get("broker")
@@ -535,6 +613,10 @@ class Timeline:
 
     def counters_at(self, t: float) -> dict[str, int]:
         """Running totals at ``t``: published, delivered, acked, dropped (see COUNTERS)."""
+        if self.counter_times is None:  # sampled: counted at its times (others: counted now)
+            if t not in self._counts:
+                return self._counts_at(np.array([t], dtype=float))[0]
+            return dict(self._counts[t])
         return {k: int(np.searchsorted(v, t, "right")) for k, v in self.counter_times.items()}
 
     def at(self, t: float, window: float | None = None) -> State:
@@ -556,6 +638,248 @@ class Timeline:
         return State(t, on_links, queues, self.blocked_at(t), serving, waiting,
                      self.down_at(t), marks, self.counters_at(t), self.holders_at(t),
                      self.logs_at(t), self.offsets_at(t), self.assigned_at(t))
+
+
+# -- reading a long run for a few moments only ----------------------------------------------
+_CHUNK = 1 << 20  # rows looked at together: a long run's columns are read a slice at a time
+
+
+def shape_counts(trace: Trace) -> np.ndarray:
+    """How many rows of each shape (a code of ``trace.shapes()``) the trace has, counted a
+    slice of rows at a time (``numpy.bincount`` of a whole long column would first copy it
+    to 64-bit integers)."""
+    codes, shapes = trace.shapes()
+    out = np.zeros(max(len(shapes), 1), dtype=np.int64)
+    for a in range(0, len(codes), _CHUNK):
+        out += np.bincount(codes[a:a + _CHUNK], minlength=len(out))
+    return out
+
+
+def count_rows(trace: Trace, kind: str) -> int:
+    """How many rows of ``kind`` the trace has (as ``trace.count(kind)``, a slice at a time)."""
+    shapes = trace.shapes()[1]
+    counts = shape_counts(trace)
+    return int(sum(counts[c] for c, s in enumerate(shapes) if s[0] == kind))
+
+
+def rows_where(trace: Trace, ok: np.ndarray) -> np.ndarray:
+    """The numbers of the rows whose shape code ``c`` has ``ok[c]``, a slice at a time."""
+    codes = trace.shapes()[0]
+    return np.concatenate([np.flatnonzero(ok[codes[a:a + _CHUNK]]) + a
+                           for a in range(0, len(codes), _CHUNK)] or [np.zeros(0, np.int64)])
+_NODE_EVENTS = ("crash", "recover", "commit", "seek", "rebalance", "assign")
+
+
+def _sample(tl: Timeline, times: np.ndarray,
+            window: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of ``tl.trace`` that a timeline asked only about ``times`` needs: (the rows
+    to read, the marks), each as row numbers in order; None when the trace cannot be read in
+    part (threads sharing locks, rows out of time order), and then the timeline reads it all.
+
+    Needed: every row of each message that is somewhere at one of ``times`` (on a link, in a
+    queue or a log, at a consumer, held back by a full queue), every row about a node or a
+    consumer group (crash, recover, commit, seek, rebalance, assign, and rows of message 0),
+    and the newest pulse (route, dead-letter) of each shape of row in the last ``window``
+    seconds up to one of ``times``. Returned apart (a second array of row numbers): the marks
+    (drop, expiry, loss, ...) of those windows, which make the ``marks`` table as they are.
+
+    A message can be somewhere only from its first row to its last, or later if it never
+    left: it left when every interval it opened (by the rule of :meth:`Timeline._read` and
+    :func:`trips`, which :func:`_openings` gives per shape of row) was closed again. A
+    message's openings and closings are summed over its (table, place) pairs with two sets
+    of weights: both sums are zero when every pair balances, and a message whose sums are
+    not (one still somewhere at the end, or one that a crash took out) is read wherever it
+    is. A publisher held back by a full queue is checked exactly, its rows in order: an
+    ``enqueue`` ends a hold only if there is one.
+    """
+    trace = tl.trace
+    if tl.primitives or not len(times):
+        return None
+    t, code, m = trace.columns()
+    n = len(t)
+    for a in range(0, n - 1, _CHUNK):  # rows in time order (simulated runs are)
+        b = min(a + _CHUNK, n - 1)
+        if np.any(t[a + 1:b + 1] < t[a:b]):
+            return None
+    times = np.unique(times)
+    shapes = trace.shapes()[1]
+    p1, p2, hold_slot, hold_step = _openings(tl, shapes)
+    node_rows = np.array([kind in _NODE_EVENTS for kind, *_ in shapes] or [False], dtype=bool)
+    marks = np.array([kind in MARKS and not (kind == "expire" and node in tl.logs)
+                      for kind, node, _, _ in shapes] or [False], dtype=bool)
+    blocks = hold_step > 0
+    # each message by number: its id itself when the ids are small, else its rank among them
+    lo, hi = (int(m.min()), int(m.max())) if n else (0, 0)
+    ids = None if lo >= 0 and hi <= n // 4 + 1024 else np.unique(m)
+    size = hi + 1 if ids is None else len(ids)
+
+    def number(ms: np.ndarray) -> np.ndarray:
+        return ms if ids is None else np.searchsorted(ids, ms)
+
+    first, last = np.full(size, np.inf), np.full(size, -np.inf)
+    sums = np.zeros(size), np.zeros(size)
+    blocked = np.zeros(size, dtype=bool)
+    for a in range(0, n, _CHUNK):
+        k, tc, cc = number(m[a:a + _CHUNK]), t[a:a + _CHUNK], code[a:a + _CHUNK]
+        np.minimum.at(first, k, tc)
+        np.maximum.at(last, k, tc)
+        for total, weight in zip(sums, (p1, p2), strict=True):
+            np.add.at(total, k, weight[cc])
+        blocked[k[blocks[cc]]] = True
+    still = (sums[0] != 0) | (sums[1] != 0)
+    del sums
+    if blocked.any():
+        still[_still_held_back(m, code, number, blocked, hold_slot, hold_step)] = True
+    last[still] = np.inf  # still somewhere at the end
+    at = np.searchsorted(times, first, "left")
+    seen = at < len(times)
+    seen[seen] = times[at[seen]] <= last[seen]
+    del first, last, at, still, blocked
+    keep: list[np.ndarray] = []
+    recent: list[np.ndarray] = []  # the marks in the window before a moment
+    for a in range(0, n, _CHUNK):
+        mc, tc, cc = m[a:a + _CHUNK], t[a:a + _CHUNK], code[a:a + _CHUNK]
+        keep.append(np.flatnonzero(seen[number(mc)] | node_rows[cc] | (mc == 0)) + a)
+        mark = np.flatnonzero(marks[cc])
+        at = np.searchsorted(times, tc[mark], "left")
+        ok = at < len(times)
+        ok[ok] = times[at[ok]] - window <= tc[mark[ok]]
+        recent.append(mark[ok] + a)
+    for c, (kind, node, peer, _) in enumerate(shapes):
+        if kind in ("route", "dead-letter") and tl._has_edge(node, peer):
+            rows = np.flatnonzero(code == c)
+            newest = np.searchsorted(t[rows], times, "right") - 1
+            ok = newest >= 0
+            newest = newest[ok]
+            keep.append(rows[newest[t[rows[newest]] >= times[ok] - window]])
+    nothing = np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate([*keep, nothing])), np.concatenate([*recent, nothing])
+
+
+def _marks_table(trace: Trace, rows: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The ``marks`` table (time, kind, node, peer) of these rows, from the columns, and the
+    shape code of each."""
+    t, code, _ = trace.columns()
+    codes = code[rows]
+    if not len(rows):
+        return [np.zeros(0)] * 4, codes
+    shapes = trace.shapes()[1]
+    kind, node, peer = (np.array([s[i] for s in shapes]) for i in range(3))
+    return [t[rows], kind[codes], node[codes], peer[codes]], codes
+
+
+def _still_held_back(m: np.ndarray, code: np.ndarray, number: Callable, blocked: np.ndarray,
+                     slot: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """The numbers of the messages (among those ``blocked`` at some time) still held back by
+    a full queue at the end: per (message, queue), in row order, a ``block`` opens a hold and
+    the next ``enqueue`` (or a give-up ``drop``) closes it; one with no hold open closes
+    nothing. With +1 and -1 steps, that count at the end is the sum of the steps less the
+    lowest running sum (if below zero)."""
+    rows = []
+    for a in range(0, len(m), _CHUNK):
+        k, cc = number(m[a:a + _CHUNK]), code[a:a + _CHUNK]
+        rows.append(np.flatnonzero(blocked[k] & (step[cc] != 0)) + a)
+    rows = np.concatenate(rows)
+    places = int(slot.max()) + 1
+    key = number(m[rows]).astype(np.int64) * places + slot[code[rows]]
+    order = np.argsort(key, kind="stable")  # each (message, queue) together, in row order
+    key, steps = key[order], step[code[rows[order]]].astype(np.int64)
+    running = np.cumsum(steps)
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    running -= np.repeat(np.r_[0, running[starts[1:] - 1]], sizes)  # from each one's start
+    held = running[starts + sizes - 1] - np.minimum(np.minimum.reduceat(running, starts), 0)
+    return key[starts][held > 0] // places
+
+
+def _openings(tl: Timeline, shapes: list[tuple[str, str, str, str]]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each shape of row: what a row of it opens (+1) and closes (-1), per (table, place),
+    as two weighted sums over the places (see :func:`_sample`); and, apart, the publishers
+    held back by a full queue: the queue's number and the step (+1 block, -1 its end)."""
+    slots: dict[tuple, int] = {}
+    queues: dict[str, int] = {}
+    effects = []
+    hold_slot = np.zeros(max(len(shapes), 1), dtype=np.int64)
+    hold_step = np.zeros(max(len(shapes), 1), dtype=np.int64)
+    for c, (kind, node, peer, info) in enumerate(shapes):
+        mine: list[tuple[tuple, int]] = []
+        role = tl.roles.get(node)
+        if node in tl.logs or kind == "rebalance":
+            if kind in ("append", "expire"):
+                mine.append((("records", node), 1 if kind == "append" else -1))
+            role = None
+        if not (kind == "expire" and node in tl.logs):
+            if kind == "arrive" and role == "consumer":
+                mine.append((("holds", node), 1))
+            elif kind == "deliver" and tl._instant and tl.roles.get(peer) == "consumer":
+                mine.append((("holds", peer), 1))
+            if role == "queue":
+                delta = queue_delta(kind, info)
+                step = 0
+                if delta > 0:
+                    step = -(kind == "enqueue")
+                    mine.append((("stays", node), 1))
+                elif kind == "block":
+                    step = 1
+                elif kind == "drop" and delta == 0:
+                    step = -1
+                elif delta < 0:
+                    mine.append((("stays", node), -1))
+                if step:
+                    hold_slot[c], hold_step[c] = queues.setdefault(node, len(queues)), step
+            elif role == "consumer" and kind in _CONSUMER_ENDS:
+                mine.append((("holds", node), -1))
+        if not tl._instant:  # trips over links (see trips)
+            if kind in _SENDS and peer:
+                mine.append((("hops", node, peer), 1))
+            elif kind == "arrive":
+                mine.append((("hops", peer, node), -1))
+            elif kind == "loss":
+                mine.append((("hops", node, peer), -1))
+        effects.append([(slots.setdefault(slot, len(slots)), w) for slot, w in mine])
+    # two sets of weights per place: 1, 2, 3, ... and large numbers drawn once
+    big = np.random.default_rng(20240601).integers(1 << 20, 1 << 21, size=max(len(slots), 1))
+    p1 = np.zeros(max(len(shapes), 1))
+    p2 = np.zeros(max(len(shapes), 1))
+    for c, mine in enumerate(effects):
+        p1[c] = sum(w * (slot + 1) for slot, w in mine)
+        p2[c] = sum(w * int(big[slot]) for slot, w in mine)
+    return p1, p2, hold_slot, hold_step
+
+
+def _back_paths(tl: Timeline) -> set[tuple[str, str]]:
+    """Where replies go back (from, to) off the graph's edges, in the whole run: a sampled
+    timeline's ``hops`` hold only those of the rows it read (the rule: :func:`trips` and
+    :meth:`Timeline._hops`)."""
+    trace = tl.trace
+    if not tl.count("reply"):
+        return set()
+    t, code, m = trace.columns()
+    shapes = trace.shapes()[1]
+    ends = np.array([k in _ENDS or k == "loss" for k, *_ in shapes] or [False], dtype=bool)
+    reply = np.array([k == "reply" for k, *_ in shapes] or [False], dtype=bool)
+    rows = np.flatnonzero((ends | reply)[code])
+    rows = rows[np.argsort(m[rows], kind="stable")]  # each message's rows together, in order
+    ms, cs = m[rows], code[rows]
+    pos = np.arange(len(rows))
+    last_end = np.maximum.accumulate(np.where(ends[cs], pos, -1))
+    back = np.flatnonzero(reply[cs])
+    came = last_end[back]
+    ok = came >= 0
+    back, came = back[ok], came[ok]
+    ok = (ms[came] == ms[back]) & (t[rows[back]] > t[rows[came]])  # answered after it ended
+    pairs = np.unique(np.column_stack([cs[back[ok]], cs[came[ok]]]).astype(np.int64), axis=0)
+    edges = tl.graph.edges if tl.graph is not None else ()
+    out = set()
+    for answer, ended in pairs.tolist():
+        _, dst, peer, _ = shapes[answer]
+        src = peer or shapes[ended][1]
+        if tl.graph is not None and not (src in tl.graph and dst in tl.graph):
+            continue
+        if (src, dst) not in edges:
+            out.add((src, dst))
+    return out
 
 
 _TABLES = {"hops": 6, "stays": 6, "holds": 5, "blocks": 4, "downs": 3, "marks": 4, "pulses": 4,

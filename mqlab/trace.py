@@ -802,6 +802,29 @@ class Messages(MutableMapping):
         if len(ids):
             self._lo, self._hi = min(self._lo, int(ids[0])), max(self._hi, int(ids[-1]))
 
+    def priorities(self) -> tuple[Any, Any]:
+        """(ids in increasing order, priorities) of the messages that have a priority, as
+        numpy arrays, read from the packed columns (not a message at a time)."""
+        import numpy as np
+
+        if self._later is not None:
+            self._fill()
+        pairs = [(m, x.priority) for m, x in self._objects.items()
+                 if getattr(x, "priority", None) is not None]
+        ids = [np.array([m for m, _ in pairs], dtype=np.int64)]
+        prio = [np.array([p for _, p in pairs], dtype=np.int64)]
+        gone = np.array(sorted(self._gone), dtype=np.int64)
+        for batch in self._batches:
+            mid, p = batch[0], batch[2]
+            ok = p != _NONE_PRIORITY
+            if len(gone):
+                ok &= ~np.isin(mid, gone)
+            ids.append(mid[ok].astype(np.int64))
+            prio.append(p[ok].astype(np.int64))
+        ids_all, prio_all = np.concatenate(ids), np.concatenate(prio)
+        order = np.argsort(ids_all, kind="stable")
+        return ids_all[order], prio_all[order]
+
     def _where(self, mid: Any) -> tuple[int, int] | None:
         """(batch, row) of a packed message, or None."""
         if type(mid) is not int or not self._lo <= mid <= self._hi or mid in self._gone:
