@@ -175,9 +175,13 @@ def run(sim, until: float | None, progress: bool) -> dict:
     seq = count()
     tick = seq.__next__
 
-    def bad(where: str, what: str, value, now: float) -> Exception:
-        sim.engine.now = now
-        return sim.bad_draw(where, what, value)
+    def drawn(sampler, where: str, what: str, now: float) -> float:
+        """A draw of a distribution other than the exponential (inlined above), checked."""
+        value = sampler(rng)
+        if not is_time(value):
+            sim.engine.now = now
+            raise sim.bad_draw(where, what, value)
+        return value
 
     # the readable simulator's start(): every producer's first message, in the same order
     for p in prods:
@@ -190,12 +194,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
         else:
             fixed, gap = p.gap
             if fixed is None:
-                if gap.__class__ is float:
-                    fixed = -log(1.0 - random()) * gap
-                else:
-                    fixed = gap(rng)
-                    if not is_time(fixed):
-                        raise bad(f"producer {p.name!r}", "interval", fixed, 0.0)
+                fixed = (-log(1.0 - random()) * gap if gap.__class__ is float
+                         else drawn(gap, f"producer {p.name!r}", "interval", 0.0))
             push(heap, (fixed, tick(), _PRODUCE, p, 0))
 
     at, key = trace.recorder()
@@ -238,12 +238,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
                                 key(mid << shift | c.start)
                             fixed, s = c.service
                             if fixed is None:
-                                if s.__class__ is float:
-                                    fixed = -log(1.0 - random()) * s
-                                else:
-                                    fixed = s(rng)
-                                    if not is_time(fixed):
-                                        raise bad(f"consumer {c.name!r}", "service", fixed, now)
+                                fixed = (-log(1.0 - random()) * s if s.__class__ is float
+                                         else drawn(s, f"consumer {c.name!r}", "service", now))
                             if fixed:
                                 push(heap, (now + fixed, tick(), _FINISH, c, mid))
                             else:
@@ -261,12 +257,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
                                 d = c.delay
                                 if d is None:
                                     d = c.latency
-                                    if d.__class__ is float:
-                                        d = -log(1.0 - random()) * d
-                                    else:
-                                        d = d(rng)
-                                        if not is_time(d):
-                                            raise bad(c.link, "latency", d, now)
+                                    d = (-log(1.0 - random()) * d if d.__class__ is float
+                                         else drawn(d, c.link, "latency", now))
                                 if d:
                                     push(heap, (now + d, tick(), _RECEIVED, c, m))
                                 else:
@@ -290,12 +282,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
                             key(mid << shift | c.arrive_start)
                         fixed, s = c.service
                         if fixed is None:
-                            if s.__class__ is float:
-                                fixed = -log(1.0 - random()) * s
-                            else:
-                                fixed = s(rng)
-                                if not is_time(fixed):
-                                    raise bad(f"consumer {c.name!r}", "service", fixed, now)
+                            fixed = (-log(1.0 - random()) * s if s.__class__ is float
+                                     else drawn(s, f"consumer {c.name!r}", "service", now))
                         if fixed:
                             push(heap, (now + fixed, tick(), _FINISH, c, mid))
                         elif not line and not (heap and heap[0][0] <= now):
@@ -327,12 +315,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
                         d = c.delay
                         if d is None:
                             d = c.latency
-                            if d.__class__ is float:
-                                d = -log(1.0 - random()) * d
-                            else:
-                                d = d(rng)
-                                if not is_time(d):
-                                    raise bad(c.link, "latency", d, now)
+                            d = (-log(1.0 - random()) * d if d.__class__ is float
+                                 else drawn(d, c.link, "latency", now))
                         if d:
                             push(heap, (now + d, tick(), _RECEIVED, c, mid))
                         elif not line and not (heap and heap[0][0] <= now):
@@ -349,12 +333,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
                     if p.schedule is None and (p.count is None or p.made < p.count):
                         fixed, gap = p.gap
                         if fixed is None:
-                            if gap.__class__ is float:
-                                fixed = -log(1.0 - random()) * gap
-                            else:
-                                fixed = gap(rng)
-                                if not is_time(fixed):
-                                    raise bad(f"producer {p.name!r}", "interval", fixed, now)
+                            fixed = (-log(1.0 - random()) * gap if gap.__class__ is float
+                                     else drawn(gap, f"producer {p.name!r}", "interval", now))
                         push(heap, (now + fixed, tick(), _PRODUCE, p, 0))
                     next_id += 1
                     mid = next_id
@@ -366,12 +346,8 @@ def run(sim, until: float | None, progress: bool) -> dict:
                     d = p.delay
                     if d is None:
                         d = p.latency
-                        if d.__class__ is float:
-                            d = -log(1.0 - random()) * d
-                        else:
-                            d = d(rng)
-                            if not is_time(d):
-                                raise bad(p.link, "latency", d, now)
+                        d = (-log(1.0 - random()) * d if d.__class__ is float
+                             else drawn(d, p.link, "latency", now))
                     on_links += 1
                     if d:
                         push(heap, (now + d, tick(), _ARRIVE, p, mid))
