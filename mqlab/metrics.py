@@ -402,8 +402,9 @@ def _weighted_rows(trace: Trace):
     _, code, m = trace.columns()
     shapes = trace.shapes()[1]
     n = max(len(shapes), 1)
-    with_id = np.bincount(code[m != 0], minlength=n).tolist()
-    without = np.bincount(code[m == 0], minlength=n).tolist()
+    without = np.bincount(code[m == 0], minlength=n)  # few: node events
+    with_id = (trace.shape_counts() - without).tolist()
+    without = without.tolist()
     number = {s: c for c, s in enumerate(shapes)}
     for s in trace.shapes_in_order():
         c = number[s]

@@ -648,11 +648,7 @@ def shape_counts(trace: Trace) -> np.ndarray:
     """How many rows of each shape (a code of ``trace.shapes()``) the trace has, counted a
     slice of rows at a time (``numpy.bincount`` of a whole long column would first copy it
     to 64-bit integers)."""
-    codes, shapes = trace.shapes()
-    out = np.zeros(max(len(shapes), 1), dtype=np.int64)
-    for a in range(0, len(codes), _CHUNK):
-        out += np.bincount(codes[a:a + _CHUNK], minlength=len(out))
-    return out
+    return trace.shape_counts()
 
 
 def count_rows(trace: Trace, kind: str) -> int:
@@ -667,6 +663,8 @@ def rows_where(trace: Trace, ok: np.ndarray) -> np.ndarray:
     codes = trace.shapes()[0]
     return np.concatenate([np.flatnonzero(ok[codes[a:a + _CHUNK]]) + a
                            for a in range(0, len(codes), _CHUNK)] or [np.zeros(0, np.int64)])
+
+
 _NODE_EVENTS = ("crash", "recover", "commit", "seek", "rebalance", "assign")
 
 

@@ -186,6 +186,7 @@ class Trace:
         self._chunks: list[tuple] = []  # packed rows: (time, code, msg) numpy arrays
         self._packed = 0  # rows in _chunks
         self._first: list[int] = []  # shape code -> index of its first row (or -1)
+        self._counted: tuple | None = None  # (rows, rows of each shape), see shape_counts()
         self.rows = Rows(self)
         self.graph = graph
         self.messages: Any = messages if messages is not None else Messages()
@@ -402,15 +403,32 @@ class Trace:
                        for k, n, p, i in self._shape_list] or [False], dtype=bool)
         return ok[self._columns()[1]] if len(self) else np.zeros(0, dtype=bool)
 
+    def shape_counts(self) -> Any:
+        """How many rows of each shape code there are (a numpy array indexed by code), counted
+        a slice at a time (``numpy.bincount`` of a whole long column would first copy it to
+        64-bit integers), and remembered until rows are added."""
+        import numpy as np
+
+        n = len(self)
+        cached = self._counted
+        if cached is not None and cached[0] == n and len(cached[1]) == len(self._shape_list):
+            return cached[1]
+        codes = self._columns()[1]
+        out = np.zeros(max(len(self._shape_list), 1), dtype=np.int64)
+        step = 1 << 20
+        for a in range(0, len(codes), step):
+            out += np.bincount(codes[a:a + step], minlength=len(out))
+        self._counted = (n, out)
+        return out
+
     def count(self, kind: str | Iterable[str] | None = None, node: str | None = None,
               peer: str | None = None, info: str | None = None) -> int:
         """How many rows match every given field (as :meth:`where`), without reading rows."""
-        import numpy as np
 
         if not len(self):
             return 0
         kinds = {kind} if isinstance(kind, str) else None if kind is None else set(kind)
-        per_shape = np.bincount(self._columns()[1], minlength=len(self._shape_list))
+        per_shape = self.shape_counts()
         return int(sum(per_shape[code] for code, (k, n, p, i) in enumerate(self._shape_list)
                        if (kinds is None or k in kinds) and (node is None or n == node)
                        and (peer is None or p == peer) and (info is None or i == info)))
@@ -644,6 +662,7 @@ class Rows(MutableSequence):
         if not -(1 << 31) <= msg < 1 << 31 and ms.dtype == "int32":
             ms = ms.astype("int64")
         ts[i], cs[i], ms[i] = t, code, msg
+        tr._counted = None
         tr._chunks = [(ts, cs, ms)]
         tr._first[code] = min(i, tr._first[code]) if tr._first[code] >= 0 else i
 
@@ -659,6 +678,7 @@ class Rows(MutableSequence):
     def clear(self) -> None:
         tr = self.trace
         tr.pack()
+        tr._counted = None
         tr._chunks, tr._packed = [], 0
         tr._first = [-1] * len(tr._shape_list)
 
