@@ -189,9 +189,14 @@ class Run:
     def state(self, t: float):
         """Where every message is at time ``t`` seconds: a :class:`~mqlab.state.State`."""
         self._need_trace("look into")
+        from numbers import Real
+
         from mqlab.state import Timeline
 
-        return Timeline(self.trace).at(t)
+        # a long run is read only where moment t needs it (at() still checks t)
+        times = [t] if isinstance(t, Real) and not isinstance(t, bool) and t == t else None
+        window = max(self.trace.duration / 40, 1e-9)  # as at() looks back for marks
+        return Timeline(self.trace, times=times, window=window).at(t, window)
 
     def play(self, **options):
         """Show the animated Player widget for this run."""

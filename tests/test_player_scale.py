@@ -302,3 +302,11 @@ def test_a_long_runs_colours_are_those_of_the_whole_message_table():
             whole = message_colours(trace, color_by)
         assert dict(long[0].items()) == whole[0] and long[1:] == whole[1:]
     assert isinstance(long[0], dict) and isinstance(message_colours(trace)[0], Colours)
+
+
+def test_run_state_of_a_long_run_reads_only_that_moment(run, monkeypatch):
+    whole = [Timeline(run).at(t) for t in (0.0, run.trace.duration / 3, run.trace.duration)]
+    monkeypatch.setattr(Timeline, "SAMPLE_ABOVE", 0)
+    assert [run.state(t) for t in (0.0, run.trace.duration / 3, run.trace.duration)] == whole
+    with pytest.raises((TypeError, ValueError)):
+        run.state("soon")
