@@ -32,12 +32,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Callable
 from itertools import count
 
 from mqlab.dist import Exponential, Fixed
-from mqlab.progress import Progress
 
-__all__ = ["eligible", "run"]
+__all__ = ["eligible", "start"]
 
 # what an event does, in the loop's branches
 _PRODUCE, _ARRIVE, _RECEIVED, _FINISH = range(4)
@@ -117,9 +117,11 @@ class _C:
                  "service", "deliver", "arrive", "start", "ack", "link", "arrive_start", "index")
 
 
-def run(sim, until: float | None, progress: bool) -> dict:
-    """Play ``sim`` (eligible: see :func:`eligible`) to ``until``, recording into its trace;
-    returns where the unfinished messages are, as ``Simulation.snapshot`` would."""
+def start(sim) -> tuple[Callable[[float | None], None], Callable[[], dict]]:
+    """Set ``sim`` (eligible: see :func:`eligible`) going on the express line: returns
+    ``run(until)``, which plays it on to ``until`` (None: to the end) as ``Engine.run`` does,
+    recording into its trace, and ``end()``, which says where the unfinished messages are (as
+    ``Simulation.snapshot`` does) once the run is over."""
     trace, rec_on = sim.trace, sim.recording
     shape = trace.shape
     queues: dict[str, _Q] = {}
@@ -360,28 +362,27 @@ def run(sim, until: float | None, progress: bool) -> dict:
         finally:
             state.update(now=now, next_id=next_id, on_links=on_links)
 
-    if until is None:
-        loop(None)
-    else:  # in slices, so that a long run can show how far it got
-        slices = 50
-        with Progress(slices, "simulating", delay=1.0 if progress else float("inf")) as bar:
-            for k in range(1, slices + 1):
-                loop(until * k / slices)
-                state["now"] = until * k / slices
-                bar.update(k)
-    sim.engine.now = state["now"]
-    sim.next_id = state["next_id"]
-    if rec_on:  # the message table is worked out from the rows when first read
-        rows = len(trace)
-        trace.messages.later(lambda: _fill_messages(trace, prods, rows))
-    return {
-        "queued": {n: len(q.items) for n, q in queues.items()},
-        "blocked": {n: 0 for n in queues},
-        "at_consumers": {n: c.held for n, c in cons.items()},
-        "on_links": state["on_links"],
-        "waiting_at_producers": {p.name: 0 for p in prods},
-        "in_logs": {},
-    }
+    def run(until: float | None) -> None:
+        loop(until)
+        if until is not None:
+            state["now"] = until
+        sim.engine.now = state["now"]
+
+    def end() -> dict:
+        sim.next_id = state["next_id"]
+        if rec_on:  # the message table is worked out from the rows when first read
+            rows = len(trace)
+            trace.messages.later(lambda: _fill_messages(trace, prods, rows))
+        return {
+            "queued": {n: len(q.items) for n, q in queues.items()},
+            "blocked": {n: 0 for n in queues},
+            "at_consumers": {n: c.held for n, c in cons.items()},
+            "on_links": state["on_links"],
+            "waiting_at_producers": {p.name: 0 for p in prods},
+            "in_logs": {},
+        }
+
+    return run, end
 
 
 def _fill_messages(trace, prods: list[_P], rows: int) -> None:

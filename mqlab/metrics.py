@@ -46,6 +46,7 @@ __all__ = [
     "little",
     "percentile",
     "queue_delta",
+    "queue_deltas",
     "queue_length",
     "queue_summary",
     "system_throughput",
@@ -291,6 +292,20 @@ def _queue_length_rows(trace: Trace, queue: str, log: bool) -> tuple[list[float]
     return times, lengths
 
 
+def queue_deltas(trace: Trace, queue: str, log: bool = False):
+    """What a row of each shape code (see ``Trace.shapes``) does to ``queue``'s length, as a
+    numpy array indexed by code: +1, -1 or 0 (:func:`queue_delta`; for a partition of a
+    log, ``log``: an append adds a record, retention's expire removes one)."""
+    import numpy as np
+
+    shapes = trace.shapes()[1]
+    delta = np.zeros(len(shapes) or 1, dtype=np.int8)
+    for c, (k, nd, _, info) in enumerate(shapes):
+        if nd == queue:
+            delta[c] = ((k == "append") - (k == "expire")) if log else queue_delta(k, info)
+    return delta
+
+
 def _queue_length_columns(trace: Trace, queue: str, log: bool):
     """:func:`queue_length` of a big trace from its columns, or None when its same-instant
     steps cannot be found without the row-by-row rule (rows less than a nanosecond apart in a
@@ -298,11 +313,7 @@ def _queue_length_columns(trace: Trace, queue: str, log: bool):
     import numpy as np
 
     t, code, _ = trace.columns()
-    delta = np.zeros(len(trace.shapes()[1]) or 1, dtype=np.int8)
-    for c, (k, nd, _, info) in enumerate(trace.shapes()[1]):
-        if nd == queue:
-            delta[c] = ((k == "append") - (k == "expire")) if log else queue_delta(k, info)
-    d = delta[code]
+    d = queue_deltas(trace, queue, log)[code]
     at = np.flatnonzero(d)
     if not len(at):
         return np.zeros(1), np.zeros(1, dtype=np.int64)

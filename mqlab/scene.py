@@ -842,11 +842,7 @@ def _long_queue_curve(trace: Any, queue: str, end: float,
     same-instant steps need the row-by-row rule (as :func:`mqlab.metrics.queue_length` says)."""
     graph = trace.graph
     log = graph is not None and queue in graph and graph.nodes[queue].get("kind") == "log"
-    shapes = trace.shapes()[1]
-    delta = np.zeros(max(len(shapes), 1), dtype=np.int8)
-    for c, (k, nd, _, info) in enumerate(shapes):
-        if nd == queue:
-            delta[c] = ((k == "append") - (k == "expire")) if log else metrics.queue_delta(k, info)
+    delta = metrics.queue_deltas(trace, queue, log)
     t, code, _ = trace.columns()
     chunk = 1 << 20
     events = int((shape_counts(trace) if counts is None else counts)[delta != 0].sum())

@@ -1236,17 +1236,10 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
     """
     sim = Simulation(net, record)
     if express and fast.eligible(sim) is None:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            still = fast.run(sim, until, progress)
-        finally:
-            if was_enabled:
-                gc.enable()
-        sim.trace.end_time = sim.engine.now
-        sim.trace.pack()
-        return sim.trace, still
-    sim.start()
+        run, end = fast.start(sim)
+    else:
+        sim.start()
+        run, end = sim.engine.run, sim.snapshot
     # A run allocates millions of small objects and frees almost none until it ends, which
     # makes the cyclic garbage collector rescan them again and again; it finds nothing to
     # free here (a run makes no reference cycles), so it is paused for the run.
@@ -1254,11 +1247,11 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
     gc.disable()
     try:
         if until is None:
-            sim.engine.run()
+            run(None)
         else:  # in slices, so that a long run can show how far it got
             with Progress(_SLICES, "simulating", delay=1.0 if progress else float("inf")) as bar:
                 for k in range(1, _SLICES + 1):
-                    sim.engine.run(until * k / _SLICES)
+                    run(until * k / _SLICES)
                     sim.trace.pack()
                     bar.update(k)
     finally:
@@ -1266,4 +1259,4 @@ def simulate(net, until: float | None, record: bool = True, progress: bool = Tru
             gc.enable()
     sim.trace.end_time = sim.engine.now
     sim.trace.pack()
-    return sim.trace, sim.snapshot()
+    return sim.trace, end()

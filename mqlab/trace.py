@@ -165,10 +165,11 @@ class Trace:
 
     Storage is compact, so that a run of millions of messages fits in memory: the four text
     fields of a row are one small integer, a *shape* code standing for its
-    ``(kind, node, peer, info)`` (a run has few distinct shapes); new rows wait in a short
-    list of ``(time, shape, msg)`` tuples and are packed, a chunk at a time, into numpy columns
-    (time float64, shape and msg small integers). ``array(name)`` gives a whole column as a
-    numpy array, and ``shapes()`` the shape codes, for measuring big runs without a loop.
+    ``(kind, node, peer, info)`` (a run has few distinct shapes); new rows wait in two short
+    lists, their times and keys ``msg << SHIFT | code`` (:meth:`recorder`), and are packed, a
+    chunk at a time, into numpy columns (time float64, shape and msg small integers).
+    ``array(name)`` gives a whole column as a numpy array, and ``shapes()`` the shape codes,
+    for measuring big runs without a loop.
     """
 
     CHUNK = 1 << 16  # rows packed into columns at a time
@@ -719,11 +720,10 @@ _NONE_PRIORITY = -(1 << 63)  # a packed message with no priority
 class Messages(MutableMapping):
     """A trace's messages: message id -> :class:`~mqlab.Message`, in the order they came.
 
-    A run of a million messages cannot keep a million objects, so :meth:`pack` (the simulator
-    calls it as it goes) moves every plain message that nothing but this table refers to any
-    more (no payload, no headers, no per-message expiration) into numpy columns. Such a
-    message can never change again, so reading it back gives a Message equal to it field by
-    field (a new object each time). Messages put in by hand stay as they are.
+    A run of a million messages cannot keep a million objects, so a fast simulator adds its
+    plain messages (no payload, no headers, no per-message expiration) as numpy columns
+    (:meth:`add_packed`); reading one back gives a Message equal to it field by field (a new
+    object each time). Messages put in one by one stay as they are.
     """
 
     def __init__(self, items: Any = ()) -> None:
@@ -744,57 +744,6 @@ class Messages(MutableMapping):
     def _fill(self) -> None:
         fill, self._later = self._later, None
         fill()
-
-    def pack(self) -> None:
-        """Pack every plain message only this table holds (see the class)."""
-        if self._later is not None:
-            self._fill()
-        import sys
-        from itertools import compress
-        from operator import attrgetter
-
-        import numpy as np
-
-        objects = self._objects
-        mids, msgs = list(objects), list(objects.values())
-        # 3 references: this table, the list ``msgs`` and getrefcount's own argument
-        alone = list(map((3).__eq__, map(sys.getrefcount, msgs)))
-        free = list(compress(zip(mids, msgs, strict=True), alone))
-        if not free:
-            return
-        fields = attrgetter("payload", "headers", "expiration", "id", "priority", "source",
-                            "routing_key", "target", "topic", "created", "sent", "enqueued",
-                            "delivered", "redelivered")
-        ids = [m for m, _ in free]
-        cols = list(zip(*map(fields, (x for _, x in free)), strict=True))
-        if not _all_plain(ids, cols, [x for _, x in free]):  # some are not: one at a time
-            rows = [(m, v) for m, v in zip(ids, zip(*cols, strict=True), strict=True)
-                    if _all_plain([m], [(x,) for x in v], [objects[m]])]
-            if not rows:
-                return
-            ids = [m for m, _ in rows]
-            cols = list(zip(*(v for _, v in rows), strict=True))
-        code = self._label_code
-        labels = []
-        for label in zip(cols[5], cols[6], cols[7], cols[8], strict=True):
-            c = code.get(label)
-            if c is None:
-                c = code[label] = len(self._labels)
-                self._labels.append(label)
-            labels.append(c)
-        prio = cols[4] if None not in cols[4] else [
-            _NONE_PRIORITY if p is None else p for p in cols[4]]
-        self._batches.append((
-            np.array(ids, dtype=np.int64), np.array(labels, dtype=np.int32),
-            np.array(prio, dtype=np.int64),
-            *(np.array(col, dtype=np.float64) for col in cols[9:13]),  # None -> NaN
-            np.array(cols[13], dtype=bool)))
-        packed = set(ids)
-        self._objects = {m: x for m, x in zip(mids, msgs, strict=True) if m not in packed}
-        self._gone -= packed
-        self._index = None
-        self._hi = max(self._hi, max(ids))
-        self._lo = min(self._lo, min(ids))
 
     def add_packed(self, ids: Any, labels: Any, label_table: list[tuple], priorities: list,
                    created: Any, sent: Any, enqueued: Any, delivered: Any) -> None:
@@ -928,20 +877,6 @@ class Messages(MutableMapping):
 
     def __repr__(self) -> str:
         return f"<{len(self)} messages>"
-
-
-def _all_plain(ids: list, cols: list, msgs: list) -> bool:
-    """Can these messages (their fields as columns, see Messages.pack) be packed?"""
-    from mqlab.message import Message
-
-    n = len(ids)
-    return (set(map(type, msgs)) == {Message} and cols[0].count(None) == n
-            and not any(cols[1]) and cols[2].count(None) == n and list(cols[3]) == ids
-            and set(map(type, cols[4])) <= {int, type(None)}
-            and all(-(1 << 63) < p < 1 << 63 for p in cols[4] if p is not None)
-            and all(set(map(type, col)) == {str} for col in cols[5:9])
-            and all(set(map(type, col)) <= {float, type(None)} for col in cols[9:13])
-            and set(map(type, cols[13])) == {bool})
 
 
 class _Text(str):

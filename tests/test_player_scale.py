@@ -292,8 +292,7 @@ def test_a_long_runs_colours_are_those_of_the_whole_message_table():
     net.queue("hub", "urgent")
     net.consumer("c", queue="jobs", service=mq.exponential(1.0))
     net.consumer("d", queue="urgent", service=mq.exponential(1.0))
-    trace = net.run(until=None, progress=False).trace
-    trace.messages.pack()  # as a long run's table is: in packed columns
+    trace = net.run(until=None, progress=False).trace  # its message table: packed columns
     assert len(trace) > Timeline.SAMPLE_ABOVE
     for color_by in ("auto", "key", "priority", None):
         long = message_colours(trace, color_by)
