@@ -160,6 +160,26 @@ def test_ex1_names_the_mistake(fn, words):
     assert wrong(check.ex1(fn), *words)
 
 
+def test_ex1_the_packages_own_matcher_passed_as_is_is_not_an_answer():
+    import functools
+
+    import mqlab as mq
+    from mqlab import routing
+
+    for fn in (mq.topic_matches, routing.topic_matches, functools.partial(topic_matches)):
+        assert wrong(check.ex1(fn), "is, or calls, the package's topic_matches", "yourself")
+
+
+def test_ex1_a_missed_leading_hash_is_explained_by_its_own_place():
+    def leading_hash_needs_a_word(pattern, key):  # '#.x' handled as '*.x' when it leads
+        if pattern.startswith("#.") and key == pattern[2:].split(".#")[0]:
+            return False
+        return solution.matches(pattern, key)
+
+    assert wrong(check.ex1(leading_hash_needs_a_word), "'#.cancelled.#' matches 'cancelled'",
+                 "after a leading `#`")
+
+
 def test_ex1_wants_the_function_itself():
     assert wrong(check.ex1(True), "without calling it")
 
@@ -189,7 +209,7 @@ def changed(**new):
     (changed(order_paid_eu_express=set()), ["any number of words"]),
     (changed(order_paid_eu_express={"audit", "billing", "eu-warehouse"}),
      ["more than one word"]),
-    (changed(payment_cancelled=set()), ["zero words", "alerts"]),
+    (changed(payment_cancelled=set()), ["zero words", "alerts", "after a leading `#`"]),
     (changed(refund_new={"audit"}), ["no queue", "set()"]),
     (changed(refund_new=None), ["you gave None", "set()"]),
     (changed(refund_new=...), ["Still to answer: 'refund.new'", "set() for none"]),
@@ -382,6 +402,20 @@ def returns_a_dict(trace, group, at):
 ])
 def test_ex4_names_the_mistake(fn, words):
     assert wrong(check.ex4(fn), *words)
+
+
+def seek_as_commit(trace, group, at):  # a rewind read as if it committed offset 0
+    end, committed = {}, {}
+    for e in upto(trace, at, "append"):
+        end[e.node] = int(e.info) + 1
+    for e in trace:
+        if e.time <= at and e.kind in ("commit", "seek") and e.peer == group:
+            committed[e.node] = int(e.info)
+    return sum(n - committed.get(p, 0) for p, n in end.items())
+
+
+def test_ex4_a_seek_is_not_a_commit():
+    assert wrong(check.ex4(seek_as_commit), "`seek` rows as commits", "commits nothing")
 
 
 def test_ex4_names_the_likeliest_mistake_when_two_are_made():

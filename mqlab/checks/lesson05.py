@@ -71,6 +71,10 @@ _HASH_ONE_HINT = ("`#` matched only one word, like `*`. `#` matches any number o
                   "'order.#' matches 'order.new.eu' too.")
 _HASH_ZERO_HINT = ("`#` can match zero words: 'order.#' matches 'order' (the dot before the "
                    "`#` goes with it), and '#' alone matches the empty key ''.")
+_HASH_ZERO_EDGES_HINT = ("`#` can match zero words wherever it stands, first or last: "
+                         "'#.cancelled.#' matches 'cancelled' (each `#` takes no word, and the "
+                         "dot beside it, after a leading `#` and before a trailing one, goes "
+                         "with it).")
 
 
 # -- exercise 1: implement topic matching --------------------------------------------------------
@@ -97,7 +101,7 @@ _PROBES: list[tuple[str, str, str]] = [
     ("order.#", "order.new.eu", _HASH_ONE_HINT),
     ("#", "order.new.eu", _HASH_ONE_HINT),
     ("order.#", "order", _HASH_ZERO_HINT),
-    ("#.cancelled.#", "cancelled", _HASH_ZERO_HINT),
+    ("#.cancelled.#", "cancelled", _HASH_ZERO_EDGES_HINT),
     ("#", "", _HASH_ZERO_HINT),
     ("*", "", "The empty key '' has no words at all (as in RabbitMQ), so `*`, which needs "
               "exactly one, does not match it. Careful: ''.split('.') gives [''], one empty "
@@ -135,7 +139,17 @@ def _all_cases() -> list[tuple[str, str]]:
 
 
 def _uses_package_matcher(fn: Callable) -> bool:
-    code = getattr(fn, "__code__", None)
+    """Whether ``fn`` is the package's matcher (or any function of the package, or one
+    wrapped around it) or calls it by name."""
+    inner = fn
+    for _ in range(10):  # through functools.partial and functools.wraps
+        wrapped = getattr(inner, "func", None) or getattr(inner, "__wrapped__", None)
+        if wrapped is None:
+            break
+        inner = wrapped
+    if (getattr(inner, "__module__", None) or "").split(".")[0] == "mqlab":
+        return True
+    code = getattr(inner, "__code__", None)
     names: set[str] = set()
     todo = [code] if code is not None else []
     while todo:
@@ -166,8 +180,8 @@ def ex1(matches: Any) -> Verdict:
     if not callable(matches):
         return not_a_function(matches, "matches", "ex1")
     if _uses_package_matcher(matches):
-        return Verdict(False, "Your function calls the package's topic_matches. Write the "
-                              "rules yourself: that is the exercise.")
+        return Verdict(False, "Your function is, or calls, the package's topic_matches. "
+                              "Write the rules yourself: that is the exercise.")
     for i, (pattern, key, hint) in enumerate(_PROBES):
         got, problem = _ask(matches, pattern, key)
         if problem is not None:
@@ -225,7 +239,8 @@ def _why(queue: str, key: str, included: bool) -> str:
                 return f"{key!r} does not go to {queue} (pattern {pattern!r}): {hint}"
         return (f"{key!r} does not go to {queue}: its pattern {pattern!r} does not match it "
                 "(compare word by word).")
-    for model, hint in ((_HASH_SOME, _HASH_ZERO_HINT), (_HASH_ONE, _HASH_ONE_HINT)):
+    zero = _HASH_ZERO_EDGES_HINT if pattern.startswith("#.") else _HASH_ZERO_HINT
+    for model, hint in ((_HASH_SOME, zero), (_HASH_ONE, _HASH_ONE_HINT)):
         if not model(pattern, key):
             return f"{key!r} goes to {queue} too (pattern {pattern!r}): {hint}"
     return (f"{key!r} goes to {queue} too: its pattern {pattern!r} matches it (compare word "
@@ -417,12 +432,14 @@ def ex3(order_key: Any) -> Verdict:
 
 def _lag(trace: Trace, group: str, at: float, *, commits_of: str | None = "group",
          inclusive: bool = True, end_is_offset: bool = False, read: str = "commit",
-         total: Callable = sum, skip_uncommitted: bool = False) -> int:
+         total: Callable = sum, skip_uncommitted: bool = False,
+         seek_commits: bool = False) -> int:
     """The lag (and, with other options, the typical mistakes' answers). ``read``: what
     counts as done in a partition: "commit" (the last committed offset: right),
     "commit_max" (the highest ever committed), "commit_rows" (the number of commit rows),
     "deliver" (the records delivered), "ack" (the records processed, counted) or
-    "ack_offset" (one past the highest offset processed)."""
+    "ack_offset" (one past the highest offset processed). ``seek_commits``: a seek row read
+    as if it were a commit (wrong: a seek moves where the group reads, it commits nothing)."""
     members = _members(trace, group)
     offset_of: dict[int, int] = {}
     end: dict[str, int] = {}
@@ -441,6 +458,8 @@ def _lag(trace: Trace, group: str, at: float, *, commits_of: str | None = "group
                 done[e.node] = max(done.get(e.node, 0), int(e.info))
             else:  # "commit_rows"
                 done[e.node] = done.get(e.node, 0) + 1
+        elif e.kind == "seek" and seek_commits and e.peer == group and read == "commit":
+            done[e.node] = int(e.info)
         elif e.kind == "deliver" and read == "deliver" and e.peer in members:
             done[e.node] = max(done.get(e.node, 0), int(e.info) + 1)
         elif e.kind == "ack" and read.startswith("ack") and e.node in members:
@@ -472,6 +491,7 @@ def _lag_cases() -> list[tuple[Trace, str, float, str]]:
     where = "run 4 (billing commits every 2 s; audit rewinds to offset 0 at t = 5 s)"
     for group, at in (("billing", 1.5),   # before billing's first commit
                       ("billing", 4.0),   # the instant of a commit
+                      ("audit", 5.05),    # just after the seek, before audit commits again
                       ("billing", 7.3), ("audit", 6.55), ("billing", 30.0)):
         cases.append((trace, group, at, f"{where}, group {group!r}, at = {at:g} s"))
     return cases
@@ -528,6 +548,10 @@ def ex4(group_lag: Any) -> Verdict:
                                   "After a seek (a replay) the group commits lower offsets "
                                   "again: take the *last* commit row up to `at` in each "
                                   "partition, not the largest."),
+        (dict(seek_commits=True), "You read the `seek` rows as commits. A seek moves where "
+                                  "the group reads next; it commits nothing. Until the group "
+                                  "commits again, its lag is measured from its last commit "
+                                  "row in each partition."),
         (dict(skip_uncommitted=True), "You left out the partitions where the group has not "
                                       "committed yet. There its committed offset is 0, so "
                                       "every record appended there is lag."),
