@@ -118,10 +118,20 @@ def test_ex2_accepts_the_reference_and_it_is_what_the_model_gives():
     (20.5, ["whole number"]),
     ("20", ["number of orders"]),
     (True, ["number of orders"]),
-    (13, ["dealing cards"]),
+    (8, ["dealing cards"]),
+    (13, ["can finish in the 20 s", "20 s / 1.5 s", "pushes each order"]),
+    (30, ["more orders than the fast one", "did you swap", "the same number", "not more"]),
+    (35, ["more orders than the fast one", "the same number", "not more"]),
+    (25, ["more orders than the fast one", "round-robin"]),
 ])
 def test_ex2_rejects_plausible_guesses_with_their_hint(guess, words):
     assert wrong(check.ex2(guess), *words)
+
+
+def test_ex2_only_the_fast_workers_fair_share_is_called_a_swap():
+    assert "swap" not in check.ex2(35).message
+    fair = check.worker_stats(check.dispatch_demo(1))
+    assert "did you swap" in check.ex2(int(fair["fast"]["orders"])).message
 
 
 # -- exercise 3: why was it dead-lettered? --------------------------------------------------------
@@ -275,11 +285,50 @@ def test_ex3_a_swapped_label_is_not_blamed_on_the_payload():
     assert "payload" not in v.message
 
 
-def test_ex3_printing_instead_of_returning_was_attempted():
+def test_ex3_printing_instead_of_returning_was_attempted(capsys):
     def why(msg):
-        print(solution.why(msg), end="")
+        print(solution.why(msg))
 
-    assert wrong(check.ex3(why), "returned None for every message", "printing")
+    v = check.ex3(why)
+    assert wrong(v, "printed", "returned None for every message", "`return label`",
+                 "not `print(label)`")
+    assert capsys.readouterr().out == ""  # 47 printed labels would bury the hint
+
+
+def test_ex3_the_students_prints_are_kept_off_the_screen_when_it_is_right(capsys):
+    def why(msg):
+        print("looking at", msg.headers)
+        return solution.why(msg)
+
+    assert right(check.ex3(why))
+    assert capsys.readouterr().out == ""
+
+
+def test_ex3_a_reason_header_that_does_not_exist_names_the_ones_that_do():
+    v = check.ex3(lambda msg: msg.headers["reason"])
+    assert wrong(v, "KeyError: 'reason'", "no key 'reason'", "'x-first-death-reason'",
+                 "msg.headers['x-death'][0]['reason']")
+
+
+def test_ex3_a_translation_missing_a_reason_is_named():
+    def why(msg):
+        return {"rejected": "malformed", "expired": "stale"}[msg.headers["x-first-death-reason"]]
+
+    assert wrong(check.ex3(why), "KeyError: 'maxlen'", "your translation into labels lacks")
+
+
+def test_ex3_headers_read_as_attributes_get_the_brackets():
+    v = check.ex3(lambda msg: msg.headers.reason)
+    assert wrong(v, "AttributeError", "square brackets", "msg.headers['x-first-death-reason']")
+
+
+def test_ex3_the_payload_hint_gives_the_msg_id_the_trace_shows():
+    def why(msg):
+        return "malformed" if msg.payload["qty"] == 0 else solution.why(msg)
+
+    v = check.ex3(why)
+    order = int(v.message.split()[1])
+    assert wrong(v, f"Order {order} (msg {order + 1} in the trace)")
 
 
 def test_ex3_a_reason_looked_for_in_the_x_death_list_is_named():
@@ -311,3 +360,9 @@ def test_ex4_just_over_the_best_ttl_is_explained_in_the_singular():
 
 def test_ex4_a_hundredth_under_the_best_ttl_is_stricter_than_needed():
     assert wrong(check.ex4(1.69), "stricter than needed", "between 1.69 s and 1.7 s")
+
+
+def test_order_i_is_msg_i_plus_1_in_the_trace_as_the_lesson_says():
+    letters = []
+    check.dead_letter_network(inspector=letters.append).run(until=30)
+    assert letters and all(m.id == m.payload["order"] + 1 for m in letters)

@@ -17,7 +17,9 @@ truthy when right, and a hint when not.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -229,8 +231,8 @@ def _ex1_raised(message: str) -> str:
 # -- exercise 2: predict the slow worker's share with no prefetch ---------------------------------
 
 @cache
-def _slow_share() -> int:
-    return int(worker_stats(dispatch_demo(None))["slow"]["orders"])
+def _slow_share(prefetch: int | None = None) -> int:
+    return int(worker_stats(dispatch_demo(prefetch))["slow"]["orders"])
 
 
 def ex2(prediction: Any) -> Verdict:
@@ -274,6 +276,23 @@ def ex2(prediction: Any) -> Verdict:
     if p == n:
         return Verdict(False, "Both workers take orders from the same queue: they compete "
                               "for them, and each order goes to one of the two.")
+    if p > n - p:
+        fair_fast = n - _slow_share(1)
+        swapped = (f" ({fair_fast} is what the fast worker gets with prefetch=1, as you will "
+                   "see below: did you swap the two?)" if p == fair_fast else "")
+        return Verdict(False, f"{p} gives the slow worker more orders than the fast one"
+                              f"{swapped}. The slow worker hoards by holding orders it has not "
+                              "started, not by getting more of them: with no prefetch limit "
+                              "the broker deals the orders out in turn, round-robin, so the "
+                              "slow worker gets the same number as the fast one, not more.")
+    sending = n * DISPATCH["interval"]  # seconds in which the shop sends
+    if p == int(sending / DISPATCH["slow"]):
+        return Verdict(False, f"{p} is about how many orders the slow worker can finish in the "
+                              f"{sending:g} s in which the shop sends ({sending:g} s / "
+                              f"{DISPATCH['slow']:g} s per order). But the broker does not "
+                              "wait for a worker to finish: with no prefetch limit it pushes "
+                              "each order to the next worker in turn, and the orders the slow "
+                              "worker has not finished pile up beside it.")
     return Verdict(False, "Not quite. Think of the broker dealing cards: with no prefetch "
                           "limit, both workers always have room, so it gives the next order "
                           "to the next worker in turn, whatever each is doing.")
@@ -286,8 +305,9 @@ LABELS = {"rejected": "malformed", "expired": "stale", "maxlen": "overflow"}
 
 
 def order_payload(i: int) -> dict:
-    """Order number ``i``: every tenth order (3, 13, 23, ...) has quantity 0, a malformed
-    order that the worker rejects."""
+    """Order number ``i``, counted from 0: every tenth order (3, 13, 23, ...) has quantity 0,
+    a malformed order that the worker rejects. The trace counts messages from 1: order ``i``
+    is msg ``i + 1`` there (order 3 is msg 4)."""
     return {"order": i, "qty": 0 if i % 10 == 3 else 1 + i % 3}
 
 
@@ -312,10 +332,12 @@ def dead_letter_network(inspector: Callable[[Message], Any] | None = None,
     return net
 
 
-def _ex3_cases(why: Callable, looked_for: list[str]
+def _ex3_cases(why: Callable, looked_for: list[str], printed: io.StringIO
                ) -> tuple[list[tuple[Message, str, Any]], Verdict | None]:
     """(message, true reason, what ``why`` returned) for every dead letter of three runs;
-    ``looked_for`` collects the strings ``why`` looked up in an ``x-death`` list with ``in``."""
+    ``looked_for`` collects the strings ``why`` looked up in an ``x-death`` list with ``in``,
+    and ``printed`` what it printed (kept off the screen: one line per dead letter would bury
+    the verdict)."""
     seen: list[tuple[Message, str, Any]] = []
     failure: list[Verdict] = []
 
@@ -326,9 +348,13 @@ def _ex3_cases(why: Callable, looked_for: list[str]
         given = copy.copy(msg)  # the student may change it: the run keeps its own
         given.headers = _deep_copy(msg.headers, looked_for)
         given.payload = copy.deepcopy(msg.payload)
-        result, problem = call_student(why, given)
-        if problem is not None:
-            failure.append(problem)
+        try:
+            with contextlib.redirect_stdout(printed):
+                result = why(given)
+        except Exception as exc:  # noqa: BLE001 - any mistake in the answer is reported
+            failure.append(Verdict(False, f"Your function raised {type(exc).__name__}: {exc}. "
+                                          f"{_ex3_raised(exc, msg)}".rstrip()))
+            result = None
         seen.append((msg, reason, result))
 
     for seed in (1, 2, 3):
@@ -336,6 +362,31 @@ def _ex3_cases(why: Callable, looked_for: list[str]
         if failure:
             return seen, failure[0]
     return seen, None
+
+
+_WHERE = ("msg.headers['x-first-death-reason'] (a string), or "
+          "msg.headers['x-death'][0]['reason'] (x-death is a list of dicts, one per death, "
+          "newest first)")
+
+
+def _ex3_raised(exc: Exception, msg: Message) -> str:
+    """What to add to the error a student's ``why`` raised on dead letter ``msg``."""
+    if isinstance(exc, KeyError) and exc.args:
+        key = exc.args[0]
+        if isinstance(key, str) and key in LABELS:
+            return (f"{key!r} is an x-death reason that your translation into labels lacks: "
+                    f"it needs all three, {LABELS}.")
+        fields = ", ".join(repr(k) for k in msg.headers)
+        return (f"There is no key {key!r} where why looked for it. A dead letter's headers "
+                f"have the keys {fields}: read the reason from {_WHERE}.")
+    if isinstance(exc, TypeError) and "list indices must be integers" in str(exc):
+        return ("msg.headers['x-death'] is a list of dicts, newest first: read "
+                "msg.headers['x-death'][0]['reason'], or simply "
+                "msg.headers['x-first-death-reason'].")
+    if isinstance(exc, AttributeError) and "has no attribute" in str(exc):
+        return ("The reason is not an attribute: msg.headers is a dict, read with square "
+                f"brackets. Read {_WHERE}.")
+    return ""
 
 
 class _Deaths(list):
@@ -393,16 +444,18 @@ def ex3(why: Any) -> Verdict:
     if not callable(why):
         return not_a_function(why, "why", "ex3")
     looked_for: list[str] = []
-    cases, problem = _ex3_cases(why, looked_for)
+    printed = io.StringIO()
+    cases, problem = _ex3_cases(why, looked_for, printed)
     if problem is not None:
-        text = problem.message
-        if "list indices must be integers" in text:
-            text += (". msg.headers['x-death'] is a list of dicts, newest first: read "
-                     "msg.headers['x-death'][0]['reason'], or simply "
-                     "msg.headers['x-first-death-reason'].")
-        return Verdict(False, text)
+        return problem
     results = [r for _, _, r in cases]
     if all(not_attempted(r) for r in results):
+        if printed.getvalue().strip():
+            first = printed.getvalue().strip().splitlines()[0]
+            return Verdict(False, f"why(msg) printed (its first line: {short(first)}) but "
+                                  "returned None for every message: the check reads what it "
+                                  "returns, and so does a program that calls it. Use `return "
+                                  "label`, not `print(label)`: printing is not returning.")
         return Verdict(None if _is_starter(why) else False,
                        "why(msg) returned None for every message: write it, and don't forget "
                        "`return` (printing the label is not returning it).")
@@ -418,8 +471,9 @@ def ex3(why: Any) -> Verdict:
             return Verdict(False, f"why returned {reason!r}, the reason as x-death spells it. "
                                   f"Translate it into the label: {LABELS}.")
         if got == "malformed" and msg.payload["qty"] == 0 and reason != "rejected":
-            return Verdict(False, f"Order {msg.payload['order']} has quantity 0, but it never "
-                                  f"reached the worker: it died of {reason!r} in the queue, so "
+            return Verdict(False, f"Order {msg.payload['order']} (msg {msg.id} in the trace) "
+                                  "has quantity 0, but it never reached the worker: it died "
+                                  f"of {reason!r} in the queue, so "
                                   f"it is {want!r}. Read why a message died from its headers, "
                                   "not from its payload.")
         if not_attempted(got):
