@@ -1,6 +1,7 @@
 """The checks of lesson 08 accept the reference solutions and reject typical mistakes kindly."""
 
 import hmac
+import secrets
 import time
 
 import pytest
@@ -10,6 +11,8 @@ from verdicts import right, unattempted, wrong
 import mqlab as mq
 from mqlab import security
 from mqlab.checks import lesson08 as check
+
+WINDOW = check.WINDOW  # as in the notebook, where a student may use it instead of `window`
 
 
 @pytest.mark.parametrize("ex", [check.ex1, check.ex2, check.ex3, check.ex4, check.ex5])
@@ -124,6 +127,12 @@ def _with(user, perm, pattern):
     ("shop", "write", "^(payments|receipts)$", ["permits 'receipts'", "queue's name plays no part",
                                                 "amq.default"]),
     ("shop", "write", "^payments|$", ["splits the WHOLE pattern", "^(a|b)$"]),
+    # no anchors at all and an unescaped dot: the missing anchors are named first, then the dot
+    ("shop", "write", "payments|amq.default",
+     ["has no anchors", "'payments-archive'", "Anchor it", "^(a|b)$", "'amqXdefault'",
+      "unescaped . matches ANY character", r"r'amq\.default'"]),
+    # the dot left out: 'auditor-notes' starts with audit
+    ("auditor", "read", "^audit", ["'auditor-notes'", "not with audit.", r"r'^audit\.'"]),
     ("shop", "write", r"^payments|amq\.default$", ["splits the WHOLE pattern", "^(a|b)$"]),
     ("bank", "write", r"^amq\.default$", ["must write nothing", '""']),
     ("bank", "write", ".*", ["must write nothing", '""']),
@@ -197,13 +206,59 @@ def test_ex2_equals_after_a_none_test_is_still_caught():
     assert wrong(check.ex2(both), "compares the tag with == (or !=) somewhere", "compare_digest")
 
 
-def test_ex2_catches_equals_on_bytes_by_what_the_function_uses():
+def test_ex2_catches_equals_on_bytes_by_what_the_function_calls():
     def as_bytes(msg, key):
         tag = msg.headers.get("x-hmac") or ""
         mine = security.tag(key, msg.payload, routing_key=msg.routing_key)
         return mine.encode() == tag.encode()
 
-    assert wrong(check.ex2(as_bytes), "cannot find hmac.compare_digest")
+    assert wrong(check.ex2(as_bytes), "never calls hmac.compare_digest", "==")
+
+
+def test_ex2_finds_compare_digest_under_any_name():
+    from hmac import compare_digest as cd
+
+    def aliased(msg, key):
+        tag = msg.headers.get("x-hmac")
+        if not isinstance(tag, str):
+            return False
+        return cd(security.tag(key, msg.payload, routing_key=msg.routing_key), tag)
+
+    def by_secrets(msg, key):
+        tag = msg.headers.get("x-hmac")
+        if not isinstance(tag, str):
+            return False
+        return secrets.compare_digest(
+            security.tag(key, msg.payload, routing_key=msg.routing_key), tag)
+
+    def same(a, b):  # a helper of the student's own
+        return cd(a.encode(), b.encode())
+
+    def through_a_helper(msg, key):
+        tag = msg.headers.get("x-hmac")
+        return isinstance(tag, str) and same(
+            security.tag(key, msg.payload, routing_key=msg.routing_key), tag)
+
+    assert right(check.ex2(aliased))
+    assert right(check.ex2(by_secrets))
+    assert right(check.ex2(through_a_helper))
+
+
+def test_ex2_a_hand_made_xor_loop_gets_its_own_hint():
+    def xor_loop(msg, key):
+        tag = msg.headers.get("x-hmac")
+        mine = security.tag(key, msg.payload, routing_key=msg.routing_key)
+        if not isinstance(tag, str) or len(tag) != len(mine):
+            return False
+        diff = 0
+        for a, b in zip(mine, tag, strict=True):
+            diff |= ord(a) ^ ord(b)
+        return diff == 0
+
+    verdict = check.ex2(xor_loop)
+    assert wrong(verdict, "hand-made constant-time comparison", "cannot tell whether yours",
+                 "hmac.compare_digest")
+    assert "==" not in verdict.message
 
 
 def test_ex2_a_tag_over_the_payload_alone_refuses_genuine_payments():
@@ -317,6 +372,98 @@ def test_ex4_a_guard_that_forgets_too_soon():
     assert wrong(check.ex4(forgetful), "inside the 5 s window", "Forget only ids older")
 
 
+def _scaled(age_limit, forget_after=None):
+    """The reference guard with its age limit, and the age after which it forgets an id, made
+    from the window by these functions."""
+    forget_after = forget_after or age_limit
+
+    def guard(seen, msg_id, sent, now, window):
+        if now - sent > age_limit(window):
+            return "too old"
+        if msg_id in seen:
+            return "replayed"
+        seen[msg_id] = sent
+        for old in [i for i, t in seen.items() if now - t > forget_after(window)]:
+            del seen[old]
+        return None
+
+    return guard
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.9])
+def test_ex4_a_window_too_short(factor):
+    assert wrong(check.ex4(_scaled(lambda w: factor * w)), "refused a message never seen",
+                 "4.9 s old", "window = 5", "too short")
+
+
+@pytest.mark.parametrize("factor", [1.1, 2, 4, 5.9])
+def test_ex4_a_window_too_long(factor):
+    verdict = check.ex4(_scaled(lambda w: factor * w))
+    assert wrong(verdict, "accepted a message sent 5.1 s before now", "window = 5", "too long")
+    assert "never forgets" not in verdict.message
+
+
+def test_ex4_a_window_that_ignores_the_argument():
+    assert wrong(check.ex4(_scaled(lambda w: 5.0)), "ignores the `window` argument",
+                 "right at both edges", "window = 2", "2.1 s old", "a number of your own")
+    assert wrong(check.ex4(_scaled(lambda w: 3.5)), "ignores the `window` argument",
+                 "4.9 s old")
+
+    def notebook_window(seen, msg_id, sent, now, window):
+        if now - sent > WINDOW:
+            return "too old"
+        if msg_id in seen:
+            return "replayed"
+        seen[msg_id] = sent
+        for old in [i for i, t in seen.items() if now - t > WINDOW]:
+            del seen[old]
+        return None
+
+    assert wrong(check.ex4(notebook_window), "ignores the `window` argument", "not with WINDOW")
+
+
+def test_ex4_a_guard_that_forgets_too_late():
+    verdict = check.ex4(_scaled(lambda w: w, lambda w: 5.9 * w))
+    assert wrong(verdict, "seen still holds the id", "keeps ids longer than the 5 s window",
+                 "Forget ids sent more than window seconds before now")
+    assert "never forgets" not in verdict.message
+
+
+def test_ex4_a_memory_capped_by_count():
+    def last_ten(seen, msg_id, sent, now, window):
+        if now - sent > window:
+            return "too old"
+        if msg_id in seen:
+            return "replayed"
+        seen[msg_id] = sent
+        while len(seen) > 10:
+            del seen[next(iter(seen))]  # the oldest id, whatever its age
+        return None
+
+    assert wrong(check.ex4(last_ten), "burst", "copy of the first one", "bounded by time",
+                 "not by count")
+
+
+def test_ex4_accepts_other_right_guards():
+    def purge_first_and_ge(seen, msg_id, sent, now, window):
+        for old in [i for i, t in seen.items() if now - t >= window]:
+            del seen[old]
+        if msg_id in seen:
+            return "replayed"
+        if now - sent >= window:
+            return "too old"
+        seen[msg_id] = now  # when it came, rather than when it was sent
+        return None
+
+    def package_guard(seen, msg_id, sent, now, window):
+        guard = mq.security.ReplayGuard(window)
+        guard.seen = seen
+        return guard.check(msg_id, sent, now)
+
+    assert right(check.ex4(purge_first_and_ge))
+    assert right(check.ex4(package_guard))
+
+
 def test_ex4_a_guard_on_the_wall_clock():
     def wall_clock(seen, msg_id, sent, now, window):
         if time.time() - sent > window:
@@ -382,7 +529,15 @@ def test_ex5_rejects_misconceptions_with_their_hint(letter, answer, words):
     assert wrong(check.ex5({**solution.DEFENCES, letter: answer}), f"Attack {letter}", *words)
 
 
-@pytest.mark.parametrize(("letter", "answer"), [("b", "hmac"), ("c", "encryption")])
+def test_ex5_encryption_also_stops_a_fake_payment_made_without_the_key():
+    verdict = check.ex5({**solution.DEFENCES, "d": "encryption"})
+    assert right(verdict)
+    assert "AES-GCM is authenticated" in verdict.message
+    assert "encryption is right too" not in str(check.ex5(solution.DEFENCES))
+
+
+@pytest.mark.parametrize(("letter", "answer"), [("b", "hmac"), ("b", "encryption"),
+                                                ("c", "encryption")])
 def test_ex5_hints_that_ask_a_question_end_with_it(letter, answer):
     verdict = check.ex5({**solution.DEFENCES, letter: answer})
     assert wrong(verdict, "?")

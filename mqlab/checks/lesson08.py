@@ -17,7 +17,10 @@ secret is stored anywhere.
 
 from __future__ import annotations
 
+import dis
+import hmac
 import re
+import sys
 from collections.abc import Callable
 from numbers import Real
 from typing import Any
@@ -34,8 +37,8 @@ from mqlab.checks import (
 from mqlab.message import Message
 from mqlab.network import Network
 
-__all__ = ["ATTACKS", "DEFENCES", "EXCHANGES", "QUEUES", "ROLES", "WINDOW", "ex1", "ex2", "ex3",
-           "ex4", "ex5", "order", "payments", "tap"]
+__all__ = ["ATTACKS", "BURST", "DEFENCES", "EDGE_WINDOWS", "EXCHANGES", "QUEUES", "ROLES",
+           "WINDOW", "ex1", "ex2", "ex3", "ex4", "ex5", "order", "payments", "tap"]
 
 
 # -- the payment system of the lesson -------------------------------------------------------------
@@ -175,22 +178,36 @@ def _permission_hint(user: str, perm: str, pattern: str) -> str | None:
     if extra and not wanted:
         return (f"{where} lets {user} {what} {extra[0]!r}, and {user} must {perm} nothing. "
                 f"The empty pattern \"\" (or '^$') permits nothing.")
+    contains = [n for n in extra if any(w and w in n for w in wanted)]
+    slips = [n for n in extra if _DOT_SLIPS.fullmatch(n)]
+    loose_dot = bool(slips) and "." in pattern and "\\." not in pattern
+    raw = "amq\\.default" if user == "shop" else "^audit\\."
+    plain = raw.replace("\\", "\\\\")
+    if contains and "^" not in pattern and "$" not in pattern:
+        # no anchor at all: that comes first, whatever else is wrong
+        group = (", with the alternatives in a group: ^(a|b)$ (a | outside a group splits the "
+                 "whole pattern)") if top_level_bar(pattern) else ""
+        dot = (f" It also permits {slips[0]!r}: an unescaped . matches ANY character; write \\. "
+               f"for a real dot (r'{raw}').") if loose_dot else ""
+        return (f"{where} has no anchors, so it permits {contains[0]!r}: RabbitMQ searches the "
+                f"pattern anywhere in the name, it does not match the whole name. Anchor it: ^ "
+                f"at the start and $ at the end{group}.{dot}")
     if extra and top_level_bar(pattern):
         return (f"{where} permits {extra[0]!r}: a | outside brackets splits the WHOLE pattern, "
                 f"so ^a|b$ means \"starts with a\" or \"ends with b\". Put the alternatives "
                 f"in a group: ^(a|b)$.")
-    contains = [n for n in extra if any(w and w in n for w in wanted)]
     anchored = pattern.startswith("^") and (pattern.endswith("$") or user == "auditor")
     if contains and not anchored:
         return (f"{where} permits {contains[0]!r}: RabbitMQ searches the pattern anywhere in "
                 f"the name, it does not match the whole name. Anchor it: ^ at the start, $ at "
                 f"the end.")
-    slips = [n for n in extra if _DOT_SLIPS.fullmatch(n)]
-    if slips and "." in pattern and "\\." not in pattern:
-        raw = "amq\\.default" if user == "shop" else "^audit\\."
-        plain = raw.replace("\\", "\\\\")
+    if loose_dot:
         return (f"{where} permits {slips[0]!r}: an unescaped . matches ANY character. Write "
                 f"\\. for a real dot (in Python, r'{raw}' or '{plain}').")
+    if user == "auditor" and extra and "\\." not in pattern:
+        return (f"{where} permits {extra[0]!r}: it starts with audit, but not with audit. (with "
+                f"the dot). Put the dot in the pattern, escaped: r'^audit\\.' (or "
+                f"'^audit\\\\.').")
     if user == "shop" and "receipts" in extra:
         return (f"{where} permits 'receipts': a publish through the default exchange is "
                 f"checked on the exchange, under the name amq.default, not on the queue it goes "
@@ -283,6 +300,42 @@ def _signed(key: bytes, payload: dict) -> Message:
     return Message(payload=dict(payload), routing_key="charge", headers={"x-hmac": _Watched(t)})
 
 
+def _calls_compare_digest(fn: Callable, *args: Any) -> bool:
+    """Does ``fn(*args)`` call ``hmac.compare_digest``, under any name (``secrets.
+    compare_digest`` is the same function), directly or through a function it calls (such as
+    ``mq.security.verify``)? Found by watching the calls, not by reading names."""
+    called = False
+    before = sys.getprofile()
+
+    def watch(frame: Any, event: str, arg: Any) -> None:
+        nonlocal called
+        if event == "c_call" and arg is hmac.compare_digest:
+            called = True
+        if before is not None:
+            before(frame, event, arg)
+
+    sys.setprofile(watch)
+    try:
+        call_student(fn, *args)
+    finally:
+        sys.setprofile(before)
+    return called
+
+
+def _uses_xor(fn: Callable) -> bool:
+    """Does ``fn`` (its nested code included) use ^, the mark of a hand-made comparison loop?"""
+    codes = [getattr(fn, "__code__", None)]
+    while codes:
+        code = codes.pop()
+        if code is None:
+            continue
+        if any(ins.argrepr in ("^", "^=") or ins.opname in ("BINARY_XOR", "INPLACE_XOR")
+               for ins in dis.get_instructions(code)):
+            return True
+        codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
+    return False
+
+
 def ex2(genuine: Any) -> Verdict:
     """Check ``genuine(msg, key) -> bool``: True only when ``msg.headers["x-hmac"]`` is the
     HMAC tag of ``msg.payload`` and ``msg.routing_key`` under ``key``, compared in constant
@@ -351,11 +404,19 @@ def ex2(genuine: Any) -> Verdict:
                 extra = (" The tag must cover the routing key too: include routing_key="
                          "msg.routing_key, or a payment can be sent to another queue unnoticed.")
             return Verdict(False, f"genuine accepted {label}.{extra}")
-    names = _names(genuine)
-    if not names & {"compare_digest", "verify"}:
-        return Verdict(False, "Right answers, but I cannot find hmac.compare_digest or "
-                              "mq.security.verify in your function: how does it compare the "
-                              "tags? Comparing with == leaks timing; use one of those two.")
+    if not _calls_compare_digest(genuine, _signed(key, pay), key):
+        if _uses_xor(genuine):
+            return Verdict(False, "Right answers, and your comparison with ^ is meant to take "
+                                  "the same time whatever the tags hold. But a hand-made "
+                                  "constant-time comparison is easy to get wrong (an early "
+                                  "return, a length test, a shortcut the interpreter takes), "
+                                  "and this check cannot tell whether yours is right. Use "
+                                  "hmac.compare_digest, made and tested for this, or "
+                                  "mq.security.verify, which uses it.")
+        return Verdict(False, "Right answers, but on a genuine payment your function never "
+                              "calls hmac.compare_digest (under any name, or through "
+                              "mq.security.verify): how does it compare the tags? Comparing "
+                              "with == (on str or bytes) leaks timing; use one of those two.")
     return Verdict(True, "A changed payload, a changed routing key, another key, a missing or "
                          "short tag: all refused, and the tags compared in constant time.")
 
@@ -396,15 +457,73 @@ WINDOW = 5.0
 """Seconds: a message older than this is refused (exercise 4)."""
 
 
-def _ask(fn: Callable, seen: dict, msg_id: int, sent: float,
-         now: float) -> tuple[Any, Verdict | None]:
-    return call_student(fn, seen, msg_id, sent, now, WINDOW)
+EDGE_WINDOWS = (WINDOW, 2.0, 12.0)
+"""The windows exercise 4's edge cases are tried with: a message never seen, 0.1 s younger
+than the window, must pass; one 0.1 s older must be refused."""
+
+BURST = 1200
+"""Messages in exercise 4's burst: one every 0.002 s, more ids inside one window than a memory
+capped by count would keep."""
+
+
+def _ask(fn: Callable, seen: dict, msg_id: int, sent: float, now: float,
+         window: float = WINDOW) -> tuple[Any, Verdict | None]:
+    return call_student(fn, seen, msg_id, sent, now, window)
+
+
+def _edges(fn: Callable) -> Verdict | None:
+    """None when ``fn`` accepts an unseen message just inside the window and refuses one just
+    outside it, for each of :data:`EDGE_WINDOWS`; else the verdict that names the mistake."""
+    misses = []  # (window, age, accepted): the edge cases answered wrongly
+    right = []  # the windows whose two edges were right
+    msg_id = 9000
+    for w in EDGE_WINDOWS:
+        ok = True
+        for age, inside in ((w - 0.1, True), (w + 0.1, False)):
+            msg_id += 1
+            answer, problem = _ask(fn, {}, msg_id, 100.0, 100.0 + age, w)
+            if problem is not None:
+                return Verdict(False, f"{problem.message} (a message never seen, {age:g} s old, "
+                                      f"window = {w:g}).")
+            if (answer is None) is not inside:
+                misses.append((w, age, answer is None))
+                ok = False
+        if ok:
+            right.append(w)
+    if not misses:
+        return None
+
+    def told(miss: tuple[float, float, bool]) -> str:
+        w, age, accepted = miss
+        return (f"with window = {w:g} you {'accepted' if accepted else 'refused'} a message "
+                f"{age:g} s old")
+
+    if right or len({accepted for _, _, accepted in misses}) > 1:
+        # right for one window and not another, or too long for one and too short for another
+        seen_ok = (f"with window = {right[0]:g} you are right at both edges, but "
+                   if right else "")
+        own = ("WINDOW (the notebook's 5 s)" if "WINDOW" in _names(fn)
+               else "a number of your own")
+        return Verdict(False, f"Your age limit ignores the `window` argument: {seen_ok}"
+                              f"{told(misses[0])}. Compare now - sent with the window you are "
+                              f"given, not with {own}.")
+    w, age, accepted = misses[0]
+    if accepted:
+        return Verdict(False, f"You accepted a message sent {age:g} s before now, with window = "
+                              f"{w:g}: it is outside the window, so it must be refused, whatever "
+                              f"its id. Your window is too long: refuse when now - sent > "
+                              f"window.")
+    return Verdict(False, f"You refused a message never seen before, {age:g} s old, with window "
+                          f"= {w:g}: it is inside the window, so it is fresh. Your window is "
+                          f"too short: refuse only when now - sent > window.")
 
 
 def ex4(replay_check: Any) -> Verdict:
     """Check ``replay_check(seen, msg_id, sent, now, window)``: None for a fresh message (and
     remember its id in ``seen``), or a reason (a str) for one whose id is in ``seen`` or that
-    was sent more than ``window`` seconds before ``now``; ``seen`` stays small."""
+    was sent more than ``window`` seconds before ``now``, for each window of
+    :data:`EDGE_WINDOWS`; ``seen`` forgets ids older than the window (by time, not by count:
+    a burst of :data:`BURST` messages must all be remembered)."""
     if not_attempted(replay_check):
         return Verdict(None, "Write replay_check(...), then run this cell again.")
     if not callable(replay_check):
@@ -468,7 +587,11 @@ def ex4(replay_check: Any) -> Verdict:
                               "id. Once you forget old ids (you must, or seen grows for ever), "
                               "a replayed old copy is caught only by its age: refuse "
                               "now - sent > window.")
-    # 4. a fresh dict for a new bank: no ids of the earlier cases may leak into it
+    # 4. the window's edges, for several windows: the limit is now - sent > window
+    edges = _edges(replay_check)
+    if edges is not None:
+        return edges
+    # 5. a fresh dict for a new bank: no ids of the earlier cases may leak into it
     fresh: dict = {}
     answer, problem = _ask(replay_check, fresh, 1, 100.0, 100.3)
     if problem is not None:
@@ -477,7 +600,7 @@ def ex4(replay_check: Any) -> Verdict:
         return Verdict(False, "Given an empty `seen`, you refused message 1 as if you had "
                               "seen it: keep the ids in the `seen` you are given, not in a "
                               "global.")
-    # 5. a long stream: what is remembered must stay within the window
+    # 6. a long stream: what is remembered must stay within the window
     for i in range(2, 2001):
         answer, problem = _ask(replay_check, fresh, i, 100.0 + 0.5 * i, 100.3 + 0.5 * i)
         if problem is not None:
@@ -485,12 +608,22 @@ def ex4(replay_check: Any) -> Verdict:
         if answer is not None:
             return Verdict(False, f"In a long stream of fresh messages, one every 0.5 s, you "
                                   f"refused message {i}: {short(answer)}.")
-    if len(fresh) > 4 * WINDOW / 0.5:
+    if len(fresh) >= 1999:
         return Verdict(False, f"After 2000 messages, seen holds {len(fresh)} ids: it never "
                               f"forgets, so the bank's memory grows without end. Forget ids "
                               f"sent more than window seconds before now: a copy that old is "
                               f"refused by its age anyway.")
-    # 6. a copy just inside the window after the long stream: still refused
+    now = 100.3 + 0.5 * 2000
+    kept = [k for k in fresh if isinstance(k, int) and 1 <= k <= 2000]
+    if kept and now - (100.0 + 0.5 * min(kept)) > 1.2 * WINDOW:
+        oldest = min(kept)
+        return Verdict(False, f"After 2000 messages, one every 0.5 s, seen still holds the id "
+                              f"of message {oldest}, sent {now - 100.0 - 0.5 * oldest:.1f} s "
+                              f"before now ({len(fresh)} ids in all): it keeps ids longer than "
+                              f"the {WINDOW:g} s window. Forget ids sent more than window "
+                              f"seconds before now: a copy that old is refused by its age "
+                              f"anyway, so its id is no longer needed.")
+    # 7. a copy just inside the window after the long stream: still refused
     last = 100.0 + 0.5 * 2000
     answer, problem = _ask(replay_check, fresh, 1995, last - 2.5, last + 1.5)
     if problem is not None:
@@ -499,8 +632,39 @@ def ex4(replay_check: Any) -> Verdict:
         return Verdict(False, f"You accepted a copy of a message sent {4:g} s ago: still "
                               f"inside the {WINDOW:g} s window, so its id must still be "
                               f"remembered. Forget only ids older than the window.")
-    return Verdict(True, f"Copies refused by id, old messages by age, and seen held "
-                         f"{len(fresh)} ids after 2000 messages: memory bounded by the window.")
+    # 8. a burst: more ids inside one window than a memory capped by count keeps
+    burst: dict = {}
+    first = 10_001
+    for j in range(BURST):
+        answer, problem = _ask(replay_check, burst, first + j, 200.0 + 0.002 * j,
+                               200.1 + 0.002 * j)
+        if problem is not None:
+            return Verdict(False, f"{problem.message} (message {j + 1} of a burst).")
+        if answer is not None:
+            return Verdict(False, f"In a burst of {BURST} fresh messages in "
+                                  f"{0.002 * BURST:g} s, you refused message {j + 1}: "
+                                  f"{short(answer)}.")
+    remembered = first in burst
+    answer, problem = _ask(replay_check, burst, first, 200.0, 203.0)
+    if problem is not None:
+        return Verdict(False, f"{problem.message} (a copy of the first message of a burst).")
+    if answer is None and not remembered:
+        return Verdict(False, f"After a burst of {BURST} messages in {0.002 * BURST:g} s, you "
+                              f"accepted a copy of the first one, sent 3 s before: inside the "
+                              f"{WINDOW:g} s window, but its id was no longer in seen ("
+                              f"{len(burst)} ids kept). The memory must be bounded by time "
+                              f"(forget ids older than the window), not by count: a burst can "
+                              f"bring more ids in one window than any number you pick.")
+    if answer is None:
+        return Verdict(False, "After a burst of messages, you accepted a copy of the first one, "
+                              "sent 3 s before, although its id is in seen. Refuse an id you "
+                              "have seen.")
+    *most, last_w = [f"{w:g}" for w in sorted(EDGE_WINDOWS)]
+    return Verdict(True, f"Copies refused by id, old messages by age, right at the edge of "
+                         f"windows of {', '.join(most)} and {last_w} s. seen held {len(fresh)} "
+                         f"ids after 2000 messages, one every 0.5 s, and a burst of {BURST} in "
+                         f"{0.002 * BURST:g} s pushed out no id still inside the window: memory "
+                         f"bounded by time, by the window.")
 
 
 # -- exercise 5: which defence stops which attack -------------------------------------------------
@@ -518,8 +682,17 @@ ATTACKS = {
 }
 """Exercise 5's attacks."""
 
-_RIGHT = {"a": {"encryption"}, "b": {"login"}, "c": {"permissions"}, "d": {"hmac"},
-          "e": {"replay guard"}, "f": {"rate limit"}}
+_RIGHT = {"a": {"encryption"}, "b": {"login"}, "c": {"permissions"},
+          "d": {"hmac", "encryption"}, "e": {"replay guard"}, "f": {"rate limit"}}
+
+_ALSO_RIGHT = {
+    ("d", "encryption"): ("For d, encryption is right too: AES-GCM is authenticated, so a "
+                          "payment mallory made without the key would not open at the bank. "
+                          "The HMAC is the defence made for it when the payload need not be "
+                          "secret."),
+}
+"""Notes for an answer that is right although it is not the defence the lesson built for
+that attack."""
 
 _WHY_NOT = {
     ("a", "hmac"): "an HMAC proves the payload is unchanged, but it still travels readable",
@@ -528,6 +701,9 @@ _WHY_NOT = {
     ("b", "hmac"): ("the bank's HMAC check would catch it too, but the broker should not even "
                     "take it: what stops a client with no account at the door?"),
     ("b", "permissions"): "permissions are checked for a user, after a login",
+    ("b", "encryption"): ("the bank could not open a payment made without the key, but the "
+                          "broker should not even take it: what stops a client with no "
+                          "account at the door?"),
     ("c", "login"): "the app logged in with its own, right password",
     ("c", "encryption"): ("encryption hides the content, but the hijacked app still empties "
                           "the bank's queue: what stops the reading itself?"),
@@ -542,8 +718,9 @@ _WHY_NOT = {
 
 
 def ex5(defences: Any) -> Verdict:
-    """Check ``defences``: ``{attack letter: defence}``, the one defence of :data:`DEFENCES`
-    that stops each attack of :data:`ATTACKS`."""
+    """Check ``defences``: ``{attack letter: defence}``, a defence of :data:`DEFENCES` that
+    stops each attack of :data:`ATTACKS` (for d, the HMAC or, since AES-GCM is authenticated,
+    encryption)."""
     if not_attempted(defences):
         return Verdict(None, "Fill in my_defences, then run this cell again.")
     if not isinstance(defences, dict):
@@ -571,5 +748,7 @@ def ex5(defences: Any) -> Verdict:
         stop = "" if why.endswith("?") else "."
         return Verdict(False, f"Attack {letter} ({ATTACKS[letter]}): not {answer!r}: {why}"
                               f"{stop}{more}")
-    return Verdict(True, "Each attack and the defence that stops it. No single defence stops "
-                         "them all: a channel needs every layer.")
+    notes = [_ALSO_RIGHT[(letter, answer.strip().lower())] for letter, answer in
+             defences.items() if (letter, answer.strip().lower()) in _ALSO_RIGHT]
+    return Verdict(True, " ".join(["Each attack and a defence that stops it. No single defence "
+                                   "stops them all: a channel needs every layer.", *notes]))
