@@ -185,6 +185,87 @@ def test_ex1_no_dedup_at_all_charges_duplicates():
     assert wrong(check.ex1(make_handler), "extra charges", "look msg.id up in store")
 
 
+def make_handler_that_clears_store(limit):
+    """A dedup store emptied once it holds more than ``limit`` ids."""
+    def make_handler(store, charge):
+        def handle(msg):
+            if msg.id in store:
+                return
+            charge(msg)
+            store.add(msg.id)
+            if len(store) > limit:
+                store.clear()
+
+        return handle
+
+    return make_handler
+
+
+def make_handler_that_keeps_the_last(n):
+    """A dedup store that keeps only the ``n`` highest ids."""
+    def make_handler(store, charge):
+        def handle(msg):
+            if msg.id in store:
+                return
+            charge(msg)
+            store.add(msg.id)
+            while len(store) > n:
+                store.remove(min(store))
+
+        return handle
+
+    return make_handler
+
+
+def make_handler_that_empties_store_at_each_start(store, charge):
+    store.clear()  # "start with an empty store": after a crash too
+
+    def handle(msg):
+        if msg.id in store:
+            return
+        charge(msg)
+        store.add(msg.id)
+
+    return handle
+
+
+@pytest.mark.parametrize("make_handler", [
+    *(pytest.param(make_handler_that_clears_store(n), id=f"cleared-above-{n}")
+      for n in (2, 5, 10, 20)),
+    *(pytest.param(make_handler_that_keeps_the_last(n), id=f"keeps-last-{n}")
+      for n in (2, 5, 10)),
+    pytest.param(make_handler_that_empties_store_at_each_start, id="emptied-at-each-start"),
+])
+def test_ex1_a_store_that_loses_ids_is_named(make_handler):
+    verdict = check.ex1(make_handler)
+    assert wrong(verdict, "extra charges", "your store lost ids", "was in store and gone when a "
+                 "duplicate", "at least as long as a duplicate of it can still arrive",
+                 "do not remove ids from store")
+    assert "look msg.id up in store" not in verdict.message
+
+
+def test_ex1_the_id_a_store_lost_was_in_it_and_charged_again():
+    """The payment the hint names: its id was in store, gone when a duplicate came, and the
+    payment was charged twice."""
+    make_handler = make_handler_that_keeps_the_last(5)
+    got, problem = check._live(make_handler, check.SEED)
+    assert problem is None and got["forgot"] > 0 and got["held"] - got["store"]
+    assert got["forgot_id"] in got["held"] and got["charges"][got["forgot_id"]] >= 2
+    assert f"payment {got['forgot_id']}, for one" in check.ex1(make_handler).message
+    fine, _ = check._live(solution.make_handler, check.SEED)
+    assert fine["forgot"] == fine["gone"] == 0 and fine["held"] == fine["store"]
+
+
+@pytest.mark.parametrize("make_handler", [make_handler_that_keeps_the_last(50),
+                                          make_handler_that_clears_store(100)])
+def test_ex1_a_store_that_drops_ids_no_duplicate_needed_is_accepted_with_a_warning(make_handler):
+    verdict = check.ex1(make_handler)
+    assert right(verdict)
+    assert "your store drops ids" in verdict.message and "for 200 payments" in verdict.message
+    assert "no duplicate arrived after its id was gone here" in verdict.message
+    assert "drops ids" not in check.ex1(solution.make_handler).message
+
+
 def test_ex1_rejecting_a_duplicate_is_not_acking_it():
     def make_handler(store, charge):
         def handle(msg):
@@ -330,10 +411,65 @@ def test_ex3_copying_the_demo_policy_is_not_enough():
 
 def test_ex3_no_cap_is_rejected_even_where_it_happens_to_pass():
     no_cap = {"retries": 8, "backoff": mq.backoff(0.25, jitter="full")}
-    assert wrong(check.ex3(no_cap), "no cap", "32 s", "cap=...")
+    assert wrong(check.ex3(no_cap), "no cap", "32 s", "before retry 7", "cap=...")
     lasts = [check.herd_stats(check.herd_demo(**no_cap, seed=seed))["last"]
              for seed in check.HERD["seeds"]]
     assert min(lasts) <= 10 < max(lasts)  # some seeds pass, some miss the deadline
+
+
+def test_ex3_the_no_cap_hint_names_a_missed_deadline_only_where_it_was_missed():
+    never_late = {"retries": 5, "backoff": mq.backoff(1.0, jitter="equal")}
+    lasts = [check.herd_stats(check.herd_demo(**never_late, seed=seed))["last"]
+             for seed in check.HERD["seeds"]]
+    assert max(lasts) == 7.95  # within the deadline on every seed
+    verdict = check.ex3(never_late)
+    assert wrong(verdict, "no cap", "every payment was still confirmed by 7.95 s",
+                 "within the 10 s deadline", "cap=...")
+    assert "after the 10 s deadline" not in verdict.message and "misses" not in verdict.message
+
+    late = {"retries": 8, "backoff": mq.backoff(0.25, jitter="full")}
+    assert check.herd_stats(check.herd_demo(**late, seed=5))["last"] == 13.25
+    assert wrong(check.ex3(late), "no cap", "On seed 5 the last payment was confirmed at 13.25 s, "
+                 "after the 10 s deadline")
+
+
+@pytest.mark.parametrize(("retries", "words"), [
+    (6, ["32 s", "before retry 5 (counting from 0"]),
+    (10, ["512 s", "before retry 9 (counting from 0"]),
+])
+def test_ex3_the_no_cap_hint_counts_retries_from_0_as_the_lesson_does(retries, words):
+    wait = mq.backoff(1.0)
+    assert wait.wait(retries - 1) == float(words[0].removesuffix(" s"))  # the last retry's wait
+    verdict = check.ex3({"retries": retries, "backoff": wait})
+    assert wrong(verdict, "no cap", *words) and f"before retry {retries} " not in verdict.message
+
+
+@pytest.mark.parametrize(("wait", "why"), [
+    (mq.backoff(3.0, factor=1, cap=3.0), "with factor=1"),
+    (mq.backoff(3.0, factor=1), "with factor=1"),
+    (mq.backoff(3.0, cap=3.0), "no larger than base"),
+])
+def test_ex3_a_constant_wait_is_not_exponential_backoff(wait, why):
+    """A constant 3 s wait meets the deadline, herd and load rules here, and is still no
+    exponential backoff: the task asks for waits that grow."""
+    for seed in check.HERD["seeds"]:
+        s = check.herd_stats(check.herd_demo(6, wait, seed))
+        assert s["confirmed"] == 30 and s["last"] <= 10 and s["peak"] <= 10
+        assert s["publishes"] <= check.HERD["publish_limit"]
+    verdict = check.ex3({"retries": 6, "backoff": wait})
+    assert wrong(verdict, "never grow", why, "every wait is 3 s", "constant wait",
+                 "It meets the deadline", "at least every 3.5 s", "a factor above 1")
+
+
+def test_ex3_a_constant_wait_that_breaks_a_rule_too_is_not_said_to_meet_them():
+    verdict = check.ex3({"retries": 10, "backoff": mq.backoff(1.0, factor=1)})
+    assert wrong(verdict, "never grow", "constant wait", "In a longer outage")
+    assert "It meets" not in verdict.message
+
+
+def test_ex3_a_single_retry_has_nothing_to_grow():
+    verdict = check.ex3({"retries": 1, "backoff": mq.backoff(3.0, cap=8.0)})
+    assert wrong(verdict, "only one wait, 3 s", "allow more retries")
 
 
 @pytest.mark.parametrize(("wait", "words", "absent"), [
@@ -350,7 +486,7 @@ def test_ex3_a_too_narrow_jitter_hint_fits_the_jitter_given(wait, words, absent)
 @pytest.mark.parametrize(("policy", "words"), [
     ({"retries": 8, "backoff": mq.backoff(0.25, cap=2.0, jitter="none")},
      ["thundering herd", "jitter='full'"]),
-    ({"retries": 10, "backoff": mq.backoff(1.0, cap=1.0, jitter="none")},
+    ({"retries": 10, "backoff": mq.backoff(1.0, cap=4.0, jitter="none")},
      ["thundering herd"]),
     ({"retries": 3, "backoff": mq.backoff(1.0, cap=4.0)}, ["never confirmed", "gave up"]),
     ({"retries": 0, "backoff": mq.backoff(0.25, cap=2.0)}, ["no retries"]),

@@ -70,8 +70,8 @@ def payments_network(mode: str, seed: int = SEED, duplicate: float = 0.0,
                      handler_factory: Callable[[], Callable] | None = None) -> Network:
     """A shop sends 200 payments, one every 0.2 s, to the queue ``payments``; the bank
     charges each one (``handler``). The links lose messages (10 % to the hub, 5 % to the
-    bank) and, with ``duplicate``, copy them; the bank crashes after 5 % of its charges,
-    before its ack leaves, and is back 0.5 s later. ``handler_factory`` (instead of
+    bank) and, with ``duplicate``, copy them; after each charge the bank crashes with a 5 %
+    chance, before its ack leaves, and is back 0.5 s later. ``handler_factory`` (instead of
     ``handler``) makes the bank's handler at each start, after every crash too.
 
     ``mode``: ``"at-most-once"`` (no confirms, ack="auto"), ``"at-least-once"`` (publisher
@@ -179,11 +179,16 @@ def _live(make_handler: Callable, seed: int, restarts: bool = True,
     ``handler_factory``, called when it starts and again after each crash, so what the handler
     keeps in its own memory is gone and ``store`` is kept. ``restarts=False`` makes the
     handler once, as if the bank's memory survived its crashes; ``forget_redelivered`` hides
-    the redelivered flag. Returns what happened, or a verdict if the student's code raised."""
+    the redelivered flag. Returns what happened, or a verdict if the student's code raised.
+
+    It also watches ``store``: ``held`` collects every item seen in it after a call, ``gone``
+    counts the duplicates of a charged payment whose id had been in store and was no longer
+    there, and ``forgot`` (with ``forgot_id``, the first) those of them charged again."""
     store: set = set()
     charges = _Charges(store)
     got: dict[str, Any] = {"handler": None, "false": 0, "first_charged": 0, "payloads": {},
-                           "store": store}
+                           "store": store, "held": set(), "gone": 0,
+                           "forgot": 0, "forgot_id": None}
     trouble: list[Verdict] = []
 
     def watched(handler: Callable) -> Callable[[Message], None]:
@@ -194,6 +199,7 @@ def _live(make_handler: Callable, seed: int, restarts: bool = True,
             first = msg.id not in got["payloads"]
             got["payloads"].setdefault(msg.id, _key(msg.payload))
             before = charges.count[msg.id]
+            gone = before > 0 and msg.id in got["held"] and msg.id not in store
             result, problem = call_student(handler, given)
             if problem is not None:
                 raised = problem.message.removeprefix("Your function raised TypeError: ")
@@ -201,6 +207,13 @@ def _live(make_handler: Callable, seed: int, restarts: bool = True,
                 trouble.append(_unhashable(raised) if unhashable else problem)
                 raise _Stop
             got["false"] += result is False
+            got["held"].update(store)
+            if gone:
+                got["gone"] += 1
+                if charges.count[msg.id] > before:
+                    got["forgot"] += 1
+                    if got["forgot_id"] is None:
+                        got["forgot_id"] = msg.id
             if first:
                 got["first_charged"] += charges.count[msg.id] > before
             # a False is reported by the check; acting on it would requeue the payment for ever
@@ -262,7 +275,7 @@ def ex1(make_handler: Any) -> Verdict:
                               "the handler it makes and not make_handler(...).")
     except ValueError:  # no signature to read (a builtin): let the calls tell
         pass
-    stored_first = 0
+    stored_first, dropped, gone = 0, None, 0
     for k, seed in enumerate(_EX1_SEEDS):
         got, problem = _live(make_handler, seed)
         if problem is not None:
@@ -289,6 +302,9 @@ def ex1(make_handler: Any) -> Verdict:
             return Verdict(False, f"Every payment was charged once on this run, and yet store "
                                   f"is empty after {got['crashes']} crashes: " + _OUTSIDE)
         stored_first += got["stored_first"]
+        gone += got["gone"]
+        if got["held"] - got["store"]:
+            dropped = got
         if got["false"]:
             return Verdict(False, "Your handler returned False for some messages: that nacks "
                                   "them, and the broker puts them back in the queue to come "
@@ -321,6 +337,15 @@ def ex1(make_handler: Any) -> Verdict:
             return Verdict(False, f"{len(lost)} payments were never charged. Skip a message "
                                   "only when its id is in store; charge every other one and "
                                   "add its id.")
+        if twice and got["forgot"]:
+            return Verdict(False, f"{twice} extra charges, and your store lost ids: the id of "
+                                  f"payment {got['forgot_id']}, for one, was in store and gone "
+                                  "when a duplicate of that payment arrived, so your handler "
+                                  "charged it again. A duplicate can come seconds after the "
+                                  "first delivery (a retried publish, a redelivery after a "
+                                  "crash or an ack timeout), so the store must keep an id at "
+                                  "least as long as a duplicate of it can still arrive. In "
+                                  "this exercise, keep every id: do not remove ids from store.")
         if twice:
             calm, _ = _live(make_handler, seed, restarts=False)
             if calm.get("twice") == 0:
@@ -333,18 +358,28 @@ def ex1(make_handler: Any) -> Verdict:
                                   "on a link, redelivered after a crash or an ack timeout). "
                                   "Before charging, look msg.id up in store; after charging, "
                                   "add it.")
+    note = ""
+    if dropped is not None:
+        left, n = len(dropped["store"]), dropped["payments"]
+        note = (f" One thing to watch: your store drops ids (a run ended with {left} ids in "
+                f"store, for {n} payments)" +
+                ("; no duplicate arrived after its id was gone here, but" if not gone else
+                 ", and") +
+                " a store must keep an id at least as long as a duplicate of it can still "
+                "arrive, longer than any retry and redelivery can take.")
     if stored_first:
         return Verdict(True, "Every payment charged exactly once on 3 faulty runs, crashes and "
-                             "copies included: an idempotent consumer. One thing to watch: "
+                             "copies included: an idempotent consumer." + note
+                             + (" Another" if note else " One") + " thing to watch: "
                              "your handler adds msg.id to store before it charges. Here the "
                              "two lines run as one step; in a real bank, a crash between them "
                              "would leave the id stored and the card never charged, a lost "
                              "payment (the other order would charge it twice). Only one "
                              "transaction for both closes the gap.")
     return Verdict(True, "Every payment charged exactly once on 3 faulty runs, crashes and "
-                         "copies included: an idempotent consumer. In a real bank the charge "
-                         "and the store update go in one transaction, or a crash between them "
-                         "opens the same gap again.")
+                         "copies included: an idempotent consumer." + note + " In a real bank "
+                         "the charge and the store update go in one transaction, or a crash "
+                         "between them opens the same gap again.")
 
 
 # -- exercise 2: what a broker restart keeps ------------------------------------------------------
@@ -505,15 +540,131 @@ def _patience(retries: int, b: Backoff) -> float:
 
 
 def _policy(retries: int, b: Backoff) -> str:
-    """A policy in words, for a verdict."""
+    """A policy whose waits grow up to a cap, in words, for a verdict."""
     return (f"{retries} retries, waits from {b.base:g} s growing {b.factor:g}-fold up to "
             f"{b.cap:g} s, jitter={b.jitter!r}")
 
 
+def _grows(retries: int, b: Backoff) -> bool:
+    """Do the waits before a policy's retries grow at all (before jitter)?"""
+    return retries > 1 and b.wait(retries - 1) > b.wait(0)
+
+
+def _rules(retries: int, wait: Backoff) -> tuple[Verdict | None, list[int]]:
+    """Run the policy on the check's seeds: the hint for the first rule it breaks (deadline,
+    herd, load), or None, and the publishes of each seed run so far."""
+    h = HERD
+    publishes = []
+    for seed in h["seeds"]:
+        s = herd_stats(herd_demo(retries, wait, seed))
+        publishes.append(s["publishes"])
+        if wait.jitter == "none" and s["peak"] > h["herd_limit"]:
+            return Verdict(False, f"A thundering herd: with jitter='none' all 30 terminals "
+                                  f"wait exactly as long, so their retries land together "
+                                  f"({s['peak']} publishes within 0.1 s once the broker is "
+                                  f"back; the limit is {h['herd_limit']}), and the full queue "
+                                  f"rejected {s['rejected']} of them. Spread them with "
+                                  "jitter='full' or 'equal'."), publishes
+        if s["peak"] > h["herd_limit"]:
+            spread = ("equal jitter keeps half of each wait the same for every terminal: "
+                      "jitter='full' spreads them wider, and so does a larger base"
+                      if wait.jitter == "equal" else
+                      "even full jitter draws from too narrow a range here: a larger base "
+                      "spreads the retries over more time")
+            return Verdict(False, f"{s['peak']} publishes within 0.1 s once the broker was back "
+                                  f"(seed {seed}; the limit is {h['herd_limit']}): {spread}."
+                           ), publishes
+        if s["confirmed"] < h["clients"]:
+            gave_up = h["clients"] - s["confirmed"]
+            longest = _patience(retries, wait)
+            were = "was" if gave_up == 1 else "were"
+            tries = "retry" if retries == 1 else "retries"
+            return Verdict(False, f"{gave_up} of {h['clients']} payments {were} never confirmed "
+                                  f"(seed {seed}): their terminals gave up after {retries} "
+                                  f"{tries}. Even with the longest waits a terminal tries for "
+                                  f"at most {longest:.2g} s (a {h['timeout']:g} s timeout per "
+                                  "try plus the waits), and jitter makes many waits shorter, "
+                                  f"while the broker is down for {h['down']:g} s and then has "
+                                  f"room for {h['capacity']} at a time. Allow more retries, or "
+                                  "longer waits."), publishes
+        if s["last"] > h["deadline"]:
+            top = wait.wait(retries - 1)
+            capped = "" if wait.cap is None else f"with a cap of {wait.cap:g} s, "
+            return Verdict(False, f"The last payment was confirmed at {s['last']:g} s (seed "
+                                  f"{seed}), after the {h['deadline']:g} s deadline: "
+                                  f"{capped}your waits grow to {top:.3g} s, and a terminal "
+                                  "whose tries failed a few times in a row may wait up to that "
+                                  "long for its next one. Lower the cap, or start smaller "
+                                  "(base)."), publishes
+        if s["publishes"] > h["publish_limit"]:
+            return Verdict(False, f"{s['publishes']} publishes in all (seed {seed}; the limit is "
+                                  f"{h['publish_limit']}, first tries included): the terminals "
+                                  "try again too soon, while the broker is still down or its "
+                                  "queue still full, and each refused publish is work for a "
+                                  "broker that has just come back. Start with longer waits (a "
+                                  "larger base): fewer, later retries."), publishes
+    return None, publishes
+
+
+def _no_cap(retries: int, wait: Backoff) -> Verdict:
+    """The hint for waits that grow without a cap, with what they did on the check's seeds."""
+    h, last = HERD, retries - 1
+    grow = "double" if wait.factor == 2 else f"grow {wait.factor:g}-fold"
+    runs = [(seed, herd_stats(herd_demo(retries, wait, seed))) for seed in h["seeds"]]
+    late = [(seed, s) for seed, s in runs if s["last"] is not None and s["last"] > h["deadline"]]
+    short_of = [(seed, s) for seed, s in runs if s["confirmed"] < h["clients"]]
+    if late:
+        seed, s = late[0]
+        more = f" (and on {len(late) - 1} more of the {len(runs)} seeds)" if len(late) > 1 else ""
+        seen = (f"On seed {seed} the last payment was confirmed at {s['last']:g} s, after the "
+                f"{h['deadline']:g} s deadline{more}.")
+    elif short_of:
+        seed, s = short_of[0]
+        seen = (f"On seed {seed}, {h['clients'] - s['confirmed']} of {h['clients']} payments "
+                "were never confirmed: their terminals gave up.")
+    else:
+        worst = max(s["last"] for _, s in runs)
+        seen = (f"On the check's {len(runs)} seeds every payment was still confirmed by "
+                f"{worst:g} s, within the {h['deadline']:g} s deadline; a longer outage would "
+                "push terminals on to their later, longer waits.")
+    return Verdict(False, f"Your backoff has no cap: the waits {grow} with each retry, without "
+                          f"limit, so before retry {last} (counting from 0, as in section 5: "
+                          f"your last retry) a terminal waits up to {wait.wait(last):.3g} s. "
+                          f"{seen} Give the waits a cap (cap=...).")
+
+
+def _constant(retries: int, wait: Backoff) -> Verdict:
+    """The hint for waits that never grow: one retry, factor=1, or a cap no larger than base."""
+    h, w = HERD, wait.wait(0)
+    if retries == 1:
+        why = f"with 1 retry there is only one wait, {w:g} s (before jitter), and nothing grows"
+    elif wait.factor == 1:
+        why = (f"with factor=1 every wait is {w:g} s, the base (before jitter): a constant "
+               "wait, not exponential backoff")
+    else:
+        why = (f"your cap ({wait.cap:g} s) is no larger than base ({wait.base:g} s), so every "
+               f"wait is {w:g} s (before jitter): a constant wait, not exponential backoff")
+    problem, _ = _rules(retries, wait)
+    meets = ("" if problem is not None else
+             f" It meets the deadline, the herd rule and the load rule on all "
+             f"{len(h['seeds'])} seeds, with this {h['down']:g} s outage.")
+    if retries == 1:
+        fix = ("The exercise asks for waits that grow exponentially: allow more retries, with "
+               "a factor above 1 and a cap above base.")
+    else:
+        fix = (f"{'But in' if meets else 'In'} a longer outage a terminal would spend a "
+               f"retry at least every {w + h['timeout']:g} s (the {w:g} s wait plus the "
+               f"{h['timeout']:g} s timeout) for the whole outage, or run out of retries, while "
+               "waits that grow "
+               "cover a long outage with few retries. The exercise asks for exponential "
+               "backoff: a factor above 1 (2 is the default) and a cap above base.")
+    return Verdict(False, f"Your waits never grow: {why}.{meets} {fix}")
+
+
 def ex3(policy: Any) -> Verdict:
-    """Check ``{"retries": n, "backoff": mq.backoff(...)}``: every payment confirmed by 10 s,
-    no more than 10 publishes in any 0.1 s once the broker is back, and no more than 125
-    publishes in all, on 8 seeds."""
+    """Check ``{"retries": n, "backoff": mq.backoff(...)}``: waits that grow (exponential
+    backoff) up to a cap, every payment confirmed by 10 s, no more than 10 publishes in any
+    0.1 s once the broker is back, and no more than 125 publishes in all, on 8 seeds."""
     if not_attempted(policy):
         return Verdict(None, "Fill in retries and backoff, then run this cell again.")
     if not isinstance(policy, dict) or set(policy) != {"retries", "backoff"}:
@@ -532,59 +683,14 @@ def ex3(policy: Any) -> Verdict:
     if retries == 0:
         return Verdict(False, "With no retries, every terminal gives up once its first try is "
                               "lost: the broker is down for the first 3 s.")
+    if not _grows(retries, wait):
+        return _constant(retries, wait)
+    if wait.cap is None:
+        return _no_cap(retries, wait)
+    problem, publishes = _rules(retries, wait)
+    if problem is not None:
+        return problem
     h = HERD
-    if wait.cap is None and wait.factor > 1 and retries > 1:
-        return Verdict(False, f"Your backoff has no cap: the waits double without limit, up to "
-                              f"{wait.wait(retries - 1):.3g} s before retry {retries}, and "
-                              "a terminal that was unlucky a few times waits that long, long "
-                              f"after the broker is back (on some seeds it misses "
-                              f"the {h['deadline']:g} s deadline). Give the waits a cap "
-                              "(cap=...).")
-    publishes = []
-    for seed in h["seeds"]:
-        s = herd_stats(herd_demo(retries, wait, seed))
-        publishes.append(s["publishes"])
-        if wait.jitter == "none" and s["peak"] > h["herd_limit"]:
-            return Verdict(False, f"A thundering herd: with jitter='none' all 30 terminals "
-                                  f"wait exactly as long, so their retries land together "
-                                  f"({s['peak']} publishes within 0.1 s once the broker is "
-                                  f"back; the limit is {h['herd_limit']}), and the full queue "
-                                  f"rejected {s['rejected']} of them. Spread them with "
-                                  "jitter='full' or 'equal'.")
-        if s["peak"] > h["herd_limit"]:
-            spread = ("equal jitter keeps half of each wait the same for every terminal: "
-                      "jitter='full' spreads them wider, and so does a larger base"
-                      if wait.jitter == "equal" else
-                      "even full jitter draws from too narrow a range here: a larger base "
-                      "spreads the retries over more time")
-            return Verdict(False, f"{s['peak']} publishes within 0.1 s once the broker was back "
-                                  f"(seed {seed}; the limit is {h['herd_limit']}): {spread}.")
-        if s["confirmed"] < h["clients"]:
-            gave_up = h["clients"] - s["confirmed"]
-            longest = _patience(retries, wait)
-            were = "was" if gave_up == 1 else "were"
-            return Verdict(False, f"{gave_up} of {h['clients']} payments {were} never confirmed "
-                                  f"(seed {seed}): their terminals gave up after {retries} "
-                                  f"retries. Even with the longest waits a terminal tries for "
-                                  f"at most {longest:.2g} s (a {h['timeout']:g} s timeout per "
-                                  "try plus the waits), and jitter makes many waits shorter, "
-                                  f"while the broker is down for {h['down']:g} s and then has "
-                                  f"room for {h['capacity']} at a time. Allow more retries, or "
-                                  "longer waits.")
-        if s["last"] > h["deadline"]:
-            return Verdict(False, f"The last payment was confirmed at {s['last']:g} s (seed "
-                                  f"{seed}), after the {h['deadline']:g} s deadline: with a cap "
-                                  f"of {wait.cap:g} s, the waits grow to "
-                                  f"{wait.wait(retries - 1):.3g} s, and a terminal that "
-                                  "was unlucky once waits that long for its next try. Lower "
-                                  "the cap, or start smaller (base).")
-        if s["publishes"] > h["publish_limit"]:
-            return Verdict(False, f"{s['publishes']} publishes in all (seed {seed}; the limit is "
-                                  f"{h['publish_limit']}, first tries included): the terminals "
-                                  "try again too soon, while the broker is still down or its "
-                                  "queue still full, and each refused publish is work for a "
-                                  "broker that has just come back. Start with longer waits (a "
-                                  "larger base): fewer, later retries.")
     return Verdict(True, f"With {_policy(retries, wait)}: all {h['clients']} payments "
                          f"confirmed by {h['deadline']:g} s, no more than {h['herd_limit']} "
                          f"publishes in any 0.1 s, and {min(publishes)} to {max(publishes)} "
