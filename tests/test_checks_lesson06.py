@@ -1,6 +1,7 @@
 """The checks of lesson 06 accept the reference solutions and reject typical mistakes kindly."""
 
 import math
+import signal
 import statistics
 import threading
 import time
@@ -38,12 +39,12 @@ def test_a_called_function_gets_a_hint(ex):
 
 # -- exercise 1: p99 latency -----------------------------------------------------------------------
 
-def _latencies(trace, start="publish", order="ack"):
+def _latencies(trace, start="publish", order="ack", end="ack"):
     began, out = {}, []
     for e in trace:
         if e.kind == start and e.msg not in began:
             began[e.msg] = e.time
-        elif e.kind == "ack" and e.msg in began:
+        elif e.kind == end and e.msg in began:
             out.append((began[e.msg], e.time - began.pop(e.msg)))
     if order == "publish":
         out.sort()
@@ -116,6 +117,25 @@ def test_ex1_which_latency():
     assert wrong(check.ex1(service_only), "service time alone")
 
 
+@pytest.mark.parametrize("end", ["deliver", "start"])
+@pytest.mark.parametrize("how", ["index", "linear", "quantiles"])
+def test_ex1_stopping_at_deliver_leaves_out_the_work(end, how):
+    # the worker's start comes at its deliver: stopping at either leaves out the service
+    def to_end(trace):
+        xs = sorted(_latencies(trace, end=end))
+        if how == "index":
+            return xs[int(0.99 * len(xs))]
+        if how == "quantiles":
+            return statistics.quantiles(xs, n=100)[98]
+        pos = 0.99 * (len(xs) - 1)
+        lo = math.floor(pos)
+        return xs[lo] + (xs[lo + 1] - xs[lo]) * (pos - lo)
+
+    verdict = check.ex1(to_end)
+    assert wrong(verdict, "publish to deliver", "leaves out the work", "to its ack")
+    assert "enqueue" not in verdict.message
+
+
 def test_ex1_the_longest_and_other_percentiles():
     assert wrong(check.ex1(lambda t: max(_latencies(t))), "longest latency")
 
@@ -161,6 +181,9 @@ def test_ex2_within_half_is_the_same_on_both_sides():
     (9, ["L", "Wq"]),
     (0.2, ["Upside down"]),
     (2.0, ["mean latency at rho = 0.9 itself"]),
+    (10, ["1 / (1 - 0.9)", "units of the service time", "latency at rho = 0.5", "divide"]),
+    (1 / (1 - 0.9), ["1 / (1 - 0.9)", "divide"]),
+    (0.4, ["mean latency at rho = 0.5 (0.4 s)", "how much rho grew", "ratio"]),
     (1, ["not slower"]),
     (2.5, ["more than that"]),
     (8, ["less than that"]),
@@ -291,9 +314,15 @@ def test_ex3_off_by_one_and_counting_from_one():
     assert wrong(check.ex3(from_one), "start counting from there")
 
 
-def test_ex3_a_float_of_a_whole_number_passes_and_a_fraction_does_not():
-    assert right(check.ex3(lambda r, s, w: float(solution.pool_size(r, s, w))))
+def test_ex3_wants_an_int_like_exercise_4():
+    verdict = check.ex3(lambda r, s, w: float(solution.pool_size(r, s, w)))
+    assert wrong(verdict, "as an int (8, not 8.0)", "int(8.0) gives 8", "math.ceil")
     assert wrong(check.ex3(lambda r, s, w: r * s + 0.5), "whole number")
+    assert wrong(check.ex3(lambda r, s, w: True), "whole number")
+    # an int of another type is an int: numpy's (matplotlib needs numpy)
+    import numpy as np
+
+    assert right(check.ex3(lambda r, s, w: np.int64(solution.pool_size(r, s, w))))
 
 
 def test_ex3_a_loop_that_never_ends_is_stopped(monkeypatch):
@@ -308,6 +337,56 @@ def test_ex3_a_loop_that_never_ends_is_stopped(monkeypatch):
         assert wrong(check.ex3(forever), "did not return")
     finally:  # a thread cannot be killed: let it end, or it slows every later test
         released.set()
+
+
+# -- exercise 3's try-it line: check.try_pool_size ---------------------------------------------
+
+def test_try_pool_size_returns_what_the_function_returns(capsys):
+    assert check.try_pool_size(solution.pool_size, 12, 0.5, 0.1) == 8
+    assert check.try_pool_size(solution.pool_size, 24, 0.5, 0.1) == 15
+
+    def starter(rate, service, max_wait):
+        # your code here
+        ...
+
+    assert check.try_pool_size(starter, 12, 0.5, 0.1) is None
+    assert capsys.readouterr().out == ""  # the untouched exercise: nothing printed, no error
+
+
+def test_try_pool_size_stops_the_loop_on_w_and_names_it(capsys):
+    started = time.monotonic()
+    assert check.try_pool_size(_counting("W"), 12, 0.5, 0.1) is None
+    assert time.monotonic() - started < 1  # stopped by counting mmc's calls, not by the clock
+    out = capsys.readouterr().out
+    assert out.startswith("Stopped: pool_size(12, 0.5, 0.1) asked mq.theory.mmc about more "
+                          f"than {check.RUNAWAY} pool sizes")
+    assert "You compared W" in out and "never reach 0.1 s" in out and "Wq" in out
+    assert type(theory.mmc(12, 2, 8)) is dict  # mmc is itself again
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="no SIGALRM time limit here")
+def test_try_pool_size_stops_a_loop_without_mmc_by_the_clock(monkeypatch, capsys):
+    monkeypatch.setattr(check, "LIMIT", 0.2)
+    handler = signal.getsignal(signal.SIGALRM)
+
+    def forever(rate, service, max_wait):
+        while True:
+            pass
+
+    started = time.monotonic()
+    assert check.try_pool_size(forever, 12, 0.5, 0.1) is None
+    assert time.monotonic() - started < 2
+    assert "Stopped: pool_size(12, 0.5, 0.1) did not return within 0.2 s" in \
+        capsys.readouterr().out
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is handler
+
+
+def test_try_pool_size_shows_an_error_as_calling_it_would(capsys):
+    with pytest.raises(ZeroDivisionError):
+        check.try_pool_size(lambda r, s, w: 1 / 0, 12, 0.5, 0.1)
+    assert check.try_pool_size(8, 12, 0.5, 0.1) is None
+    assert "Pass the function itself" in capsys.readouterr().out
 
 
 # -- exercise 4: the bottleneck --------------------------------------------------------------------

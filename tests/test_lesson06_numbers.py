@@ -5,6 +5,7 @@ functions run again, their results are held against queueing theory, and the tex
 with the outputs stored in ``lessons/06-measuring.ipynb``.
 """
 
+import statistics
 from pathlib import Path
 
 import nbformat
@@ -74,9 +75,41 @@ def test_section_1_numbers():
 
 
 def test_littles_law_holds_on_the_lesson_run():
-    law = mq.metrics.little(check.lesson_run().trace, since=20)
-    assert law["L"] == pytest.approx(law["lambda*W"], rel=0.02)
-    assert "L = 4.14 payments" in stored_output("mq.metrics.little(trace, since=20)")
+    trace = check.lesson_run().trace
+    law = mq.metrics.little(trace)  # the whole run, as section 1 counts
+    assert law["L"] == pytest.approx(law["lambda*W"], rel=0.005)
+    # W is section 1's mean latency, and the sum of its parts: queue + work + link
+    waits = mq.metrics.latencies(trace)
+    assert law["W"] == pytest.approx(sum(waits) / len(waits))
+    in_queue = mq.metrics.latencies(trace, start="enqueue", end="deliver")
+    work = mq.metrics.latencies(trace, start="start")
+    link = mq.metrics.latencies(trace, end="enqueue")
+    parts = [sum(xs) / len(xs) for xs in (in_queue, work, link)]
+    assert [round(x, 3) for x in parts] == [0.729, 0.202, 0.2]
+    assert round(sum(parts), 3) == round(law["W"], 3) == 1.131
+    lam_q = len(in_queue) / 300
+    lq = mq.metrics.time_average(*mq.metrics.queue_length(trace, "payments"), stop=300)
+    assert lq == pytest.approx(lam_q * parts[0], rel=0.005)  # "within 0.5 %"
+    shown = stored_output("mq.metrics.little(trace)")
+    assert "L = 4.53 payments" in shown and "W = 1.131 s" in shown \
+        and "lambda x W = 4.54" in shown
+    assert "Lq = 2.92 payments" in shown and "lambda x Wq = 2.91" in shown
+
+
+def test_the_m_d_1_copy_of_the_think_runs_and_prints_what_the_lesson_says(capsys):
+    # the copy of check.payments with fixed service times, in the Think! of section 3
+    nb = nbformat.read(LESSON, as_version=4)
+    [cell] = [c for c in nb.cells if "def payments_fixed" in c.source]
+    code = cell.source.split("```python\n", 1)[1].split("```", 1)[0]
+    code = "\n".join(line.removeprefix(">").removeprefix(" ") for line in code.splitlines())
+    exec(code, {"mq": mq, "check": check, "statistics": statistics})
+    printed = capsys.readouterr().out.strip()
+    assert printed == "mean latency 0.606 s"
+    assert "It prints 0.606 s" in cell.source
+    # M/D/1: W = S + rho S / (2 (1 - rho)); M/M/1: S / (1 - rho)
+    rho, s = 0.8, check.SERVICE
+    assert s + rho * s / (2 * (1 - rho)) == pytest.approx(0.6)
+    assert check.theory_latency(rho, 1) == pytest.approx(1.0)
 
 
 def test_system_throughput_is_the_sum_of_the_nodes_throughputs_on_the_pipeline():

@@ -4,6 +4,7 @@
     check.ex1(p99_latency)      # the 99th percentile of publish -> ack latency, from a trace
     check.ex2(my_prediction)    # predict: how much longer at rho = 0.9 than at rho = 0.5?
     check.ex3(pool_size)        # the fewest workers that keep the wait in the queue short
+    check.try_pool_size(pool_size, 12, 0.5, 0.1)  # call it, but stop a loop that never ends
     check.ex4(extra_workers)    # a pipeline's bottleneck, and the fewest workers that fix it
 
 The models live here so that the lesson and its tests measure the same runs:
@@ -15,11 +16,14 @@ Each check returns a :class:`~mqlab.checks.Verdict`: truthy when right, and a hi
 from __future__ import annotations
 
 import math
+import signal
 import statistics
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 from mqlab import metrics, theory
@@ -33,7 +37,7 @@ from mqlab.trace import Trace
 __all__ = ["KNEE", "LESSON_RUN", "PIPE", "SERVICE", "STAGES", "SWEEPS", "bottleneck_answer",
            "end_to_end", "ex1", "ex2", "ex3", "ex4", "knee_ratio", "lesson_run", "payments",
            "pipeline", "pool_answer", "simulated_knee_ratio", "stage_numbers", "theory_latency",
-           "theory_sweep", "theory_table", "theory_text"]
+           "theory_sweep", "theory_table", "theory_text", "try_pool_size"]
 
 # -- the payment service: one queue, `servers` workers (M/M/c) ---------------------------------
 
@@ -265,6 +269,10 @@ def _p99_mistakes(trace: Trace) -> list[tuple[tuple[float, float], str]]:
                                  "publish order is just some late message. Sort the latencies "
                                  "first."),
         ((lo * 1000, hi * 1000), "That looks like milliseconds: give the answer in seconds."),
+        (_p99_bounds(metrics.latencies(trace, end="deliver")),
+         "That is the p99 from publish to deliver (or start, the same moment): it stops when "
+         "the worker gets the message and leaves out the work on it (start to ack). Latency "
+         "here runs from each message's publish to its ack."),
         (_p99_bounds(metrics.latencies(trace, start="enqueue")),
          "That is the p99 from enqueue to ack: it leaves out the trip to the broker. "
          "Measure from each message's publish."),
@@ -316,8 +324,7 @@ def ex1(p99_latency: Any) -> Verdict:
     lesson_lo, lesson_hi = _p99_bounds(metrics.latencies(_p99_trace(*LESSON_RUN)))
     answers = []
     for case in _P99_CASES:
-        trace = _p99_trace(*case)
-        got, problem = call_student(p99_latency, _copy(trace))
+        got, problem = call_student(p99_latency, _copy(_p99_trace(*case)))
         if problem is not None:
             return Verdict(False, f"{problem.message} (on a run of {case[4]} s). Try it on "
                                   "shop.trace to see the whole error.")
@@ -325,24 +332,30 @@ def ex1(p99_latency: Any) -> Verdict:
             return Verdict(False, "Your function returned None. Don't forget `return`.")
         if not _number(got):
             return Verdict(False, f"Return one number of seconds, not {short(got)}.")
-        got = float(got)
+        answers.append(float(got))
+    wrong = []  # (answer, the mistakes whose range holds it) on each run where it is wrong
+    for case, got in zip(_P99_CASES, answers, strict=True):
+        trace = _p99_trace(*case)
         lo, hi = _p99_bounds(metrics.latencies(trace))
-        if lo <= got <= hi:
-            answers.append(got)
-            continue
-        if lesson_lo <= got <= lesson_hi:
-            return Verdict(False, "Your function gave the p99 of the lesson's run, whatever "
-                                  "trace it was given: use the argument `trace`, not `shop`.")
-        for (low, high), hint in _p99_mistakes(trace):
-            if low <= got <= high:
-                return Verdict(False, hint)
-        truth = metrics.percentile(metrics.latencies(trace), 99)
-        return Verdict(False, f"On one of the check's runs your function gave {got:.3f} s, "
-                              f"where p99 is {truth:.3f} s. Collect each acked message's "
-                              "publish -> ack time, sort them, and take the one 99 % of the "
-                              "way along.")
-    return Verdict(True, "p99 on three runs: " + ", ".join(f"{a:.3f} s" for a in answers)
-                   + ". One message in a hundred takes longer than that.")
+        if not lo <= got <= hi:
+            wrong.append((got, trace, [i for i, ((low, high), _) in
+                                       enumerate(_p99_mistakes(trace)) if low <= got <= high]))
+    if not wrong:
+        return Verdict(True, "p99 on three runs: " + ", ".join(f"{a:.3f} s" for a in answers)
+                       + ". One message in a hundred takes longer than that.")
+    got, trace, fits = wrong[0]
+    if lesson_lo <= got <= lesson_hi:
+        return Verdict(False, "Your function gave the p99 of the lesson's run, whatever "
+                              "trace it was given: use the argument `trace`, not `shop`.")
+    if fits:
+        # ranges can touch on one run: prefer the mistake that explains every wrong answer
+        everywhere = [i for i in fits if all(i in f for _, _, f in wrong)]
+        return Verdict(False, _p99_mistakes(trace)[(everywhere or fits)[0]][1])
+    truth = metrics.percentile(metrics.latencies(trace), 99)
+    return Verdict(False, f"On one of the check's runs your function gave {got:.3f} s, "
+                          f"where p99 is {truth:.3f} s. Collect each acked message's "
+                          "publish -> ack time, sort them, and take the one 99 % of the "
+                          "way along.")
 
 
 # -- exercise 2: predict the knee -----------------------------------------------------------------
@@ -394,6 +407,13 @@ def ex2(my_prediction: Any) -> Verdict:
                     "than 1."),
         (w_hi, f"{w_hi:g} s is the mean latency at rho = {hi} itself. The question asks how "
                "many times longer than at rho = 0.5 it is."),
+        (w_lo, f"{w_lo:g} is both the mean latency at rho = {lo} ({w_lo:g} s) and how much "
+               f"rho grew ({hi} - {lo}). The question asks for a ratio: how many times longer "
+               f"the latency is at rho = {hi} than at rho = {lo}."),
+        (1 / (1 - hi), f"{1 / (1 - hi):g} is 1 / (1 - {hi}): the latency at rho = {hi} in "
+                       f"units of the service time ({1 / (1 - hi):g} × {SERVICE:g} s = "
+                       f"{w_hi:g} s). The question compares it with the latency at rho = {lo}: "
+                       "divide by that, in the same units."),
         (1.0, "The worker is not slower at a high load: each payment still takes 0.2 s of "
               "work. But it waits longer before its turn."),
         ((1 - lo) / (1 - hi) ** 2, "Too much: the latency grows like 1 / (1 - rho), not its "
@@ -617,10 +637,12 @@ def ex3(pool_size: Any) -> Verdict:
         if got is None:
             return Verdict(False, "Your function returned None. Don't forget `return`.")
         if isinstance(got, float) and got.is_integer():
-            got = int(got)
-        if isinstance(got, bool) or not isinstance(got, int):
+            return Verdict(False, f"Return the number of workers as an int ({int(got)}, not "
+                                  f"{got!r}): int({got!r}) gives {int(got)}, and math.ceil "
+                                  "and math.floor already return ints.")
+        if isinstance(got, bool) or not isinstance(got, Integral):
             return Verdict(False, f"Return a whole number of workers, not {short(got)}.")
-        answers.append(got)
+        answers.append(int(got))
     right = [_pool(*case) for case in POOL_CASES]
     if answers != right:
         first = next(i for i, (a, r) in enumerate(zip(answers, right, strict=True)) if a != r)
@@ -630,6 +652,61 @@ def ex3(pool_size: Any) -> Verdict:
     return Verdict(True, f"Right on {len(POOL_CASES)} cases; e.g. {shown[0]:g} orders/s of "
                          f"{shown[1]:g} s each need {right} workers for a mean wait in the "
                          f"queue of {_wq(shown[0], shown[1], right):.3g} s (≤ {shown[2]:g} s).")
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_Runaway` in the code running inside after ``seconds``. Only in the main
+    thread (where a notebook runs its cells) on a system with SIGALRM (Linux, macOS); elsewhere
+    there is no limit. A timer already set is set again afterwards."""
+    main = threading.current_thread() is threading.main_thread()
+    if not (main and hasattr(signal, "setitimer")):
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _Runaway(f"did not return within {seconds:g} s")
+
+    began = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, stop)
+    delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if delay:
+            left = delay - (time.monotonic() - began)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), interval)
+
+
+def try_pool_size(pool_size: Any, rate: float, service: float, max_wait: float) -> Any:
+    """Return ``pool_size(rate, service, max_wait)``, as calling it would, but stop a loop that
+    never ends: after :data:`RUNAWAY` calls of ``mq.theory.mmc``, or :data:`LIMIT` seconds
+    (where the system allows a time limit), print why and return None. An error in
+    ``pool_size`` shows as usual, with its whole traceback."""
+    if not callable(pool_size):
+        print(f"Pass the function itself: check.try_pool_size(pool_size, {rate:g}, "
+              f"{service:g}, {max_wait:g}). You passed {short(pool_size)}.")
+        return None
+    call = f"pool_size({rate:g}, {service:g}, {max_wait:g})"
+    stopped = False
+    with _WatchMmc() as watch:
+        try:
+            with _time_limit(LIMIT):
+                got = pool_size(rate, service, max_wait)
+        except _Runaway:
+            stopped = True
+    if watch.ran_away:
+        why = (f"{call} asked mq.theory.mmc about more than {RUNAWAY} pool sizes without "
+               "meeting its target: does your loop's condition ever become false?")
+    elif stopped:
+        why = f"{call} did not return within {LIMIT:g} s: a loop that never ends?"
+    else:
+        return got
+    hint = _read_hint(watch.seen, (rate, service, max_wait))
+    print(f"Stopped: {why}" + (f" {hint}" if hint else ""))
+    return None
 
 
 # -- exercise 4: the bottleneck of the pipeline ----------------------------------------------------
