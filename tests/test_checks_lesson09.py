@@ -173,6 +173,12 @@ def _changed(**how):
             args.setdefault("x-max-priority", 255)
         if "dlx_always" in how:
             args.setdefault("x-dead-letter-exchange", "")
+        if "expires" in how and "x-message-ttl" in args:
+            args["x-expires"] = args.pop("x-message-ttl")
+        if "expires_always" in how:
+            args["x-expires"] = 60000
+        if "priority_on_fifo" in how and q.kind != "priority" and q.capacity is not None:
+            args["x-max-priority"] = 10
         return args
 
     return answer
@@ -182,9 +188,11 @@ def _changed(**how):
     ("ttl_seconds", "milliseconds"),
     ("ttl_float", "float"),
     ("ttl_text", "text"),
-    ("dlq_as_exchange", "that is a queue, not an exchange"),
+    ("dlq_as_exchange", "but 'stale' is a queue of its network, not an exchange"),
     ("dlq_key_only", "routing_key_but_no_dlx_defined"),
-    ("exchange_with_key", "keeps its own key"),
+    ("exchange_with_key", "For the queue 'coupons' the dead-letter target 'dlx' is an exchange "
+                          "of its network, not a queue (q.dead_letter not in net.queues): give "
+                          "no x-dead-letter-routing-key"),
     ("underscore", "with a hyphen"),
     ("no_overflow", "x-overflow is missing"),
     ("no_priority", "x-max-priority is missing"),
@@ -196,6 +204,11 @@ def _changed(**how):
     ("misspelt_overflow", "the key 'x-overflow-policy', which is not one of the table's"),
     ("priority_always", "The queue 'plain' is not a priority queue"),
     ("dlx_always", "The queue 'plain' has no dead_letter"),
+    ("expires", "For the queue 'quotes' you wrote 'x-expires': that deletes the queue itself"),
+    ("expires", "(message_ttl=2.01 s) is x-message-ttl"),
+    ("expires_always", "'plain' you wrote 'x-expires'"),
+    ("expires_always", "This queue has no message_ttl"),
+    ("priority_on_fifo", "The queue 'orders' is not a priority queue (kind='fifo')"),
 ])
 def test_ex2_rejects_typical_mistakes_with_the_intended_hint(mistake, hint):
     assert wrong(check.ex2(_changed(**{mistake: True})), hint)
@@ -208,6 +221,22 @@ the_lessons_net.resolve()
 def _reads_a_global(net, name):
     return solution.x_arguments(the_lessons_net, "deals") if name == "deals" else \
         solution.x_arguments(the_lessons_net, "jobs")
+
+
+def test_ex2_names_the_dead_letter_exchange_dlx_not_expired():
+    """Section 2's queue is called expired: the check's dead-letter exchange has another name,
+    and the lesson's table uses that name too."""
+    nets = check._ex2_networks()
+    exchanges = {name for net, _ in nets for name in net.exchanges}
+    queues = {name for net, _ in nets for name in net.queues}
+    assert "dlx" in exchanges and "expired" not in exchanges | queues
+    tour = check.queue_tour()
+    tour.resolve()
+    assert "expired" in tour.queues and not tour.exchanges
+    # no queue of the check has the name of one of the tour's with other options
+    for net, names in nets:
+        for name in set(names) & set(tour.queues):
+            assert check.queue_arguments(net, name) == check.queue_arguments(tour, name), name
 
 
 def test_ex2_names_a_global_network():
@@ -252,9 +281,41 @@ def test_ex3_accepts_the_reference_and_zero_for_first():
     ({"billing": 7}, "not where order 1006 is"),
     ({"audit": ...}, "Replace the remaining ... too (audit's offset)"),
     ({"dashboard": None}, "Replace the remaining ... too (dashboard's offset)"),
+    ({"audit": "First"}, "audit's offset is 'First': the offset names are written in lower case"),
+    ({"dashboard": "Next"}, "lower case, with nothing around them: 'next'"),
+    ({"audit": " first"}, "RabbitMQ does not know ' first'"),
+    ({"dashboard": dt.datetime.now(dt.timezone.utc)}, "a time offset counts whole seconds"),
+    ({"dashboard": dt.datetime.now().astimezone()}, "replay orders written earlier in that "
+                                                    "same second"),
+    ({"dashboard": dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)},
+     "a fixed time, 2024-05-01 12:00:00"),
+    ({"dashboard": "10m"}, "does not mean 'from now on'"),
 ])
 def test_ex3_rejects_typical_mistakes_with_the_intended_hint(change, hint):
     assert wrong(check.ex3({**solution.OFFSETS, **change}), hint)
+
+
+def test_ex3_a_naive_now_says_what_pika_sends(monkeypatch):
+    """pika sends a datetime without a time zone as if it were UTC: on a machine whose clock is
+    not UTC, the hint says so; on one that is, it does not."""
+    import time
+
+    v = check.ex3({**solution.OFFSETS, "dashboard": dt.datetime.now()})
+    assert wrong(v, "counts whole seconds")
+    local = dt.datetime.now().astimezone().utcoffset()
+    assert ("pika sends such a time as if it were UTC" in v.message) == bool(local)
+    if not hasattr(time, "tzset"):
+        return
+    for zone, said in [("UTC0", False), ("CET-1", True)]:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        try:
+            v = check.ex3({**solution.OFFSETS, "dashboard": dt.datetime.now()})
+        finally:
+            monkeypatch.undo()
+            time.tzset()
+        assert wrong(v, "counts whole seconds")
+        assert ("+1 h from UTC" in v.message) == said, v.message
 
 
 def test_ex3_wants_every_key():
@@ -274,7 +335,15 @@ def test_ex4_accepts_the_reference_and_an_equivalent():
     ({"write": r"^emails$"}, "binding needs write on the queue"),
     ({"read": r"^mailer\.inbox$"}, "binding needs read on the exchange"),
     ({"configure": ""}, "to declare its queue"),
-    ({"configure": r"mailer\.inbox"}, "anchor it: ^ at its start and $ at its end"),
+    ({"configure": r"mailer\.inbox"}, "has no anchors, so it also permits 'mailer.inbox.old'"),
+    ({"configure": r"mailer\.inbox"}, "Anchor it: ^ at its start and $ at its end."),
+    ({"write": r"mailer\.inbox|emails"}, "has no anchors"),
+    ({"write": r"mailer\.inbox|emails"}, "Anchor it: ^ at its start and $ at its end, with the "
+                                         "alternatives in a group: ^(a|b)$"),
+    ({"read": r"orders|mailer.inbox"}, "has no anchors"),
+    ({"read": r"orders|mailer.inbox"}, "unescaped . matches any character (it permits "
+                                       "'mailerXinbox')"),
+    ({"configure": r"mailer.inbox"}, "has no anchors"),
     ({"configure": r"^mailer\."}, "so add $ at its end"),
     ({"configure": r"mailer\.inbox$"}, "so add ^ at its start"),
     ({"write": ".*"}, "permits every name"),
@@ -404,7 +473,91 @@ def test_the_sim_numbers_the_lesson_quotes():
             assert (s["orders"], round(s["p50"], 1), round(s["max"], 1)) == (orders, p50, most)
 
 
+def _orders_of(run, worker: str) -> list[int]:
+    """The orders (numbered from 1, as the shop sent them) delivered to ``worker``."""
+    number = {e.msg: i + 1 for i, e in enumerate(run.trace.filter(kind="publish"))}
+    return [number[e.msg] for e in run.trace.filter(kind="deliver", peer=worker)]
+
+
+def test_the_sim_split_the_lesson_explains():
+    """Section 1, prefetch=1, in the model: the slow worker finishes exactly when an order
+    arrives, that order goes to fast (free for 30 ms), and the next one to slow: it gets
+    orders 2, 6, 10, ..., 38."""
+    build, until = check.RUNS["work-fair"]
+    run = build().run(until=until, progress=False)
+    assert _orders_of(run, "slow") == list(range(2, 40, 4))
+    sent = {e.msg: round(e.time, 9) for e in run.trace.filter(kind="publish")}
+    ties = [round(e.time, 9) for e in run.trace.filter(kind="ack", node="slow")]
+    at_ties = [e.peer for e in run.trace.filter(kind="deliver")
+               if sent[e.msg] in ties and round(e.time, 9) == sent[e.msg]]
+    assert len(at_ties) == 9 and set(at_ties) == {"fast"}
+
+
+def test_the_recorded_split_follows_rabbitmqs_turns():
+    """The recorded real run, prefetch=1: the slow worker gets one order in four or one in
+    five (section 1 says when each), so fewer than the model's 10."""
+    slow = _orders_of(check.recorded("work-fair"), "slow")
+    assert slow[0] == 2 and {b - a for a, b in zip(slow[:-1], slow[1:], strict=True)} <= {4, 5}
+    assert 8 <= len(slow) < 10
+
+
 # -- on a real broker -----------------------------------------------------------------------------
+
+
+@pytest.mark.broker
+def test_rabbitmq_takes_turns_as_section_1_says(rabbitmq_url):
+    """Section 1's account of the real split with prefetch=1, step by step: a consumer found
+    full is set aside and rejoins the turn at the back when its ack frees room, behind a
+    consumer that was busy but not set aside; so the next message goes to that one, although
+    the other has had room for longer (the model's line would give it to the other). Each step
+    waits for the broker to have done the last (a delivery seen, or a passive declare after an
+    ack), and an ack and the publish after it go on one channel, so that the broker handles
+    them in that order: no timing decides anything."""
+    import time
+
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))
+    try:
+        queue = conn.channel().queue_declare("", exclusive=True).method.queue
+        got, channels = [], {}
+        for name in ("fast", "slow"):  # fast first: it is first in the turn
+            ch = channels[name] = conn.channel()
+            ch.basic_qos(prefetch_count=1)
+            ch.basic_consume(queue, lambda c, m, p, b, name=name: got.append(
+                (b.decode(), name, m.delivery_tag)))
+
+        def delivered(body):  # wait until a consumer has it: who
+            deadline = time.monotonic() + 30
+            while not any(g[0] == body for g in got):
+                assert time.monotonic() < deadline, f"{body} was not delivered: {got}"
+                conn.process_data_events(time_limit=0.05)
+            return next(who for b, who, _ in got if b == body)
+
+        def ack(body, then=None):  # ack `body`; publish `then` on the same channel
+            who, tag = next((w, t) for b, w, t in got if b == body)
+            channels[who].basic_ack(tag)
+            if then is None:
+                channels[who].queue_declare(queue, passive=True)  # the ack is in
+            else:
+                channels[who].basic_publish("", queue, then.encode())
+
+        channels["fast"].basic_publish("", queue, b"1")
+        assert delivered("1") == "fast"
+        channels["fast"].basic_publish("", queue, b"2")
+        assert delivered("2") == "slow"  # slow now holds 2 until the end
+        ack("1", then="3")
+        assert delivered("3") == "fast"  # the turn: slow, fast
+        ack("3", then="4")
+        assert delivered("4") == "fast"  # slow is full: set aside; fast alone in the turn
+        ack("2")  # slow has room again, first: it rejoins the turn behind fast
+        ack("4", then="5")  # then fast has room too
+        assert delivered("5") == "fast"  # fast's turn, although slow has had room longer
+        channels["fast"].basic_publish("", queue, b"6")
+        assert delivered("6") == "slow"
+    finally:
+        conn.close()
+
 
 
 @pytest.mark.broker

@@ -267,8 +267,9 @@ STREAM = {"first": 1001, "batch": 5}
 
 
 def recorded_cut() -> dt.datetime:
-    """The whole second between the two batches of the recorded stream."""
-    return dt.datetime.fromtimestamp(_extras()["stream"]["cut"])
+    """The whole second between the two batches of the recorded stream (with the local time
+    zone: pika sends a datetime without one as if it were UTC)."""
+    return dt.datetime.fromtimestamp(_extras()["stream"]["cut"]).astimezone()
 
 
 def recorded_read(offset: Any, n: int = 10) -> list[tuple[int, int]]:
@@ -419,17 +420,17 @@ def _ex2_networks() -> list[tuple[Network, list[str]]]:
     a.queue("hub", "uploads", capacity=100, overflow="reject-publish")
     b = Network(seed=2)
     b.broker("rabbit")
-    b.exchange("rabbit", "expired", type="fanout")
+    b.exchange("rabbit", "dlx", type="fanout")  # an exchange as dead-letter target
     b.queue("rabbit", "graveyard")
-    b.bind("expired", "graveyard")
-    b.queue("rabbit", "deals", message_ttl=0.25, dead_letter="expired")
+    b.bind("dlx", "graveyard")
+    b.queue("rabbit", "coupons", message_ttl=0.25, dead_letter="dlx")
     b.queue("rabbit", "alerts", kind="priority", capacity=50, overflow="reject-publish",
             message_ttl=60, dead_letter="graveyard")
     b.queue("rabbit", "tasks", kind="priority")
     for net in (a, b):
         net.resolve()  # adds the dead-letter queue "stale", as a run does
     return [(a, ["plain", "jobs", "orders", "quotes", "uploads"]),
-            (b, ["deals", "alerts", "tasks"])]
+            (b, ["coupons", "alerts", "tasks"])]
 
 
 _ARGUMENTS = ("x-max-priority", "x-max-length", "x-overflow", "x-message-ttl",
@@ -451,6 +452,13 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
     if nones:
         return (f"{where} you set {nones[0]!r} to None. Leave out an argument whose option is "
                 f"not set: the AMQP client cannot send None as a value.")
+    if "x-expires" in got:
+        said = (f"{where} you wrote 'x-expires': that deletes the queue itself once it has gone "
+                f"unused (no consumer, no other use) for that long, whatever its messages do.")
+        if q.message_ttl is not None:
+            return (f"{said} The messages' TTL (message_ttl={q.message_ttl:g} s) is "
+                    f"x-message-ttl: each message expires once it has waited that long.")
+        return f"{said} This queue has no message_ttl, and no option of the table gives it."
     unknown = [k for k in got if k not in _ARGUMENTS and k != "x-max-length-bytes"]
     if unknown:
         return (f"{where} you wrote the key {unknown[0]!r}, which is not one of the table's "
@@ -510,9 +518,10 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
     dlx, dlk = got.get("x-dead-letter-exchange"), got.get("x-dead-letter-routing-key")
     if q.dead_letter is not None and q.dead_letter in net.queues:
         if dlx == q.dead_letter:
-            return (f"{where} x-dead-letter-exchange names {dlx!r}, but that is a queue, not an "
-                    f"exchange. Dead-letter through the default exchange, whose name is the "
-                    f"empty string \"\", with x-dead-letter-routing-key = the queue's name.")
+            return (f"{where} x-dead-letter-exchange names {dlx!r}, but {dlx!r} is a queue of "
+                    f"its network, not an exchange (q.dead_letter in net.queues). "
+                    f"Dead-letter through the default exchange, whose name is the empty string "
+                    f"\"\", with x-dead-letter-routing-key = the queue's name.")
         if dlx is None and dlk is not None:
             return (f"{where} x-dead-letter-routing-key alone is refused by RabbitMQ "
                     f"(routing_key_but_no_dlx_defined): add x-dead-letter-exchange \"\", "
@@ -523,13 +532,14 @@ def _ex2_hint(net: Network, name: str, got: dict, want: dict) -> str:
                 f"\"\" (the default exchange routes by queue name) and "
                 f"x-dead-letter-routing-key {q.dead_letter!r}.")
     if q.dead_letter is not None:
+        exchange = (f"the dead-letter target {q.dead_letter!r} is an exchange of its network, "
+                    f"not a queue (q.dead_letter not in net.queues)")
         if dlx != q.dead_letter:
-            return (f"{where} the dead-letter target {q.dead_letter!r} is an exchange: "
-                    f"x-dead-letter-exchange = {q.dead_letter!r}, and no routing key (the "
-                    f"message keeps its own).")
+            return (f"{where} {exchange}: x-dead-letter-exchange = {q.dead_letter!r}, and no "
+                    f"routing key (the message keeps its own).")
         if dlk is not None:
-            return (f"{where} {q.dead_letter!r} is an exchange: give no "
-                    f"x-dead-letter-routing-key, so that the message keeps its own key.")
+            return (f"{where} {exchange}: give no x-dead-letter-routing-key, so that the "
+                    f"message keeps its own key.")
     elif dlx is not None or dlk is not None:
         return f"{the_queue} has no dead_letter: leave out the x-dead-letter arguments."
     extra = sorted(set(got) - set(want))
@@ -584,6 +594,9 @@ def ex2(x_arguments: Any) -> Verdict:
 
 # -- exercise 3: where a stream consumer starts -------------------------------------------------
 
+_OFFSET_NAMES = ("first", "last", "next")
+"""The offset specifications that are names (besides a number, a time, or a span like '10m')."""
+
 OFFSET_TASKS = {
     "audit": "read every order in the stream, from the oldest kept",
     "billing": "replay from order 1006 on (it processed 1006-1010 wrongly): give the offset",
@@ -613,6 +626,13 @@ def ex3(offsets: Any) -> Verdict:
         return Verdict(False, f"{floats[0]}'s offset is a float, {offsets[floats[0]]!r}: an "
                               f"offset is a whole number (an int), and pika cannot even send a "
                               f"float. Write it without the decimal point.")
+    for k in OFFSET_TASKS:
+        v = offsets[k]
+        if isinstance(v, str) and v != v.strip().lower() and v.strip().lower() in _OFFSET_NAMES:
+            return Verdict(False, f"{k}'s offset is {v!r}: the offset names are written in "
+                                  f"lower case, with nothing around them: "
+                                  f"{v.strip().lower()!r}. RabbitMQ does not know {v!r} (3.10 "
+                                  f"closes the whole connection: 541 INTERNAL_ERROR).")
     audit, billing, dash = (offsets[k] for k in OFFSET_TASKS)
     first_order = STREAM["first"]
     if isinstance(billing, bool) or not (isinstance(billing, int) or billing == "first"):
@@ -658,8 +678,28 @@ def ex3(offsets: Any) -> Verdict:
         return Verdict(False, "10 is the offset the next order will get today, so it would "
                               "work now, but the dashboard's code must work tomorrow too, when "
                               "the stream is longer. There is a name for 'from now on'.")
+    if isinstance(dash, dt.datetime):
+        seconds = ("over AMQP a time offset counts whole seconds, so the dashboard would start "
+                   "at the beginning of the current second and could replay orders written "
+                   "earlier in that same second. 'next' starts exactly after the last record.")
+        local = dash.astimezone().utcoffset() if dash.tzinfo is None else None
+        if abs((dt.datetime.now(dash.tzinfo) - dash).total_seconds()) < 60:
+            if local:  # a naive time, on a machine whose clock is not UTC
+                return Verdict(False, f"That datetime has no time zone, and pika sends such a "
+                                      f"time as if it were UTC: this machine's clock is "
+                                      f"{local.total_seconds() / 3600:+g} h from UTC, so the "
+                                      f"broker would get a time that far off. And even a time "
+                                      f"of now with its time zone is not 'from now on': "
+                                      + seconds)
+            return Verdict(False, "Close: a time of now skips the older orders, as "
+                                  "'next' does, but not exactly: " + seconds)
+        return Verdict(False, f"dashboard's offset is a fixed time, {dash:%Y-%m-%d %H:%M:%S}: "
+                              f"the dashboard would start at the first record written at or "
+                              f"after it, not at what is new when it starts reading. There is "
+                              f"a name for 'from now on'.")
     if dash != "next":
-        return Verdict(False, f"dashboard's offset {short(dash)} does not mean 'from now on'.")
+        return Verdict(False, f"dashboard's offset {short(dash)} does not mean 'from now on'. "
+                              f"There is a name for that.")
     note = (" (0 works too while nothing has been deleted; 'first' says what you mean, and "
             "still does once retention removes old records.)" if audit == 0 else "")
     return Verdict(True, "'first' for the oldest record, 5 for order 1006, 'next' for only new "
@@ -706,10 +746,19 @@ def _mailer_hint(perm: str, pattern: str) -> str | None:
                 f"anywhere in the name, and it is found in all of them). Least privilege: "
                 f"permit exactly the names the mailer needs, anchored with ^ and $.")
     where = f"The {perm} pattern {pattern!r} also permits {extra[0]!r}"
+    loose_dot = "mailerXinbox" in extra and "\\." not in pattern
+    if "^" not in pattern and "$" not in pattern:  # no anchor at all: that comes first
+        group = (", with the alternatives in a group: ^(a|b)$ (a | outside a group splits the "
+                 "whole pattern)") if top_level_bar(pattern) else ""
+        dot = (" And an unescaped . matches any character (it permits 'mailerXinbox'): write "
+               "\\. for a dot." if loose_dot else "")
+        return (f"The {perm} pattern {pattern!r} has no anchors, so it also permits "
+                f"{extra[0]!r}: RabbitMQ searches the pattern anywhere in the name, it does not "
+                f"match the whole name. Anchor it: ^ at its start and $ at its end{group}.{dot}")
     if top_level_bar(pattern):
         return (f"{where}: a | outside brackets splits the whole pattern (^a|b$ is \"starts "
                 f"with a\" or \"ends with b\"). Group the alternatives: ^(a|b)$.")
-    if "mailerXinbox" in extra and "\\." not in pattern:
+    if loose_dot:
         return (f"{where}: an unescaped . matches any character. Write \\. for a dot "
                 f"(r'^mailer\\.inbox$').")
     if not (pattern.startswith("^") and pattern.endswith("$")):
@@ -799,7 +848,8 @@ def _record_stream(url: str) -> dict:
         written.append(int(time.time()))
     try:
         read = _read_stream(url, stream, "first", 2 * batch)
-        by_time = _read_stream(url, stream, dt.datetime.fromtimestamp(cut), 2 * batch)
+        by_time = _read_stream(url, stream, dt.datetime.fromtimestamp(cut, dt.timezone.utc),
+                               2 * batch)
     finally:
         channel.queue_delete(stream)
         conn.close()
