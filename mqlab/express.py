@@ -251,6 +251,9 @@ def start(sim) -> tuple[Callable[[float | None], None], Callable[[], dict]]:
                             ready = q.ready
                             while ready and items:
                                 c = ready.popleft()
+                                if c.held >= c.limit:  # full at its turn: set aside
+                                    c.ready = False
+                                    continue
                                 m = items.popleft()
                                 c.held += 1
                                 if rec:
@@ -265,10 +268,7 @@ def start(sim) -> tuple[Callable[[float | None], None], Callable[[], dict]]:
                                     push(heap, (now + d, tick(), _RECEIVED, c, m))
                                 else:
                                     later((now, tick(), _RECEIVED, c, m))
-                                if c.held < c.limit:
-                                    ready.append(c)
-                                else:
-                                    c.ready = False
+                                ready.append(c)  # to the back of the turn, full or not
                         break
                     if kind == _RECEIVED:
                         c = part
@@ -299,7 +299,9 @@ def start(sim) -> tuple[Callable[[float | None], None], Callable[[], dict]]:
                         on_links -= 1
                         q = p.q
                         ready = q.ready
-                        if not ready:  # (a ready consumer means the queue was empty)
+                        while ready and ready[0].held >= ready[0].limit:
+                            ready.popleft().ready = False  # full at its turn: set aside
+                        if not ready:  # (a consumer in the turn means the queue was empty)
                             if rec:  # arrive, route, enqueue: one group of rows
                                 at(now)
                                 key(mid << shift | p.enqueued)
@@ -310,10 +312,7 @@ def start(sim) -> tuple[Callable[[float | None], None], Callable[[], dict]]:
                         if rec:  # arrive, route, enqueue, deliver
                             at(now)
                             key(mid << shift | p.delivered[c.index])
-                        if c.held < c.limit:
-                            ready.append(c)
-                        else:
-                            c.ready = False
+                        ready.append(c)  # to the back of the turn, full or not
                         d = c.delay
                         if d is None:
                             d = c.latency

@@ -3,8 +3,9 @@
 :func:`simulate` takes a wired-up :class:`~mqlab.Network`, plays it on an
 :class:`~mqlab.engine.Engine` and records every step in a :class:`~mqlab.Trace`. The rules
 follow RabbitMQ wherever it has one: routing by exchange type, round-robin delivery to
-competing consumers limited by prefetch, requeue on nack or consumer crash, dead-lettering of
-expired, rejected and overflowed messages.
+competing consumers limited by prefetch (RabbitMQ's turn: a consumer found full at its turn is
+set aside until an ack frees room, then goes to the back), requeue on nack or consumer crash,
+dead-lettering of expired, rejected and overflowed messages.
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ class _QueueState:
         self.q = spec.make(clock)  # an aging priority queue reads the simulated clock
         self.ttl = spec.message_ttl
         self.consumers: list[_Consumer] = []
-        # consumers that are up and below their prefetch, in round-robin order: the next
-        # message goes to the first, who then moves to the back (or leaves, if now full)
+        # the turn, RabbitMQ's: consumers that are up, in round-robin order. The next message
+        # goes to the first, who then moves to the back; one that is full when its turn comes
+        # is set aside (ready = False) until an ack frees room, and then joins at the back
         self.ready: deque[_Consumer] = deque()
         self.blocked: deque = deque()  # (message, producer) held back by overflow="block"
         self.alive = True  # False while a temporary queue is deleted (its consumers all down)
@@ -111,7 +113,7 @@ class _Consumer:
         self.refused = False  # its broker refused its login or its reading: it never reads
         self.handler = spec.handler  # (made by spec.handler_factory at each start, if given)
         self.cut_off = False  # down because its broker is
-        self.ready = False  # is it in its queue's ready line?
+        self.ready = False  # is it in its queue's turn (not set aside)?
         # how many unacked messages it may hold (no prefetch: no limit)
         self.limit = spec.prefetch if spec.prefetch is not None else math.inf
 
@@ -530,10 +532,15 @@ class Simulation(LogRules):
                 self.resume(p)
 
     def dispatch(self, qs: _QueueState) -> None:
-        """Hand ready messages to consumers with room under their prefetch, round-robin."""
+        """Hand ready messages out in turn, round-robin, setting aside a consumer that is full
+        when its turn comes (it rejoins at the back when it has room again), as RabbitMQ
+        does."""
         q, ready = qs.q, qs.ready
         while ready and len(q):
             c = ready.popleft()
+            if len(c.held) >= c.limit:  # full when its turn comes: set aside until it has room
+                c.ready = False
+                continue
             msg = q.get()
             if qs.ttl is not None or msg.expiration is not None:
                 if msg.enqueued + _ttl(qs, msg) <= self.engine.now:
@@ -541,10 +548,7 @@ class Simulation(LogRules):
                     self.dead_letter_or_drop(qs, msg, "expired", "ttl")
                     continue
             self.deliver(qs, c, msg)
-            if len(c.held) < c.limit:
-                ready.append(c)
-            else:
-                c.ready = False
+            ready.append(c)  # to the back of the turn, full or not
         if qs.blocked:
             self.admit_blocked(qs)
 
@@ -618,7 +622,7 @@ class Simulation(LogRules):
             self.crash(c, "before ack")
             self.schedule(spec.restart, self.recover, c)
             return
-        if not c.ready:  # it has room again: back in line
+        if not c.ready:  # set aside while full: room again, back in the turn
             c.ready = True
             qs.ready.append(c)
         if ok:

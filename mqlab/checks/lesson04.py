@@ -265,7 +265,7 @@ def ex2(prediction: Any) -> Verdict:
                               "gives in the long run, but only a consumer's prefetch limit "
                               "lets the broker see who is busy: with no limit it does not "
                               "look.")
-    if p == 10:
+    if p == _slow_share(1):
         return Verdict(False, "That is what prefetch=1 gives (you will see it below). With "
                               "no limit the broker does not wait for the slow worker to be "
                               "free: it pushes the next order to it anyway, in turn.")
