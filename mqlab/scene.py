@@ -114,6 +114,9 @@ class Scene:
         self.slots = slots
         self.fade = fade if fade is not None else max(trace.duration / 40, 1e-9)
         self.timeline = Timeline(trace, times, self.fade)
+        # the charts span the frames' times: a Player of a window shows only that window
+        ends = (float(min(times)), float(max(times))) if times is not None and len(times) else ()
+        self.chart_span = ends if ends and ends[1] > ends[0] else (0.0, trace.duration or 1.0)
         self.colour_of, palette, self.colour_legend = message_colours(trace, color_by)
         self.palette = np.array(palette, dtype=float)
         self.queues, self.consumers = self.timeline.queues, self.timeline.consumers
@@ -345,7 +348,7 @@ class Scene:
             before = set(map(id, _data_artists(ax)))
             ylabel, integer = getattr(self, f"_chart_{name}")(ax, end)
             drawn += [a for a in _data_artists(ax) if id(a) not in before]
-            ax.set_xlim(0, end)
+            ax.set_xlim(*self.chart_span)
             ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))  # an idle run still gets a sane scale
             ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=integer))
             ax.set_xlabel("time (s)", fontsize=8, labelpad=1)

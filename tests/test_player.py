@@ -167,6 +167,17 @@ def test_a_window_puts_every_frame_between_start_and_stop(run):
     assert p.images[0].value == p.scene.jpeg(2.0, p.quality)
 
 
+def test_a_windows_charts_span_the_window_and_a_whole_run_the_run(run):
+    windowed = Player(run, start=2.0, stop=3.0, frames=11, progress=False)
+    assert windowed.scene.chart_axes  # the charts are on by default
+    assert all(ax.get_xlim() == pytest.approx((2.0, 3.0)) for ax in windowed.scene.chart_axes)
+    whole = Player(run, frames=11, progress=False)
+    assert all(ax.get_xlim() == pytest.approx((0.0, run.trace.duration))
+               for ax in whole.scene.chart_axes)
+    windowed.close()
+    whole.close()
+
+
 def test_a_window_shows_a_short_trip_in_several_frames(run):
     # message 3 is published at 1.0 s over a 0.2 s link: frames 0.5 s apart catch it on the
     # link at most once, a 1 s window in 21 frames (0.05 s apart) several times
