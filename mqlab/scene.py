@@ -343,13 +343,19 @@ class Scene:
         """The charts of the whole run (each frame shows them only up to its moment); returns
         the artists that show data."""
         end = self.trace.duration or 1.0
+        windowed = self.chart_span != (0.0, end)
+        renderer = self.canvas.get_renderer()
         drawn = []
         for ax, name in zip(self.chart_axes, self.charts, strict=True):
             before = set(map(id, _data_artists(ax)))
             ylabel, integer = getattr(self, f"_chart_{name}")(ax, end)
-            drawn += [a for a in _data_artists(ax) if id(a) not in before]
+            new = [a for a in _data_artists(ax) if id(a) not in before]
+            drawn += new
             ax.set_xlim(*self.chart_span)
-            ax.set_ylim(0, max(ax.get_ylim()[1], 1.0))  # an idle run still gets a sane scale
+            top = ax.get_ylim()[1]
+            if windowed:  # scaled to what the window shows, not to the whole run
+                top = _highest_in(new, *self.chart_span) * 1.08
+            ax.set_ylim(0, max(top, 1.0))  # an idle run still gets a sane scale
             ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=integer))
             ax.set_xlabel("time (s)", fontsize=8, labelpad=1)
             ax.set_ylabel(ylabel, fontsize=8)
@@ -357,9 +363,21 @@ class Scene:
             ax.grid(alpha=0.3)
             entries = len(ax.get_legend_handles_labels()[0])
             if entries:  # above the chart, in one row if there is room
-                ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.98),
-                          frameon=False, ncol=min(entries, 5 if len(self.charts) < 3 else 3),
-                          borderaxespad=0.1, handlelength=1.2, columnspacing=0.8)
+                ncol = min(entries, 5 if len(self.charts) < 3 else 3)
+                legend = ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.98),
+                                   frameon=False, ncol=ncol, borderaxespad=0.1,
+                                   handlelength=1.2, columnspacing=0.8)
+                width = ax.get_window_extent(renderer).width
+                if legend.get_window_extent(renderer).width > width:
+                    # long names: inside the chart, in as few rows as fit, evenly filled
+                    inside = {"fontsize": 7, "loc": "upper left", "frameon": True,
+                              "framealpha": 0.85, "edgecolor": "none", "borderaxespad": 0.2,
+                              "handlelength": 1.2, "columnspacing": 0.8}
+                    while ncol > 1 and ax.legend(ncol=ncol, **inside).get_window_extent(
+                            renderer).width > width:
+                        ncol -= 1
+                    rows = -(-entries // ncol)
+                    ax.legend(ncol=-(-entries // rows), **inside)
         return drawn
 
     def _chart_queue(self, ax: Axes, end: float) -> tuple[str, bool]:
@@ -742,6 +760,24 @@ def _fonts(dpi: int) -> dict:
 
     return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5),
             "tiny": font(sans, 6.5)}
+
+
+def _highest_in(artists: list, start: float, stop: float) -> float:
+    """The highest value the lines among ``artists`` take between ``start`` and ``stop``
+    (a step holds its value: the point just before ``start`` counts), or 0."""
+    top = 0.0
+    for artist in artists:
+        if not hasattr(artist, "get_xydata"):
+            continue
+        xy = np.asarray(artist.get_xydata(), dtype=float)
+        if not len(xy):
+            continue
+        first = max(int(np.searchsorted(xy[:, 0], start, "right")) - 1, 0)
+        last = int(np.searchsorted(xy[:, 0], stop, "right"))
+        seen = xy[first:last, 1]
+        if len(seen):
+            top = max(top, float(np.nanmax(seen)))
+    return top
 
 
 def _data_artists(ax: Axes) -> list:

@@ -178,6 +178,40 @@ def test_a_windows_charts_span_the_window_and_a_whole_run_the_run(run):
     whole.close()
 
 
+def test_a_windows_charts_are_scaled_to_what_the_window_shows():
+    net = mq.Network(seed=1)  # a queue that grows all run long, to about 100
+    net.producer("p", interval=0.1, count=200, routing_key="q")
+    net.broker("hub")
+    net.queue("hub", "q")
+    net.consumer("c", queue="q", service=0.2)
+    grows = net.run(until=20)
+    whole = Player(grows, frames=11, charts="queue", progress=False)
+    early = Player(grows, start=0, stop=2, frames=11, charts="queue", progress=False)
+    top_whole = whole.scene.chart_axes[0].get_ylim()[1]
+    top_early = early.scene.chart_axes[0].get_ylim()[1]
+    assert top_whole > 80 and 5 < top_early < 20  # ~10 waiting after 2 s, not the run's ~100
+    whole.close()
+    early.close()
+
+
+def test_a_legend_too_wide_for_its_chart_moves_inside_it():
+    net = mq.Network(seed=1)
+    net.producer("p", interval=0.1, count=50, routing_key="q")
+    net.broker("hub")
+    net.queue("hub", "q")
+    for i in range(5):
+        net.consumer(f"a-consumer-with-a-long-name-{i}", queue="q", service=0.3)
+    player = Player(net.run(until=10), frames=5, progress=False)
+    renderer = player.scene.canvas.get_renderer()
+    for ax in player.scene.chart_axes:
+        legend = ax.get_legend()
+        assert legend is not None
+        assert legend.get_window_extent(renderer).width <= ax.get_window_extent(renderer).width
+    labels = [t.get_text() for t in player.scene.chart_axes[-1].get_legend().get_texts()]
+    assert "all" in labels  # nothing cut off the end
+    player.close()
+
+
 def test_a_window_shows_a_short_trip_in_several_frames(run):
     # message 3 is published at 1.0 s over a 0.2 s link: frames 0.5 s apart catch it on the
     # link at most once, a 1 s window in 21 frames (0.05 s apart) several times
