@@ -362,22 +362,9 @@ class Scene:
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             entries = len(ax.get_legend_handles_labels()[0])
-            if entries:  # above the chart, in one row if there is room
-                ncol = min(entries, 5 if len(self.charts) < 3 else 3)
-                legend = ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 0.98),
-                                   frameon=False, ncol=ncol, borderaxespad=0.1,
-                                   handlelength=1.2, columnspacing=0.8)
-                width = ax.get_window_extent(renderer).width
-                if legend.get_window_extent(renderer).width > width:
-                    # long names: inside the chart, in as few rows as fit, evenly filled
-                    inside = {"fontsize": 7, "loc": "upper left", "frameon": True,
-                              "framealpha": 0.85, "edgecolor": "none", "borderaxespad": 0.2,
-                              "handlelength": 1.2, "columnspacing": 0.8}
-                    while ncol > 1 and ax.legend(ncol=ncol, **inside).get_window_extent(
-                            renderer).width > width:
-                        ncol -= 1
-                    rows = -(-entries // ncol)
-                    ax.legend(ncol=-(-entries // rows), **inside)
+            if entries:
+                _chart_legend(ax, entries, min(entries, 5 if len(self.charts) < 3 else 3),
+                              renderer)
         return drawn
 
     def _chart_queue(self, ax: Axes, end: float) -> tuple[str, bool]:
@@ -760,6 +747,27 @@ def _fonts(dpi: int) -> dict:
 
     return {"clock": font(mono, 9), "count": font(sans_bold, 8), "small": font(sans, 7.5),
             "tiny": font(sans, 6.5)}
+
+
+def _chart_legend(ax: Axes, entries: int, ncol: int, renderer: Any) -> None:
+    """A chart's legend above it, in one row of up to ``ncol``; if that row is wider than the
+    chart (long names), inside the chart instead, in as few rows as fit, evenly filled."""
+    style = {"fontsize": 7, "handlelength": 1.2, "columnspacing": 0.8}
+    above = {"loc": "lower left", "bbox_to_anchor": (0.0, 0.98), "frameon": False,
+             "borderaxespad": 0.1}
+    inside = {"loc": "upper left", "frameon": True, "framealpha": 0.85, "edgecolor": "none",
+              "borderaxespad": 0.2}
+    width = ax.get_window_extent(renderer).width
+
+    def fits(**options: Any) -> bool:
+        return ax.legend(**style, **options).get_window_extent(renderer).width <= width
+
+    if fits(ncol=ncol, **above):
+        return
+    while ncol > 1 and not fits(ncol=ncol, **inside):
+        ncol -= 1
+    rows = -(-entries // ncol)
+    ax.legend(ncol=-(-entries // rows), **style, **inside)
 
 
 def _highest_in(artists: list, start: float, stop: float) -> float:

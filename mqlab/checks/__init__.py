@@ -8,11 +8,12 @@ yet", so a notebook with unfinished exercises still runs from top to bottom.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Verdict", "call_student", "not_a_function", "not_attempted", "short",
-           "top_level_bar", "verdict"]
+__all__ = ["Verdict", "call_student", "code_objects", "not_a_function", "not_attempted",
+           "short", "top_level_bar", "unanchored", "verdict"]
 
 
 class Verdict:
@@ -54,6 +55,18 @@ def call_student(fn: Callable, *args: Any) -> tuple[Any, Verdict | None]:
         return None, Verdict(False, f"Your function raised {type(exc).__name__}: {exc}")
 
 
+def code_objects(fn: Any) -> list[types.CodeType]:
+    """The code of function ``fn`` and of every function and lambda written inside it: where
+    a check looks for what an answer uses. Empty for something without code (a builtin)."""
+    code = getattr(fn, "__code__", None)
+    found, todo = [], [code] if isinstance(code, types.CodeType) else []
+    while todo:
+        code = todo.pop()
+        found.append(code)
+        todo += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+    return found
+
+
 def short(value: Any) -> str:
     """``repr(value)``, cut to 60 characters: how a verdict quotes an answer."""
     text = repr(value)
@@ -86,3 +99,20 @@ def top_level_bar(pattern: str) -> bool:
         elif ch == "|" and depth == 0:
             return True
     return False
+
+
+def unanchored(label: str, pattern: str, permitted: str) -> str | None:
+    """The hint for a permission ``pattern`` with neither ^ nor $ (RabbitMQ searches a pattern
+    anywhere in a name), the first thing to say about it, or None if it has an anchor.
+    ``label`` names the pattern in the hint; ``permitted`` is a name it wrongly lets through.
+
+    >>> unanchored("The pattern 'a|b'", "a|b", "xa") is not None, unanchored("^a$", "^a$", "")
+    (True, None)
+    """
+    if "^" in pattern or "$" in pattern:
+        return None
+    group = (", with the alternatives in a group: ^(a|b)$ (a | outside a group splits the "
+             "whole pattern)") if top_level_bar(pattern) else ""
+    return (f"{label} has no anchors, so it also permits {permitted!r}: RabbitMQ searches the "
+            f"pattern anywhere in the name, it does not match the whole name. Anchor it: ^ at "
+            f"its start and $ at its end{group}.")

@@ -22,7 +22,15 @@ from functools import cache
 from numbers import Real
 from typing import Any
 
-from mqlab.checks import Verdict, call_student, not_a_function, not_attempted, short, verdict
+from mqlab.checks import (
+    Verdict,
+    call_student,
+    code_objects,
+    not_a_function,
+    not_attempted,
+    short,
+    verdict,
+)
 from mqlab.dist import exponential
 from mqlab.engine import Engine
 from mqlab.metrics import latencies
@@ -503,12 +511,9 @@ def _is_starter(fn: Callable) -> bool:
 
 def _globals_of_type(fn: Callable, kind: type) -> list[str]:
     """The global names ``fn`` (or a function inside it) uses whose value is a ``kind``."""
-    code, scope = getattr(fn, "__code__", None), getattr(fn, "__globals__", {})
-    names, todo = [], [code] if code is not None else []
-    while todo:
-        c = todo.pop()
+    scope, names = getattr(fn, "__globals__", {}), []
+    for c in code_objects(fn):
         names += [n for n in c.co_names if n not in names and isinstance(scope.get(n), kind)]
-        todo += [k for k in c.co_consts if hasattr(k, "co_names")]
     return names
 
 

@@ -16,7 +16,7 @@ import random
 import types
 from typing import Any
 
-from mqlab.checks import Verdict, not_attempted, short
+from mqlab.checks import Verdict, code_objects, not_attempted, short
 
 __all__ = ["ARRIVALS", "CAPACITY", "KINDS", "MAX_PRIORITY", "OVERFLOWS", "SCENARIOS",
            "ex1", "ex2", "ex3"]
@@ -84,15 +84,6 @@ def _functions(cls: type) -> list:
     return found
 
 
-def _codes(code: types.CodeType) -> list[types.CodeType]:
-    """A code object and those of the functions and lambdas inside it."""
-    out = [code]
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            out += _codes(const)
-    return out
-
-
 def _is_clock(value: Any) -> bool:
     if isinstance(value, types.ModuleType):
         return value.__name__ in _CLOCK_MODULES
@@ -107,7 +98,7 @@ def _reads_a_clock(cls: type) -> bool:
     ``perf_counter()`` imported from time, ``datetime.now()``... (not ``self.time``)."""
     for fn in _functions(cls):
         space = getattr(fn, "__globals__", {})
-        for code in _codes(fn.__code__):
+        for code in code_objects(fn):
             for ins in dis.get_instructions(code):
                 if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and _is_clock(
                         space.get(ins.argval, getattr(builtins, str(ins.argval), None))):
@@ -117,7 +108,7 @@ def _reads_a_clock(cls: type) -> bool:
 
 def _uses_heapq(cls: type) -> bool:
     return any(set(code.co_names) & _HEAP_FUNCTIONS
-               for fn in _functions(cls) for code in _codes(fn.__code__))
+               for fn in _functions(cls) for code in code_objects(fn))
 
 
 def _run_student(cls: type, ops: list[tuple]) -> tuple[list | None, Verdict | None]:

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from mqlab.checks import Verdict, call_student, not_a_function, not_attempted, short
+from mqlab.checks import (
+    Verdict,
+    call_student,
+    code_objects,
+    not_a_function,
+    not_attempted,
+    short,
+)
 from mqlab.dist import exponential
 from mqlab.network import Network
 from mqlab.routing import partition_for, topic_matches
@@ -149,14 +156,7 @@ def _uses_package_matcher(fn: Callable) -> bool:
         inner = wrapped
     if (getattr(inner, "__module__", None) or "").split(".")[0] == "mqlab":
         return True
-    code = getattr(inner, "__code__", None)
-    names: set[str] = set()
-    todo = [code] if code is not None else []
-    while todo:
-        c = todo.pop()
-        names |= set(c.co_names)
-        todo += [k for k in c.co_consts if hasattr(k, "co_names")]
-    return "topic_matches" in names
+    return any("topic_matches" in code.co_names for code in code_objects(inner))
 
 
 def _ask(fn: Callable, pattern: str, key: str) -> tuple[bool | None, Verdict | None]:

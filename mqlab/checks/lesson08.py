@@ -29,10 +29,12 @@ from mqlab import security
 from mqlab.checks import (
     Verdict,
     call_student,
+    code_objects,
     not_a_function,
     not_attempted,
     short,
     top_level_bar,
+    unanchored,
 )
 from mqlab.message import Message
 from mqlab.network import Network
@@ -125,14 +127,7 @@ def _is_starter(fn: Callable) -> bool:
 def _names(fn: Callable, depth: int = 2) -> set[str]:
     """The global and attribute names a function uses, its nested code and (to ``depth``) the
     functions of the module it calls included."""
-    names: set[str] = set()
-    codes = [getattr(fn, "__code__", None)]
-    while codes:
-        code = codes.pop()
-        if code is None:
-            continue
-        names.update(code.co_names)
-        codes.extend(c for c in code.co_consts if hasattr(c, "co_names"))
+    names = {name for code in code_objects(fn) for name in code.co_names}
     if depth > 0:
         for name in list(names):
             called = getattr(fn, "__globals__", {}).get(name)
@@ -183,15 +178,11 @@ def _permission_hint(user: str, perm: str, pattern: str) -> str | None:
     loose_dot = bool(slips) and "." in pattern and "\\." not in pattern
     raw = "amq\\.default" if user == "shop" else "^audit\\."
     plain = raw.replace("\\", "\\\\")
-    if contains and "^" not in pattern and "$" not in pattern:
-        # no anchor at all: that comes first, whatever else is wrong
-        group = (", with the alternatives in a group: ^(a|b)$ (a | outside a group splits the "
-                 "whole pattern)") if top_level_bar(pattern) else ""
+    no_anchors = unanchored(where, pattern, contains[0]) if contains else None
+    if no_anchors:  # no anchor at all: that comes first, whatever else is wrong
         dot = (f" It also permits {slips[0]!r}: an unescaped . matches ANY character; write \\. "
                f"for a real dot (r'{raw}').") if loose_dot else ""
-        return (f"{where} has no anchors, so it permits {contains[0]!r}: RabbitMQ searches the "
-                f"pattern anywhere in the name, it does not match the whole name. Anchor it: ^ "
-                f"at the start and $ at the end{group}.{dot}")
+        return no_anchors + dot
     if extra and top_level_bar(pattern):
         return (f"{where} permits {extra[0]!r}: a | outside brackets splits the WHOLE pattern, "
                 f"so ^a|b$ means \"starts with a\" or \"ends with b\". Put the alternatives "
@@ -324,16 +315,8 @@ def _calls_compare_digest(fn: Callable, *args: Any) -> bool:
 
 def _uses_xor(fn: Callable) -> bool:
     """Does ``fn`` (its nested code included) use ^, the mark of a hand-made comparison loop?"""
-    codes = [getattr(fn, "__code__", None)]
-    while codes:
-        code = codes.pop()
-        if code is None:
-            continue
-        if any(ins.argrepr in ("^", "^=") or ins.opname in ("BINARY_XOR", "INPLACE_XOR")
-               for ins in dis.get_instructions(code)):
-            return True
-        codes.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return False
+    return any(ins.argrepr in ("^", "^=") or ins.opname in ("BINARY_XOR", "INPLACE_XOR")
+               for code in code_objects(fn) for ins in dis.get_instructions(code))
 
 
 def ex2(genuine: Any) -> Verdict:

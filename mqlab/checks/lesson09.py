@@ -42,6 +42,7 @@ from mqlab.checks import (
     not_attempted,
     short,
     top_level_bar,
+    unanchored,
 )
 from mqlab.metrics import latencies, percentile
 from mqlab.network import Network
@@ -747,14 +748,11 @@ def _mailer_hint(perm: str, pattern: str) -> str | None:
                 f"permit exactly the names the mailer needs, anchored with ^ and $.")
     where = f"The {perm} pattern {pattern!r} also permits {extra[0]!r}"
     loose_dot = "mailerXinbox" in extra and "\\." not in pattern
-    if "^" not in pattern and "$" not in pattern:  # no anchor at all: that comes first
-        group = (", with the alternatives in a group: ^(a|b)$ (a | outside a group splits the "
-                 "whole pattern)") if top_level_bar(pattern) else ""
+    no_anchors = unanchored(f"The {perm} pattern {pattern!r}", pattern, extra[0])
+    if no_anchors:  # no anchor at all: that comes first
         dot = (" And an unescaped . matches any character (it permits 'mailerXinbox'): write "
                "\\. for a dot." if loose_dot else "")
-        return (f"The {perm} pattern {pattern!r} has no anchors, so it also permits "
-                f"{extra[0]!r}: RabbitMQ searches the pattern anywhere in the name, it does not "
-                f"match the whole name. Anchor it: ^ at its start and $ at its end{group}.{dot}")
+        return no_anchors + dot
     if top_level_bar(pattern):
         return (f"{where}: a | outside brackets splits the whole pattern (^a|b$ is \"starts "
                 f"with a\" or \"ends with b\"). Group the alternatives: ^(a|b)$.")
